@@ -1,0 +1,2 @@
+// main.c: the ecore command line (placeholder until the harness lands).
+int main(void) { return 0; }

@@ -1,0 +1,142 @@
+// layers.h: every layer as a pair of plain functions, forward and backward (llm.c style).
+//
+// Conventions, for every function here:
+// - Activations are NHWC ("channels last"): x[((b*H + h)*W + w)*C + c]. A [B, D] tensor is the
+//   same thing with H = W = 1. Models convert their NCHW input once (nchw_to_nhwc).
+// - Parameters are stored in PyTorch's shapes (conv weight OIHW, linear weight [out, in]).
+// - Backward functions ACCUMULATE (+=) into every gradient they write: input gradients and
+//   parameter gradients alike. Callers zero gradient buffers before the first write.
+//   A NULL input gradient means "not needed" (e.g. the first layer) and is skipped.
+// - No layer allocates memory or talks to MPI. Where a layer needs a reduction over the whole
+//   (possibly distributed) batch, it is split into a "stats" function that returns local sums,
+//   which the caller may allreduce, and an "apply" function that takes the global sums.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ----------------------------------------------------------------------------------------------
+// layout
+
+// in [B, C, H, W] -> out [B, H, W, C]; and back. out and in must not overlap.
+void nchw_to_nhwc(float *out, const float *in, int B, int C, int H, int W);
+void nhwc_to_nchw(float *out, const float *in, int B, int C, int H, int W);
+
+// ----------------------------------------------------------------------------------------------
+// conv2d: any kernel, stride, padding, groups. im2col (chunks of samples) + sgemm.
+
+typedef struct {
+  int B, H, W, C;       // input [B, H, W, C]
+  int O, KH, KW;        // weight [O, C/groups, KH, KW]
+  int stride, pad, groups;
+  int OH, OW;           // output [B, OH, OW, O]
+} ConvShape;
+
+// Fills a ConvShape, deriving OH = (H + 2*pad - KH)/stride + 1 (likewise OW).
+ConvShape conv_shape(int B, int H, int W, int C, int O, int KH, int KW, int stride, int pad,
+                     int groups);
+// Floats of scratch memory conv_forward/conv_backward need for this shape (the largest of the
+// two). Bounded: im2col is done in chunks of samples, not for the whole batch at once.
+size_t conv_scratch_floats(const ConvShape *s);
+// out [B,OH,OW,O] = conv(in [B,H,W,C], w [O,C/g,KH,KW]) + bias [O] (bias may be NULL).
+void conv_forward(float *out, const float *in, const float *w, const float *bias,
+                  const ConvShape *s, float *scratch);
+// din [B,H,W,C] += ..., dw [O,C/g,KH,KW] += ..., dbias [O] += ... (din, dbias may be NULL).
+void conv_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                   const float *w, const ConvShape *s, float *scratch);
+
+// ----------------------------------------------------------------------------------------------
+// batchnorm2d over NHWC rows: N = B*H*W rows of C channels. Optionally fused with a ReLU after
+// it (relu = 1), so that the pre-ReLU output need not be stored.
+
+// Local sums for training mode: sums[c] = Σ_rows x, sums[C + c] = Σ_rows x² (double).
+void bn_stats(double *sums, const float *x, int N, int C);
+// Training-mode forward with the (global) sums over n_total rows:
+// mean = Σx/n, var = Σx²/n - mean² (biased), rstd = 1/sqrt(var + eps);
+// out = gamma*(x - mean)*rstd + beta (then ReLU if relu). Saves mean [C] and rstd [C] for
+// backward. Updates running_mean/running_var (PyTorch semantics: running = (1-momentum)*running +
+// momentum*batch, with the unbiased variance var*n/(n-1)) when they are not NULL.
+void bn_forward_train(float *out, float *mean, float *rstd, float *running_mean,
+                      float *running_var, const float *x, const float *gamma, const float *beta,
+                      const double *sums, long n_total, int N, int C, float momentum, float eps,
+                      int relu);
+// Eval-mode forward with the running statistics.
+void bn_forward_eval(float *out, const float *x, const float *gamma, const float *beta,
+                     const float *running_mean, const float *running_var, int N, int C, float eps,
+                     int relu);
+// Training-mode backward, step 1: with g = relu ? dout*(out > 0) : dout and
+// xhat = (x - mean)*rstd, local sums: sums[c] = Σ g, sums[C + c] = Σ g*xhat (double).
+// Also adds the local sums into dgamma [C] (+= Σ g*xhat) and dbeta [C] (+= Σ g), so that the
+// usual allreduce of the gradient arena completes them.
+void bn_backward_stats(double *sums, float *dgamma, float *dbeta, const float *dout,
+                       const float *out, const float *x, const float *mean, const float *rstd,
+                       int N, int C, int relu);
+// Training-mode backward, step 2, with the (global) sums over n_total rows:
+// din += gamma*rstd*(g - sums[c]/n - xhat*sums[C+c]/n).
+void bn_backward_apply(float *din, const float *dout, const float *out, const float *x,
+                       const float *mean, const float *rstd, const float *gamma,
+                       const double *sums, long n_total, int N, int C, int relu);
+// Eval-mode backward (running statistics are constants):
+// din += g*gamma/sqrt(running_var + eps); dgamma += Σ g*xhat; dbeta += Σ g.
+// din, dgamma, dbeta may each be NULL.
+void bn_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout,
+                      const float *out, const float *x, const float *gamma,
+                      const float *running_mean, const float *running_var, int N, int C,
+                      float eps, int relu);
+
+// ----------------------------------------------------------------------------------------------
+// elementwise
+
+// out[i] = max(in[i], 0). out may equal in.
+void relu_forward(float *out, const float *in, size_t n);
+// din[i] += out[i] > 0 ? dout[i] : 0.
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+// out = a + b (then ReLU if relu). out may equal a or b.
+void add_forward(float *out, const float *a, const float *b, size_t n, int relu);
+// g = relu ? dout*(out > 0) : dout; da += g; db += g (da, db may be NULL).
+void add_backward(float *da, float *db, const float *dout, const float *out, size_t n, int relu);
+
+// ----------------------------------------------------------------------------------------------
+// pooling
+
+// Max-pool, kernel k, stride s, no padding, floor mode (PyTorch's MaxPool2d(k, s)).
+// out [B,OH,OW,C], argmax [B,OH,OW,C] holds the flat input index h*W + w of each maximum.
+void maxpool_forward(float *out, int32_t *argmax, const float *in, int B, int H, int W, int C,
+                     int k, int s);
+// din [B,H,W,C] += dout routed to the argmax positions.
+void maxpool_backward(float *din, const float *dout, const int32_t *argmax, int B, int H, int W,
+                      int C, int k, int s);
+// Global average pool: out [B,C] = mean over H*W of in [B,H,W,C].
+void avgpool_forward(float *out, const float *in, int B, int HW, int C);
+// din [B,HW,C] += dout [B,C] / HW.
+void avgpool_backward(float *din, const float *dout, int B, int HW, int C);
+
+// ----------------------------------------------------------------------------------------------
+// linear: out [B,O] = in [B,I] · w[O,I]ᵀ + bias [O] (bias may be NULL).
+
+void linear_forward(float *out, const float *in, const float *w, const float *bias, int B, int I,
+                    int O);
+// din [B,I] += dout·w; dw [O,I] += doutᵀ·in; dbias [O] += Σ_b dout (din, dbias may be NULL).
+void linear_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                     const float *w, int B, int I, int O);
+
+// ----------------------------------------------------------------------------------------------
+// losses
+
+// Softmax cross-entropy. probs [B,K] = softmax(logits [B,K]); returns Σ_b -log probs[b, y_b]
+// (a sum, in double: callers divide by the global batch size). labels in [0, K).
+double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B,
+                            int K);
+// dlogits [B,K] += scale*(probs - onehot(labels)). scale is usually 1/global_batch
+// (negative for gradient ascent).
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B,
+                           int K, float scale);
+
+// ----------------------------------------------------------------------------------------------
+// L2 normalisation of rows: out [B,D] = in / max(‖in‖, eps), norms [B] saved for backward.
+// (PyTorch F.normalize, eps = 1e-12.)
+
+void l2norm_forward(float *out, float *norms, const float *in, int B, int D);
+// din [B,D] += (dout - out*<out, dout>) / max(‖in‖, eps).
+void l2norm_backward(float *din, const float *dout, const float *out, const float *norms, int B,
+                     int D);
