@@ -1,2 +1,47 @@
-// main.c: the ecore command line (placeholder until the harness lands).
-int main(void) { return 0; }
+// main.c: the ecore command line: dispatch to a subcommand.
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+    {"bench", cmd_bench, "time training steps on synthetic input"},
+};
+static const int n_commands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: ecore COMMAND [ARGS]\n\n"
+          "ecore runs machine-unlearning experiments (Erase at the Core and its baselines).\n\n"
+          "commands:\n");
+  for (int i = 0; i < n_commands; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'ecore COMMAND --help' explains each. ecore %s (%s)\n", ECORE_VERSION,
+          ECORE_GIT_COMMIT);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("ecore %s (%s)\n", ECORE_VERSION, ECORE_GIT_COMMIT);
+    return 0;
+  }
+  for (int i = 0; i < n_commands; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "ecore: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,5 @@
+// commands.h: the ecore subcommands. Each takes the arguments after its name and returns the
+// process exit code (0 success, 1 runtime error, 2 usage or config error, 3 some runs failed).
+#pragma once
+
+int cmd_bench(int argc, char **argv);
