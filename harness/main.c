@@ -1,5 +1,4 @@
 // main.c: the ecore command line: dispatch to a subcommand.
-#include <mpi.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +11,7 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    {"bench", cmd_bench, "time training steps on synthetic input"},
+    {"help", NULL, "this page"},
 };
 static const int n_commands = sizeof commands / sizeof commands[0];
 
@@ -40,7 +39,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (int i = 0; i < n_commands; i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], commands[i].name)) if (commands[i].run) return commands[i].run(argc - 2, argv + 2);
   fprintf(stderr, "ecore: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
