@@ -2,4 +2,4 @@
 // process exit code (0 success, 1 runtime error, 2 usage or config error, 3 some runs failed).
 #pragma once
 
-
+int cmd_bench(int argc, char **argv);

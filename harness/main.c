@@ -11,6 +11,7 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"bench", cmd_bench, "time training steps on synthetic input"},
     {"help", NULL, "this page"},
 };
 static const int n_commands = sizeof commands / sizeof commands[0];
@@ -20,7 +21,8 @@ static void usage(FILE *f) {
           "usage: ecore COMMAND [ARGS]\n\n"
           "ecore runs machine-unlearning experiments (Erase at the Core and its baselines).\n\n"
           "commands:\n");
-  for (int i = 0; i < n_commands; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  for (int i = 0; i < n_commands; i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'ecore COMMAND --help' explains each. ecore %s (%s)\n", ECORE_VERSION,
           ECORE_GIT_COMMIT);
 }
@@ -39,7 +41,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (int i = 0; i < n_commands; i++)
-    if (!strcmp(argv[1], commands[i].name)) if (commands[i].run) return commands[i].run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], commands[i].name))
+      if (commands[i].run) return commands[i].run(argc - 2, argv + 2);
   fprintf(stderr, "ecore: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

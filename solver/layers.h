@@ -38,6 +38,9 @@ ConvShape conv_shape(int B, int H, int W, int C, int O, int KH, int KW, int stri
 // Floats of scratch memory conv_forward/conv_backward need for this shape (the largest of the
 // two). Bounded: im2col is done in chunks of samples, not for the whole batch at once.
 size_t conv_scratch_floats(const ConvShape *s);
+// Samples per im2col chunk for this shape (B for the convs that need no im2col: pointwise 1x1
+// stride 1 pad 0, and depthwise groups = C = O). Exposed for tests and benchmarks.
+int conv_chunk_samples(const ConvShape *s);
 // out [B,OH,OW,O] = conv(in [B,H,W,C], w [O,C/g,KH,KW]) + bias [O] (bias may be NULL).
 void conv_forward(float *out, const float *in, const float *w, const float *bias,
                   const ConvShape *s, float *scratch);
@@ -112,13 +115,14 @@ void avgpool_forward(float *out, const float *in, int B, int HW, int C);
 void avgpool_backward(float *din, const float *dout, int B, int HW, int C);
 
 // ----------------------------------------------------------------------------------------------
-// linear: out [B,O] = in [B,I] · w[O,I]ᵀ + bias [O] (bias may be NULL).
+// linear: out [B,O] = in [B,C] · w[O,C]ᵀ + bias [O] (bias may be NULL).
+// (Not "I": OpenBLAS's cblas.h pulls in <complex.h>, which defines I as a macro.)
 
-void linear_forward(float *out, const float *in, const float *w, const float *bias, int B, int I,
+void linear_forward(float *out, const float *in, const float *w, const float *bias, int B, int C,
                     int O);
-// din [B,I] += dout·w; dw [O,I] += doutᵀ·in; dbias [O] += Σ_b dout (din, dbias may be NULL).
+// din [B,C] += dout·w; dw [O,C] += doutᵀ·in; dbias [O] += Σ_b dout (din, dbias may be NULL).
 void linear_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
-                     const float *w, int B, int I, int O);
+                     const float *w, int B, int C, int O);
 
 // ----------------------------------------------------------------------------------------------
 // losses
@@ -134,7 +138,8 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *la
 
 // ----------------------------------------------------------------------------------------------
 // L2 normalisation of rows: out [B,D] = in / max(‖in‖, eps), norms [B] saved for backward.
-// (PyTorch F.normalize, eps = 1e-12.)
+// (PyTorch F.normalize, eps = 1e-12.) norms holds the unclamped ‖in‖. Where ‖in‖ < eps the
+// denominator is the constant eps, so backward adds just dout/eps there (as PyTorch's autograd).
 
 void l2norm_forward(float *out, float *norms, const float *in, int B, int D);
 // din [B,D] += (dout - out*<out, dout>) / max(‖in‖, eps).

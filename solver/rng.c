@@ -21,9 +21,13 @@ Rng rng_derive(uint64_t seed, uint64_t a, uint64_t b) {
   return r;
 }
 
-uint64_t rng_u64(Rng *r) { return splitmix64(&r->s); }
+uint64_t rng_u64(Rng *r) {
+  return splitmix64(&r->s);
+}
 
-float rng_uniform(Rng *r) { return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f); }
+float rng_uniform(Rng *r) {
+  return (float)(rng_u64(r) >> 40) * (1.0f / 16777216.0f);
+}
 
 uint32_t rng_below(Rng *r, uint32_t n) {
   // Lemire's multiply-shift; the tiny bias is irrelevant for shuffles of datasets.

@@ -25,10 +25,10 @@ void rng_shuffle(Rng *r, int32_t *idx, int64_t n);
 
 // Purposes, so that streams for different uses never coincide.
 enum {
-  RNG_INIT = 1,      // parameter initialisation
-  RNG_ORDER = 2,     // data order per epoch
-  RNG_AUGMENT = 3,   // augmentation per sample
-  RNG_SPLIT = 4,     // forget split
-  RNG_SYNTH = 5,     // synthetic data
-  RNG_METHOD = 6,    // method-specific (random labels, probes, ...)
+  RNG_INIT = 1,     // parameter initialisation
+  RNG_ORDER = 2,    // data order per epoch
+  RNG_AUGMENT = 3,  // augmentation per sample
+  RNG_SPLIT = 4,    // forget split
+  RNG_SYNTH = 5,    // synthetic data
+  RNG_METHOD = 6,   // method-specific (random labels, probes, ...)
 };

@@ -1,0 +1,247 @@
+// cmd_bench.c: `ecore bench`: times training steps on synthetic input and prints key=value
+// lines (images_per_s, GFLOP/s, peak memory), or the peak of cblas_sgemm with --sgemm.
+#include <cblas.h>
+#include <getopt.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "commands.h"
+#include "dist.h"
+#include "rng.h"
+#include "train.h"
+
+static const char *usage_text =
+    "usage: ecore bench [--arch A] [--batch B] [--steps S] [--warmup W] [--ranks-per-run R]\n"
+    "                   [--width N] [--size HxW] [--channels C] [--classes K] [--sgemm]\n"
+    "\n"
+    "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
+    "prints key=value lines, among them images_per_s= and gflops=. Run it under mpirun to use\n"
+    "several ranks: the world is split into groups of R ranks that each train one model\n"
+    "data-parallel on a global batch of B (images_per_s adds up all groups).\n"
+    "\n"
+    "  --arch A           mlp, cnn4, resnet18, resnet50 (default cnn4)\n"
+    "  --batch B          global batch per group (default 128)\n"
+    "  --steps S          timed steps (default 20)\n"
+    "  --warmup W         untimed steps first (default 3)\n"
+    "  --ranks-per-run R  ranks per group (default: all ranks)\n"
+    "  --width N          base width (default: the architecture's own)\n"
+    "  --size HxW         input size (default 28x28 for mlp/cnn4, 32x32 for resnets)\n"
+    "  --channels C       input channels (default 1 for mlp/cnn4, 3 for resnets)\n"
+    "  --classes K        classes (default 10)\n"
+    "  --sgemm            instead: the peak GFLOP/s of cblas_sgemm on square matrices\n"
+    "\n"
+    "Threads per rank come from OPENBLAS_NUM_THREADS; OPENBLAS_CORETYPE, if set, is printed\n"
+    "with the figures (it changes sgemm speed, so compare only runs with the same value).\n";
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void print_env(void) {
+  const char *core = getenv("OPENBLAS_CORETYPE"), *threads = getenv("OPENBLAS_NUM_THREADS");
+  printf("openblas_coretype=%s\nopenblas_threads=%s\n", core ? core : "unset",
+         threads ? threads : "unset");
+}
+
+static int bench_sgemm(void) {
+  static const int sizes[] = {256, 512, 1024, 2048};
+  double best = 0;
+  for (int s = 0; s < 4; s++) {
+    int n = sizes[s];
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    if (!a || !b || !c) return 1;
+    Rng r = rng_derive(1, RNG_METHOD, (uint64_t)n);
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = rng_uniform(&r), b[i] = rng_uniform(&r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    int reps = (int)(4e9 / (2.0 * n * n * n)) + 1;
+    double t0 = now();
+    for (int i = 0; i < reps; i++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double gf = 2.0 * n * n * n * reps / (now() - t0) / 1e9;
+    printf("sgemm_%d_gflops=%.1f\n", n, gf);
+    if (gf > best) best = gf;
+    free(a), free(b), free(c);
+  }
+  printf("sgemm_peak_gflops=%.1f\n", best);
+  return 0;
+}
+
+typedef struct {
+  Arch arch;
+  int batch, steps, warmup, ranks_per_run, width, h, w, c, classes, sgemm;
+} BenchArgs;
+
+static int parse(int argc, char **argv, BenchArgs *a) {
+  static const struct option opts[] = {
+      {"arch", 1, 0, 'a'},   {"batch", 1, 0, 'b'},         {"steps", 1, 0, 's'},
+      {"warmup", 1, 0, 'W'}, {"ranks-per-run", 1, 0, 'r'}, {"width", 1, 0, 'w'},
+      {"size", 1, 0, 'z'},   {"channels", 1, 0, 'c'},      {"classes", 1, 0, 'k'},
+      {"sgemm", 0, 0, 'g'},  {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+  *a = (BenchArgs){.arch = ARCH_CNN4, .batch = 128, .steps = 20, .warmup = 3, .classes = 10};
+  optind = 1;
+  int o, bad = 0, which = 0;
+  char *end;
+  // argv[-1] is the command's own name, which getopt skips as argv[0].
+  while ((o = getopt_long(argc + 1, argv - 1, "h", opts, &which)) != -1) {
+    long v = optarg ? strtol(optarg, &end, 10) : 0;
+    int num_ok = optarg && *optarg && *end == 0 && v > 0 && v < 1 << 30;
+    switch (o) {
+      case 'a':
+        a->arch = arch_from_name(optarg);
+        if ((int)a->arch < 0) {
+          fprintf(stderr, "ecore bench: --arch %s: unknown (mlp, cnn4, resnet18, resnet50)\n",
+                  optarg);
+          return 2;
+        }
+        break;
+      case 'z':
+        if (sscanf(optarg, "%dx%d", &a->h, &a->w) != 2 || a->h <= 0 || a->w <= 0) {
+          fprintf(stderr, "ecore bench: --size %s: expected HxW, e.g. 32x32\n", optarg);
+          return 2;
+        }
+        break;
+      case 'g':
+        a->sgemm = 1;
+        break;
+      case 'h':
+        fputs(usage_text, stdout);
+        return 1;
+      case 'b':
+      case 's':
+      case 'W':
+      case 'r':
+      case 'w':
+      case 'c':
+      case 'k':
+        if (!num_ok && !(o == 'W' && optarg && !strcmp(optarg, "0"))) {
+          fprintf(stderr, "ecore bench: --%s %s: expected a positive whole number\n",
+                  opts[which].name, optarg);
+          return 2;
+        }
+        if (o == 'b') a->batch = (int)v;
+        if (o == 's') a->steps = (int)v;
+        if (o == 'W') a->warmup = (int)v;
+        if (o == 'r') a->ranks_per_run = (int)v;
+        if (o == 'w') a->width = (int)v;
+        if (o == 'c') a->c = (int)v;
+        if (o == 'k') a->classes = (int)v;
+        break;
+      default:
+        bad = 1;
+    }
+  }
+  if (bad || optind != argc + 1) {
+    if (!bad) fprintf(stderr, "ecore bench: unexpected argument '%s'\n", argv[optind - 1]);
+    fputs(usage_text, stderr);
+    return 2;
+  }
+  int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
+  if (!a->h) a->h = a->w = small ? 28 : 32;
+  if (!a->c) a->c = small ? 1 : 3;
+  if (a->classes < 2) {
+    fprintf(stderr, "ecore bench: --classes must be at least 2\n");
+    return 2;
+  }
+  return 0;
+}
+
+static int run(const BenchArgs *a) {
+  int rank, world;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  int rpr = a->ranks_per_run ? a->ranks_per_run : world;
+  if (world % rpr) {
+    if (rank == 0)
+      fprintf(stderr, "ecore bench: --ranks-per-run %d does not divide the %d ranks\n", rpr, world);
+    return 2;
+  }
+  MPI_Comm group;
+  MPI_Comm_split(MPI_COMM_WORLD, rank / rpr, rank, &group);
+  Err e = {0};
+  ModelSpec ms = {.arch = a->arch,
+                  .in_c = a->c,
+                  .in_h = a->h,
+                  .in_w = a->w,
+                  .num_classes = a->classes,
+                  .batch_capacity = (a->batch + rpr - 1) / rpr,
+                  .width = a->width};
+  Model m;
+  if (model_create(&m, &ms, &e)) {
+    fprintf(stderr, "ecore bench: %s\n", e.msg);
+    return 1;
+  }
+  m.comm = group;
+  model_init(&m, 1);
+  Sgd opt;
+  LossBuf lb;
+  if (sgd_init(&opt, m.n_param_floats, 0.9f, 5e-4f, 0, &e) ||
+      lossbuf_init(&lb, ms.batch_capacity, a->classes, &e)) {
+    fprintf(stderr, "ecore bench: %s\n", e.msg);
+    return 1;
+  }
+  int grank, off, cnt;
+  MPI_Comm_rank(group, &grank);
+  dist_share(a->batch, grank, rpr, &off, &cnt);
+  size_t img = (size_t)a->c * a->h * a->w;
+  float *x = malloc((size_t)cnt * img * sizeof(float) + 1);
+  int32_t *y = malloc((size_t)cnt * sizeof(int32_t) + 1);
+  Rng r = rng_derive(1, RNG_SYNTH, (uint64_t)rank);
+  for (size_t i = 0; i < (size_t)cnt * img; i++) x[i] = rng_normal(&r);
+  for (int i = 0; i < cnt; i++) y[i] = (int32_t)rng_below(&r, (uint32_t)a->classes);
+
+  for (int s = 0; s < a->warmup; s++) train_step_ce(&m, &opt, 0.01f, x, y, cnt, a->batch, &lb);
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = now();
+  double loss = 0;
+  for (int s = 0; s < a->steps; s++)
+    loss = train_step_ce(&m, &opt, 0.01f, x, y, cnt, a->batch, &lb);
+  MPI_Barrier(MPI_COMM_WORLD);
+  double secs = now() - t0;
+
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double rss_mb = ru.ru_maxrss / 1024.0, rss_max = 0, rss_sum = 0;
+  MPI_Reduce(&rss_mb, &rss_max, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&rss_mb, &rss_sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (rank == 0) {
+    int groups = world / rpr;
+    double images = (double)a->batch * a->steps * groups;
+    double train_flops = 3.0 * m.flops_fwd;  // forward + two products in backward
+    printf("arch=%s\nwidth=%d\ninput=%dx%dx%d\nbatch=%d\nsteps=%d\nranks=%d\nranks_per_run=%d\n",
+           arch_name(a->arch), a->width, a->c, a->h, a->w, a->batch, a->steps, world, rpr);
+    print_env();
+    printf("params=%lld\n", (long long)m.n_param_floats);
+    printf("step_ms=%.2f\n", 1e3 * secs / a->steps);
+    printf("images_per_s=%.1f\n", images / secs);
+    printf("gflops=%.1f\n", images * train_flops / secs / 1e9);
+    printf("gflop_per_image=%.4f\n", train_flops / 1e9);
+    printf("peak_rss_mb_max_rank=%.0f\npeak_rss_mb_total=%.0f\n", rss_max, rss_sum);
+    printf("final_loss=%.4f\n", loss);
+  }
+  free(x), free(y);
+  lossbuf_free(&lb);
+  sgd_free(&opt);
+  model_free(&m);
+  MPI_Comm_free(&group);
+  return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+  BenchArgs a;
+  int rc = parse(argc, argv, &a);
+  if (rc) return rc == 1 ? 0 : rc;
+  if (a.sgemm) {
+    print_env();
+    return bench_sgemm();
+  }
+  MPI_Init(NULL, NULL);
+  rc = run(&a);
+  MPI_Finalize();
+  return rc;
+}

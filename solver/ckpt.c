@@ -1,0 +1,287 @@
+// ckpt.c: see ckpt.h.
+#include "ckpt.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+// HDF5 prints its own error stack by default; we report through Err instead.
+typedef struct {
+  H5E_auto2_t func;
+  void *data;
+} Quiet;
+
+static Quiet quiet_on(void) {
+  Quiet q;
+  H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  return q;
+}
+
+static void quiet_off(Quiet q) {
+  H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
+}
+
+static int write_tensor(hid_t g, const char *name, const float *data, int ndim, const int *shape) {
+  hsize_t dims[4];
+  for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
+  hid_t sp = H5Screate_simple(ndim, dims, NULL);
+  hid_t ds = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(sp);
+  return st < 0 ? -1 : 0;
+}
+
+// Reads dataset name of g into data, checking its shape is exactly (ndim, shape).
+static int read_tensor(hid_t g, const char *name, float *data, int ndim, const int *shape,
+                       const char *path, const char *group, Err *e) {
+  hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+  if (ds < 0) return errf(e, ERR_RUNTIME, "%s: missing /%s/%s", path, group, name);
+  hid_t sp = H5Dget_space(ds);
+  hsize_t dims[8];
+  int nd = H5Sget_simple_extent_ndims(sp);
+  int ok = nd == ndim && nd <= 8;
+  if (ok) H5Sget_simple_extent_dims(sp, dims, NULL);
+  for (int i = 0; ok && i < nd; i++) ok = dims[i] == (hsize_t)shape[i];
+  H5Sclose(sp);
+  if (!ok) {
+    H5Dclose(ds);
+    char want[64] = "", *p = want;
+    for (int i = 0; i < ndim; i++) p += snprintf(p, 16, i ? ",%d" : "%d", shape[i]);
+    return errf(e, ERR_RUNTIME, "%s: /%s/%s has the wrong shape (expected [%s])", path, group, name,
+                want);
+  }
+  herr_t st = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  H5Dclose(ds);
+  if (st < 0) return errf(e, ERR_RUNTIME, "%s: cannot read /%s/%s", path, group, name);
+  return 0;
+}
+
+static void attr_write(hid_t obj, const char *name, hid_t type, hid_t mem, int n, const void *v) {
+  hsize_t d = (hsize_t)n;
+  hid_t sp = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
+  hid_t a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, mem, v);
+  H5Aclose(a);
+  H5Sclose(sp);
+}
+
+static void attr_string(hid_t obj, const char *name, const char *s) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(s) + 1);
+  attr_write(obj, name, t, t, 0, s);
+  H5Tclose(t);
+}
+
+static int attr_read(hid_t obj, const char *name, hid_t mem, void *v) {
+  if (H5Aexists(obj, name) <= 0) return -1;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  herr_t st = H5Aread(a, mem, v);
+  H5Aclose(a);
+  return st < 0 ? -1 : 0;
+}
+
+static int attr_read_string(hid_t obj, const char *name, char *out, int len) {
+  if (H5Aexists(obj, name) <= 0) return -1;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t ft = H5Aget_type(a);
+  size_t sz = H5Tget_size(ft);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, sz);
+  char buf[256];
+  int rc = -1;
+  if (sz < sizeof buf && H5Tget_class(ft) == H5T_STRING && H5Aread(a, t, buf) >= 0) {
+    buf[sz] = 0;
+    snprintf(out, (size_t)len, "%s", buf);
+    rc = 0;
+  }
+  H5Tclose(t), H5Tclose(ft), H5Aclose(a);
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+static int save_body(hid_t f, const Model *m, const CkptMeta *meta, const Sgd *opt,
+                     const CkptTensor *aux, int n_aux) {
+  int rc = 0;
+  hid_t gp = H5Gcreate2(f, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t go = opt ? H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  for (int i = 0; i < m->n_params && rc == 0; i++) {
+    const ParamInfo *p = &m->params[i];
+    const float *d = (p->is_buffer ? m->buffer_mem : m->param_mem) + p->offset;
+    rc = write_tensor(gp, p->name, d, p->ndim, p->shape);
+    if (rc == 0 && opt && !p->is_buffer)
+      rc = write_tensor(go, p->name, opt->velocity + p->offset, p->ndim, p->shape);
+  }
+  H5Gclose(gp);
+  if (go >= 0) H5Gclose(go);
+  if (n_aux > 0 && rc == 0) {
+    hid_t ga = H5Gcreate2(f, "aux", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    for (int i = 0; i < n_aux && rc == 0; i++)
+      rc = write_tensor(ga, aux[i].name, aux[i].data, aux[i].ndim, aux[i].shape);
+    H5Gclose(ga);
+  }
+  const ModelSpec *s = &m->spec;
+  int shape[3] = {s->in_c, s->in_h, s->in_w};
+  attr_string(f, "arch", arch_name(s->arch));
+  attr_write(f, "num_classes", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->num_classes);
+  attr_string(f, "role", meta->role);
+  attr_string(f, "run_id", meta->run_id);
+  attr_write(f, "input_shape", H5T_STD_I32LE, H5T_NATIVE_INT, 3, shape);
+  int nc = s->in_c < 4 ? s->in_c : 4;
+  attr_write(f, "mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, nc, meta->mean);
+  attr_write(f, "std", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, nc, meta->std);
+  if (meta->has_progress) {
+    attr_write(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &meta->seed);
+    attr_write(f, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &meta->epoch);
+    attr_write(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &meta->step);
+    int64_t steps = opt ? opt->steps : meta->opt_steps;
+    attr_write(f, "opt_steps", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &steps);
+  }
+  return rc;
+}
+
+int ckpt_save(const char *path, const Model *m, const CkptMeta *meta, const Sgd *opt,
+              const CkptTensor *aux, int n_aux, Err *e) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    return errf(e, ERR_RUNTIME, "%s: path too long", path);
+  Quiet q = quiet_on();
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) {
+    quiet_off(q);
+    return errf(e, ERR_RUNTIME, "%s: cannot create checkpoint file", tmp);
+  }
+  int rc = save_body(f, m, meta, opt, aux, n_aux);
+  if (H5Fclose(f) < 0) rc = -1;
+  quiet_off(q);
+  if (rc != 0) {
+    remove(tmp);
+    return errf(e, ERR_RUNTIME, "%s: writing the checkpoint failed (disk full?)", tmp);
+  }
+  if (rename(tmp, path) != 0) {
+    remove(tmp);
+    return errf(e, ERR_RUNTIME, "%s: cannot rename %s into place", path, tmp);
+  }
+  return 0;
+}
+
+static int load_body(hid_t f, const char *path, Model *m, CkptMeta *meta, Sgd *opt, Err *e) {
+  char arch[32] = "";
+  int classes = -1;
+  if (attr_read_string(f, "arch", arch, sizeof arch) != 0 ||
+      attr_read(f, "num_classes", H5T_NATIVE_INT, &classes) != 0)
+    return errf(e, ERR_RUNTIME, "%s: not an ecore checkpoint (no arch/num_classes attributes)",
+                path);
+  if (strcmp(arch, arch_name(m->spec.arch)) || classes != m->spec.num_classes)
+    return errf(e, ERR_RUNTIME, "%s: holds a %s with %d classes, expected a %s with %d", path, arch,
+                classes, arch_name(m->spec.arch), m->spec.num_classes);
+  hid_t gp = H5Gopen2(f, "params", H5P_DEFAULT);
+  if (gp < 0) return errf(e, ERR_RUNTIME, "%s: missing group /params", path);
+  int rc = 0;
+  for (int i = 0; i < m->n_params && rc == 0; i++)
+    rc = read_tensor(gp, m->params[i].name, model_param_data(m, i), m->params[i].ndim,
+                     m->params[i].shape, path, "params", e);
+  H5Gclose(gp);
+  if (rc) return rc;
+  if (opt) {
+    hid_t go = H5Gopen2(f, "optim", H5P_DEFAULT);
+    if (go < 0) return errf(e, ERR_RUNTIME, "%s: no optimiser state (/optim) to resume from", path);
+    for (int i = 0; i < m->n_params && rc == 0; i++)
+      if (!m->params[i].is_buffer)
+        rc = read_tensor(go, m->params[i].name, opt->velocity + m->params[i].offset,
+                         m->params[i].ndim, m->params[i].shape, path, "optim", e);
+    H5Gclose(go);
+    if (rc) return rc;
+    int64_t steps = 0;
+    if (attr_read(f, "opt_steps", H5T_NATIVE_INT64, &steps) != 0)
+      return errf(e, ERR_RUNTIME, "%s: missing attribute opt_steps", path);
+    opt->steps = steps;
+  }
+  if (meta) {
+    memset(meta, 0, sizeof *meta);
+    attr_read_string(f, "role", meta->role, sizeof meta->role);
+    attr_read_string(f, "run_id", meta->run_id, sizeof meta->run_id);
+    attr_read(f, "mean", H5T_NATIVE_FLOAT, meta->mean);
+    attr_read(f, "std", H5T_NATIVE_FLOAT, meta->std);
+    meta->has_progress = attr_read(f, "epoch", H5T_NATIVE_INT64, &meta->epoch) == 0;
+    attr_read(f, "seed", H5T_NATIVE_UINT64, &meta->seed);
+    attr_read(f, "step", H5T_NATIVE_INT64, &meta->step);
+    attr_read(f, "opt_steps", H5T_NATIVE_INT64, &meta->opt_steps);
+  }
+  return 0;
+}
+
+static hid_t open_ro(const char *path, Err *e) {
+  hid_t f = -1;
+  FILE *probe = fopen(path, "rb");
+  if (!probe) {
+    errf(e, ERR_RUNTIME, "%s: cannot open checkpoint (no such file or not readable)", path);
+    return -1;
+  }
+  fclose(probe);
+  if (H5Fis_hdf5(path) <= 0) {
+    errf(e, ERR_RUNTIME, "%s: not an HDF5 file (corrupt or truncated checkpoint?)", path);
+    return -1;
+  }
+  f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) errf(e, ERR_RUNTIME, "%s: cannot open HDF5 file (corrupt or truncated?)", path);
+  return f;
+}
+
+int ckpt_load(const char *path, Model *m, CkptMeta *meta, Sgd *opt, Err *e) {
+  Quiet q = quiet_on();
+  hid_t f = open_ro(path, e);
+  int rc = f < 0 ? ERR_RUNTIME : load_body(f, path, m, meta, opt, e);
+  if (f >= 0) H5Fclose(f);
+  quiet_off(q);
+  return rc;
+}
+
+int ckpt_load_aux(const char *path, const char *name, float *data, int64_t count, Err *e) {
+  Quiet q = quiet_on();
+  hid_t f = open_ro(path, e);
+  int rc = ERR_RUNTIME;
+  if (f >= 0) {
+    char full[256];
+    snprintf(full, sizeof full, "aux/%s", name);
+    hid_t ds = H5Dopen2(f, full, H5P_DEFAULT);
+    if (ds < 0) {
+      rc = errf(e, ERR_RUNTIME, "%s: missing /%s", path, full);
+    } else {
+      hid_t sp = H5Dget_space(ds);
+      hssize_t n = H5Sget_simple_extent_npoints(sp);
+      H5Sclose(sp);
+      if (n != count)
+        rc = errf(e, ERR_RUNTIME, "%s: /%s holds %lld values, expected %lld", path, full,
+                  (long long)n, (long long)count);
+      else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = errf(e, ERR_RUNTIME, "%s: cannot read /%s", path, full);
+      else
+        rc = 0;
+      H5Dclose(ds);
+    }
+    H5Fclose(f);
+  }
+  quiet_off(q);
+  return rc;
+}
+
+int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int input_shape[3],
+              Err *e) {
+  Quiet q = quiet_on();
+  hid_t f = open_ro(path, e);
+  int rc = ERR_RUNTIME;
+  if (f >= 0) {
+    if (attr_read_string(f, "arch", arch, arch_len) != 0 ||
+        attr_read(f, "num_classes", H5T_NATIVE_INT, num_classes) != 0 ||
+        attr_read(f, "input_shape", H5T_NATIVE_INT, input_shape) != 0)
+      rc = errf(e, ERR_RUNTIME, "%s: not an ecore checkpoint (missing attributes)", path);
+    else
+      rc = 0;
+    H5Fclose(f);
+  }
+  quiet_off(q);
+  return rc;
+}

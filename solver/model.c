@@ -1,0 +1,365 @@
+// model.c: allocation, initialisation, forward and backward of a Model (see model.h).
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+void model_describe(Model *m);  // model_build.c
+
+static const char *arch_names[ARCH_COUNT] = {"mlp", "cnn4", "resnet18", "resnet50"};
+
+int arch_from_name(const char *name) {
+  for (int i = 0; i < ARCH_COUNT; i++)
+    if (!strcmp(name, arch_names[i])) return i;
+  return -1;
+}
+
+const char *arch_name(Arch a) {
+  return a >= 0 && a < ARCH_COUNT ? arch_names[a] : "?";
+}
+
+static int64_t value_floats(const Value *v) {
+  return (int64_t)v->h * v->w * v->c;
+}
+
+// Shares gradient buffers between values whose gradients are never alive together. In the
+// backward pass, d(value) is alive from the backward of its last reader (last_use) down to the
+// backward of its producer; two values may share a slot if those op ranges do not meet.
+static int assign_grad_slots(Model *m, int64_t *slot_floats) {
+  int n_slots = 0;
+  int slot_low[MODEL_MAX_VALUES];  // lowest op index of the slot's current occupant
+  for (int op = m->n_ops; op >= 0; op--) {
+    for (int i = 0; i < m->n_values; i++) {
+      Value *v = &m->values[i];
+      int start = (i == m->logits_value) ? m->n_ops : v->last_use;
+      if (start != op) continue;
+      int low = v->producer < 0 ? 0 : v->producer;
+      int s = 0;
+      while (s < n_slots && slot_low[s] <= start) s++;
+      if (s == n_slots) slot_floats[n_slots++] = 0;
+      slot_low[s] = low;
+      if (value_floats(v) > slot_floats[s]) slot_floats[s] = value_floats(v);
+      v->grad_slot = s;
+    }
+  }
+  return n_slots;
+}
+
+int model_create(Model *m, const ModelSpec *spec, Err *e) {
+  memset(m, 0, sizeof *m);
+  m->spec = *spec;
+  m->comm = MPI_COMM_NULL;
+  m->bn_sync = 1;
+  m->bn_momentum = 0.1f;
+  m->bn_eps = 1e-5f;
+  if (spec->arch < 0 || spec->arch >= ARCH_COUNT)
+    return errf(e, ERR_CONFIG, "unknown architecture %d", (int)spec->arch);
+  if (spec->batch_capacity <= 0 || spec->num_classes < 2 || spec->in_c <= 0 || spec->in_h <= 0 ||
+      spec->in_w <= 0)
+    return errf(e, ERR_CONFIG, "model %s: bad shape (batch %d, classes %d, input %dx%dx%d)",
+                arch_name(spec->arch), spec->batch_capacity, spec->num_classes, spec->in_c,
+                spec->in_h, spec->in_w);
+  if (spec->arch == ARCH_CNN4 && (spec->in_h < 8 || spec->in_w < 8))
+    return errf(e, ERR_CONFIG, "model cnn4 needs inputs of at least 8x8, got %dx%d", spec->in_h,
+                spec->in_w);
+  m->ops = calloc(MODEL_MAX_OPS, sizeof(Op));
+  m->values = calloc(MODEL_MAX_VALUES, sizeof(Value));
+  m->params = calloc(MODEL_MAX_PARAMS, sizeof(ParamInfo));
+  if (!m->ops || !m->values || !m->params) goto oom;
+  model_describe(m);
+
+  const int64_t B = spec->batch_capacity;
+  m->param_mem = calloc((size_t)m->n_param_floats, sizeof(float));
+  m->grad_mem = calloc((size_t)m->n_param_floats, sizeof(float));
+  m->buffer_mem = calloc((size_t)(m->n_buffer_floats ? m->n_buffer_floats : 1), sizeof(float));
+  if (!m->param_mem || !m->grad_mem || !m->buffer_mem) goto oom;
+  for (int i = 0; i < m->n_values; i++) {
+    m->values[i].act = malloc((size_t)(B * value_floats(&m->values[i])) * sizeof(float));
+    if (!m->values[i].act) goto oom;
+  }
+  for (int i = 0; i < m->n_ops; i++) {
+    Op *op = &m->ops[i];
+    Value *out = &m->values[op->out];
+    if (op->kind == OP_BN) {
+      op->mean = malloc(2 * (size_t)out->c * sizeof(float));
+      if (!op->mean) goto oom;
+      op->rstd = op->mean + out->c;
+    } else if (op->kind == OP_MAXPOOL) {
+      op->argmax = malloc((size_t)(B * value_floats(out)) * sizeof(int32_t));
+      if (!op->argmax) goto oom;
+    } else if (op->kind == OP_CONV) {
+      ConvShape s = op->conv;
+      s.B = (int)B;
+      size_t need = conv_scratch_floats(&s);
+      if (need > m->scratch_floats) m->scratch_floats = need;
+    }
+  }
+  m->scratch = malloc((m->scratch_floats ? m->scratch_floats : 1) * sizeof(float));
+  m->bn_sums = malloc((2 * (size_t)m->max_channels + 1) * sizeof(double));
+  if (!m->scratch || !m->bn_sums) goto oom;
+
+  int64_t slot_floats[MODEL_MAX_VALUES];
+  m->n_grad_slots = assign_grad_slots(m, slot_floats);
+  m->grad_slots = calloc((size_t)m->n_grad_slots, sizeof(float *));
+  if (!m->grad_slots) goto oom;
+  for (int s = 0; s < m->n_grad_slots; s++) {
+    m->grad_slots[s] = malloc((size_t)(B * slot_floats[s]) * sizeof(float));
+    if (!m->grad_slots[s]) goto oom;
+  }
+  return 0;
+oom:
+  model_free(m);
+  return errf(e, ERR_RUNTIME, "model %s: out of memory for batch capacity %d",
+              arch_name(spec->arch), spec->batch_capacity);
+}
+
+void model_free(Model *m) {
+  if (m->values)
+    for (int i = 0; i < m->n_values; i++) free(m->values[i].act);
+  if (m->ops)
+    for (int i = 0; i < m->n_ops; i++) free(m->ops[i].mean), free(m->ops[i].argmax);
+  if (m->grad_slots)
+    for (int s = 0; s < m->n_grad_slots; s++) free(m->grad_slots[s]);
+  free(m->grad_slots);
+  free(m->ops), free(m->values), free(m->params);
+  free(m->param_mem), free(m->grad_mem), free(m->buffer_mem);
+  free(m->scratch), free(m->bn_sums);
+  memset(m, 0, sizeof *m);
+}
+
+float *model_param_data(Model *m, int i) {
+  ParamInfo *p = &m->params[i];
+  return (p->is_buffer ? m->buffer_mem : m->param_mem) + p->offset;
+}
+
+static float *param_grad(Model *m, int i) {
+  return m->grad_mem + m->params[i].offset;
+}
+
+int model_find_param(const Model *m, const char *name) {
+  for (int i = 0; i < m->n_params; i++)
+    if (!strcmp(m->params[i].name, name)) return i;
+  return -1;
+}
+
+void model_init(Model *m, uint64_t seed) {
+  for (int i = 0; i < m->n_params; i++) {
+    ParamInfo *p = &m->params[i];
+    float *d = model_param_data(m, i);
+    Rng r = rng_derive(seed, RNG_INIT, (uint64_t)i);
+    switch (p->kind) {
+      case PARAM_CONV_W: {  // kaiming_normal_(mode="fan_out", nonlinearity="relu")
+        float std = sqrtf(2.0f / (float)(p->shape[0] * p->shape[2] * p->shape[3]));
+        for (int64_t j = 0; j < p->size; j++) d[j] = std * rng_normal(&r);
+        break;
+      }
+      case PARAM_LINEAR_W:
+      case PARAM_LINEAR_B: {  // U(-1/sqrt(in), 1/sqrt(in)); a bias follows its weight
+        int in = p->kind == PARAM_LINEAR_W ? p->shape[1] : m->params[i - 1].shape[1];
+        float bound = 1.0f / sqrtf((float)in);
+        for (int64_t j = 0; j < p->size; j++) d[j] = bound * (2.0f * rng_uniform(&r) - 1.0f);
+        break;
+      }
+      case PARAM_BN_W:
+      case PARAM_BN_VAR:
+        for (int64_t j = 0; j < p->size; j++) d[j] = 1.0f;
+        break;
+      case PARAM_BN_B:
+      case PARAM_BN_MEAN:
+        for (int64_t j = 0; j < p->size; j++) d[j] = 0.0f;
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// forward
+
+static int group_size(const Model *m) {
+  int n = 1;
+  if (m->comm != MPI_COMM_NULL) MPI_Comm_size(m->comm, &n);
+  return n;
+}
+
+// Sums a BN reduction (2C values and the row count) over the rank group when synchronised.
+static void bn_reduce(Model *m, double *sums, int C) {
+  if (m->bn_sync && group_size(m) > 1)
+    MPI_Allreduce(MPI_IN_PLACE, sums, 2 * C + 1, MPI_DOUBLE, MPI_SUM, m->comm);
+}
+
+static void bn_forward(Model *m, Op *op, int B) {
+  Value *x = &m->values[op->in], *y = &m->values[op->out];
+  int N = B * x->h * x->w, C = x->c;
+  const float *gamma = model_param_data(m, op->w), *beta = model_param_data(m, op->b);
+  float *rm = model_param_data(m, op->rm), *rv = model_param_data(m, op->rv);
+  if (!m->train) {
+    bn_forward_eval(y->act, x->act, gamma, beta, rm, rv, N, C, m->bn_eps, op->relu);
+    return;
+  }
+  double *sums = m->bn_sums;
+  bn_stats(sums, x->act, N, C);
+  sums[2 * C] = N;
+  bn_reduce(m, sums, C);
+  bn_forward_train(y->act, op->mean, op->rstd, rm, rv, x->act, gamma, beta, sums, (long)sums[2 * C],
+                   N, C, m->bn_momentum, m->bn_eps, op->relu);
+}
+
+void model_forward(Model *m, const float *x, int B, int train) {
+  m->train = train;
+  m->batch = B;
+  for (int i = 0; i < m->n_ops; i++) {
+    Op *op = &m->ops[i];
+    Value *in = &m->values[op->in], *out = &m->values[op->out];
+    size_t n = (size_t)B * value_floats(out);
+    switch (op->kind) {
+      case OP_INPUT:
+        if (m->spec.arch == ARCH_MLP)
+          memcpy(out->act, x, n * sizeof(float));
+        else
+          nchw_to_nhwc(out->act, x, B, m->spec.in_c, m->spec.in_h, m->spec.in_w);
+        break;
+      case OP_CONV: {
+        ConvShape s = op->conv;
+        s.B = B;
+        conv_forward(out->act, in->act, model_param_data(m, op->w), NULL, &s, m->scratch);
+        break;
+      }
+      case OP_BN:
+        bn_forward(m, op, B);
+        break;
+      case OP_RELU:
+        relu_forward(out->act, in->act, n);
+        break;
+      case OP_MAXPOOL:
+        maxpool_forward(out->act, op->argmax, in->act, B, in->h, in->w, in->c, op->k, op->s);
+        break;
+      case OP_GAP:
+        avgpool_forward(out->act, in->act, B, in->h * in->w, in->c);
+        break;
+      case OP_LINEAR:
+        linear_forward(out->act, in->act, model_param_data(m, op->w), model_param_data(m, op->b), B,
+                       (int)value_floats(in), out->c);
+        break;
+      case OP_ADD:
+        add_forward(out->act, in->act, m->values[op->in2].act, n, op->relu);
+        break;
+    }
+  }
+}
+
+const float *model_logits(const Model *m) {
+  return m->values[m->logits_value].act;
+}
+
+const float *model_point(const Model *m, int l, int *h, int *w, int *c) {
+  const Value *v = &m->values[m->points[l]];
+  if (h) *h = v->h;
+  if (w) *w = v->w;
+  if (c) *c = v->c;
+  return v->act;
+}
+
+// ---------------------------------------------------------------------------------------------
+// backward
+
+void model_zero_grads(Model *m) {
+  memset(m->grad_mem, 0, (size_t)m->n_param_floats * sizeof(float));
+}
+
+static float *grad_of(Model *m, int value) {
+  return m->grad_slots[m->values[value].grad_slot];
+}
+
+// Starts d(value) when its last reader's backward is about to run: zero, plus any gradient the
+// caller injects at a supervision point.
+static void start_grad(Model *m, int value, const float *const *dpoints) {
+  size_t n = (size_t)m->batch * value_floats(&m->values[value]);
+  float *g = grad_of(m, value);
+  memset(g, 0, n * sizeof(float));
+  if (!dpoints) return;
+  for (int l = 0; l < m->n_points; l++)
+    if (m->points[l] == value && dpoints[l])
+      for (size_t j = 0; j < n; j++) g[j] += dpoints[l][j];
+}
+
+static void bn_backward(Model *m, Op *op, int B, float *din) {
+  Value *x = &m->values[op->in], *y = &m->values[op->out];
+  int N = B * x->h * x->w, C = x->c;
+  const float *gamma = model_param_data(m, op->w);
+  float *dgamma = param_grad(m, op->w), *dbeta = param_grad(m, op->b);
+  const float *dout = grad_of(m, op->out);
+  if (!m->train) {
+    bn_backward_eval(din, dgamma, dbeta, dout, y->act, x->act, gamma, model_param_data(m, op->rm),
+                     model_param_data(m, op->rv), N, C, m->bn_eps, op->relu);
+    return;
+  }
+  double *sums = m->bn_sums;
+  bn_backward_stats(sums, dgamma, dbeta, dout, y->act, x->act, op->mean, op->rstd, N, C, op->relu);
+  sums[2 * C] = N;
+  bn_reduce(m, sums, C);
+  if (din)
+    bn_backward_apply(din, dout, y->act, x->act, op->mean, op->rstd, gamma, sums, (long)sums[2 * C],
+                      N, C, op->relu);
+}
+
+void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput) {
+  const int B = m->batch;
+  start_grad(m, m->logits_value, dpoints);
+  if (dlogits) {
+    float *g = grad_of(m, m->logits_value);
+    size_t n = (size_t)B * m->spec.num_classes;
+    for (size_t j = 0; j < n; j++) g[j] += dlogits[j];
+  }
+  for (int i = m->n_ops - 1; i >= 0; i--) {
+    Op *op = &m->ops[i];
+    if (op->kind == OP_INPUT) {
+      if (!dinput) continue;
+      const float *g = grad_of(m, op->out);
+      if (m->spec.arch == ARCH_MLP)
+        memcpy(dinput, g, (size_t)B * value_floats(&m->values[op->out]) * sizeof(float));
+      else
+        nhwc_to_nchw(dinput, g, B, m->spec.in_c, m->spec.in_h, m->spec.in_w);
+      continue;
+    }
+    if (m->values[op->in].last_use == i) start_grad(m, op->in, dpoints);
+    if (op->in2 >= 0 && m->values[op->in2].last_use == i) start_grad(m, op->in2, dpoints);
+    // The network input needs a gradient only when the caller asks for it.
+    float *din = (op->in == m->input_value && !dinput) ? NULL : grad_of(m, op->in);
+    Value *in = &m->values[op->in], *out = &m->values[op->out];
+    const float *dout = grad_of(m, op->out);
+    size_t n = (size_t)B * value_floats(out);
+    switch (op->kind) {
+      case OP_INPUT:
+        break;
+      case OP_CONV: {
+        ConvShape s = op->conv;
+        s.B = B;
+        conv_backward(din, param_grad(m, op->w), NULL, dout, in->act, model_param_data(m, op->w),
+                      &s, m->scratch);
+        break;
+      }
+      case OP_BN:
+        bn_backward(m, op, B, din);
+        break;
+      case OP_RELU:
+        relu_backward(din, dout, out->act, n);
+        break;
+      case OP_MAXPOOL:
+        maxpool_backward(din, dout, op->argmax, B, in->h, in->w, in->c, op->k, op->s);
+        break;
+      case OP_GAP:
+        avgpool_backward(din, dout, B, in->h * in->w, in->c);
+        break;
+      case OP_LINEAR:
+        linear_backward(din, param_grad(m, op->w), param_grad(m, op->b), dout, in->act,
+                        model_param_data(m, op->w), B, (int)value_floats(in), out->c);
+        break;
+      case OP_ADD:
+        add_backward(din, grad_of(m, op->in2), dout, out->act, n, op->relu);
+        break;
+    }
+  }
+}

@@ -1,0 +1,143 @@
+// model.h: the networks (mlp, cnn4, resnet18, resnet50) as a list of ops over values.
+//
+// A Model owns one arena of trainable parameters, one arena of their gradients (same layout),
+// and one arena of buffers (BN running statistics). Every parameter is a view into an arena,
+// named and shaped as in the equivalent PyTorch module's state_dict, so checkpoints and
+// reference tests address parameters by their PyTorch keys.
+//
+// The forward pass runs the ops in order over "values" (activations, NHWC, one buffer each,
+// sized for the batch capacity). The backward pass runs them in reverse; gradient buffers are
+// shared between values whose gradients are never alive at the same time (computed once, at
+// build time), which keeps training memory close to the activations alone.
+//
+// Data parallel: the model holds the communicator of its rank group (handed in; never
+// MPI_COMM_WORLD implicitly). In training mode, BatchNorm statistics are summed over the group
+// (synchronised BN) unless bn_sync is off; the gradient arena is summed by dist_allreduce_grads.
+#pragma once
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "layers.h"
+
+typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } Arch;
+
+// "mlp" -> ARCH_MLP etc.; returns -1 for an unknown name.
+int arch_from_name(const char *name);
+const char *arch_name(Arch a);
+
+typedef struct {
+  Arch arch;
+  int in_c, in_h, in_w;  // input image shape
+  int num_classes;
+  int batch_capacity;  // the largest local batch a forward pass may take
+  int width;           // base width: cnn4 32 (stages w,2w,4w,8w), resnets 64; 0: default.
+                       // Smaller widths give the same structure at a fraction of the cost.
+} ModelSpec;
+
+typedef enum {
+  PARAM_CONV_W,    // [O, C/groups, KH, KW]
+  PARAM_LINEAR_W,  // [out, in]
+  PARAM_LINEAR_B,  // [out]
+  PARAM_BN_W,      // [C]
+  PARAM_BN_B,      // [C]
+  PARAM_BN_MEAN,   // [C], buffer
+  PARAM_BN_VAR,    // [C], buffer
+} ParamKind;
+
+// One named tensor in the params arena (trainable) or the buffers arena (BN running stats).
+typedef struct {
+  char name[64];  // PyTorch state_dict key, e.g. "layer2.0.downsample.1.running_var"
+  ParamKind kind;
+  int is_buffer;  // 0: params/grads arena; 1: buffers arena
+  int64_t offset, size;
+  int ndim;
+  int shape[4];
+} ParamInfo;
+
+typedef enum { OP_INPUT, OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD } OpKind;
+
+typedef struct {
+  OpKind kind;
+  int in, in2, out;    // value indices (in2: second operand of ADD)
+  int w, b;            // param indices or -1 (BN: gamma, beta)
+  int rm, rv;          // BN running-stat param indices
+  int relu;            // BN and ADD: fused ReLU after the op
+  ConvShape conv;      // OP_CONV (its B is set per call)
+  int k, s;            // OP_MAXPOOL kernel and stride
+  float *mean, *rstd;  // BN: saved batch statistics [C]
+  int32_t *argmax;     // MAXPOOL: [capacity, OH, OW, C]
+} Op;
+
+typedef struct {
+  int h, w, c;    // per-sample shape; the buffer is [B, h, w, c]
+  float *act;     // [capacity * h * w * c]
+  int grad_slot;  // which shared gradient buffer holds d(loss)/d(value), -1 if none
+  int producer;   // op index that writes this value (-1: none)
+  int last_use;   // last op index that reads it (-1: none)
+} Value;
+
+#define MODEL_MAX_POINTS 8
+#define MODEL_MAX_OPS 512  // resnet50, the largest, has 160 ops, 163 values, 320 params
+#define MODEL_MAX_VALUES 512
+#define MODEL_MAX_PARAMS 1024
+
+typedef struct {
+  ModelSpec spec;
+  MPI_Comm comm;  // rank group for synchronised BN (MPI_COMM_NULL: none)
+  int bn_sync;    // 1: BN statistics over the whole group batch (default); 0: per rank
+  float bn_momentum, bn_eps;
+
+  ParamInfo *params;
+  int n_params;
+  float *param_mem, *grad_mem, *buffer_mem;  // the three arenas
+  int64_t n_param_floats, n_buffer_floats;
+
+  Op *ops;
+  int n_ops;
+  Value *values;
+  int n_values;
+  int input_value, logits_value;
+  int n_points;
+  int points[MODEL_MAX_POINTS];            // value index of each supervision point
+  char point_names[MODEL_MAX_POINTS][32];  // "layer1", ...
+
+  float **grad_slots;  // shared gradient buffers
+  int n_grad_slots;
+  float *scratch;  // conv im2col scratch
+  size_t scratch_floats;
+  double *bn_sums;  // [2*maxC + 1]
+  int max_channels;
+
+  int train;         // mode of the last forward
+  int batch;         // local batch size of the last forward
+  double flops_fwd;  // multiply-adds*2 of one forward pass, per sample
+} Model;
+
+// Builds the model and allocates everything for spec->batch_capacity. Parameters are zero
+// until model_init or a checkpoint load.
+int model_create(Model *m, const ModelSpec *spec, Err *e);
+void model_free(Model *m);
+// Seeded initialisation, PyTorch's: Kaiming normal (fan_out, ReLU) for conv, U(±1/sqrt(in))
+// for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1.
+void model_init(Model *m, uint64_t seed);
+// Index of the parameter called name, or -1.
+int model_find_param(const Model *m, const char *name);
+float *model_param_data(Model *m, int i);  // into param_mem or buffer_mem
+
+// Forward of x [B, in_c, in_h, in_w] (NCHW, B <= capacity). train: BN uses batch statistics
+// (synchronised over m->comm when bn_sync) and updates running stats; else running stats.
+void model_forward(Model *m, const float *x, int B, int train);
+// [B, num_classes], valid after model_forward.
+const float *model_logits(const Model *m);
+// The activation of supervision point l: [B, h, w, c] NHWC; sets its per-sample shape.
+const float *model_point(const Model *m, int l, int *h, int *w, int *c);
+
+// Backward of the last forward. dlogits [B, K] is d(loss)/d(logits) (may be NULL: no loss on
+// the logits); dpoints, if not NULL, holds per point a gradient [B, h, w, c] to add at that
+// point (entries may be NULL). Gradients are ADDED into grad_mem (zero it with
+// model_zero_grads first). dinput, if not NULL, receives d(loss)/d(x) [B, in_c, in_h, in_w]
+// (overwritten).
+void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput);
+void model_zero_grads(Model *m);

@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures that tests/test_models.c compares ecore against.
+
+Run with Debian's python (it has torch and h5py):  /usr/bin/python3 tests/make_fixtures.py
+The fixtures are committed, so the C tests need no PyTorch; this script regenerates them.
+
+Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of SPEC.md
+"Models", written here independently in plain PyTorch with torchvision's key names):
+  attrs        arch, width, num_classes, input shape, batch
+  /input       float32 [B, C, H, W], /labels int32 [B]
+  /params/K    every state_dict tensor (random weights, BN weight/bias/stats not trivial)
+  /logits      train-mode logits; /loss the mean cross-entropy (scalar)
+  /grads/K     d(loss)/d(param) for every trainable parameter
+  /dinput      d(loss)/d(input)
+  /running/K   BN running statistics after that train-mode forward
+  /points/L    supervision point activations, NCHW
+  /eval_logits eval-mode logits after the train-mode forward
+  /sgd/K       parameters after two SGD steps (lr 0.01, momentum 0.9, wd 5e-4, nesterov)
+               on the same batch, from the initial parameters (not for resnet50_w4, see main)
+The reference runs in float64 and is stored as float32.
+"""
+import os
+import sys
+
+import h5py
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Stage(nn.Module):
+    def __init__(self, cin, cout, pool):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.pool = pool
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        return F.max_pool2d(x, 2) if self.pool else x
+
+
+class CNN4(nn.Module):
+    points = ["layer1", "layer2", "layer3", "layer4"]
+
+    def __init__(self, in_c, k, w=32):
+        super().__init__()
+        ws = [w, 2 * w, 4 * w, 8 * w]
+        self.layer1 = Stage(in_c, ws[0], True)
+        self.layer2 = Stage(ws[0], ws[1], True)
+        self.layer3 = Stage(ws[1], ws[2], True)
+        self.layer4 = Stage(ws[2], ws[3], False)
+        self.fc = nn.Linear(ws[3], k)
+
+    def forward(self, x, taps):
+        for name in self.points:
+            x = getattr(self, name)(x)
+            taps.append(x)
+        return self.fc(x.mean((2, 3)))
+
+
+class MLP(nn.Module):
+    points = ["layer1", "layer2"]
+
+    def __init__(self, d, k):
+        super().__init__()
+        self.layer1 = nn.Linear(d, 512)
+        self.layer2 = nn.Linear(512, 256)
+        self.fc = nn.Linear(256, k)
+
+    def forward(self, x, taps):
+        x = F.relu(self.layer1(x.flatten(1)))
+        taps.append(x)
+        x = F.relu(self.layer2(x))
+        taps.append(x)
+        return self.fc(x)
+
+
+def downsample(cin, cout, stride):
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample(cin, planes, stride) if stride != 1 or cin != planes else None
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        out = planes * 4
+        self.downsample = downsample(cin, out, stride) if stride != 1 or cin != out else None
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+class ResNet(nn.Module):
+    points = ["layer1", "layer2", "layer3", "layer4"]
+
+    def __init__(self, block, blocks, in_c, k, w=64):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_c, w, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        cin = w
+        for i, n in enumerate(blocks):
+            layers = []
+            for j in range(n):
+                layers.append(block(cin, w << i, 2 if (j == 0 and i > 0) else 1))
+                cin = (w << i) * block.expansion
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        self.fc = nn.Linear(cin, k)
+
+    def forward(self, x, taps):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for name in self.points:
+            x = getattr(self, name)(x)
+            taps.append(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def randomise(model, g):
+    """Non-trivial BN parameters and statistics, so every path is exercised."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
+            elif isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if not k.endswith("num_batches_tracked")}
+
+
+def write(path, arch, width, model, shape, k, batch, seed, sgd=True):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = model.double()
+    randomise(model, g)
+    x = torch.randn((batch,) + shape, generator=g, dtype=torch.float64)
+    y = torch.randint(0, k, (batch,), generator=g)
+    init = state(model)
+
+    model.train()
+    xin = x.clone().requires_grad_(True)
+    taps = []
+    logits = model(xin, taps)
+    loss = F.cross_entropy(logits, y)
+    model.zero_grad()
+    loss.backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+    running = {n: v.detach().clone() for n, v in model.state_dict().items()
+               if "running" in n}
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x, [])
+
+    # Two SGD steps from the initial state on the same batch (train mode).
+    model.load_state_dict(init)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
+                          nesterov=True)
+    for _ in range(2):
+        opt.zero_grad()
+        F.cross_entropy(model(x, []), y).backward()
+        opt.step()
+    after = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    f32 = lambda t: t.detach().float().numpy()
+    with h5py.File(path, "w") as f:
+        f.attrs["arch"] = arch
+        f.attrs["width"] = width
+        f.attrs["num_classes"] = k
+        f.attrs["input_shape"] = np.array(shape, dtype=np.int32)
+        f.attrs["batch"] = batch
+        f["input"] = f32(x)
+        f["labels"] = y.numpy().astype(np.int32)
+        f["logits"] = f32(logits)
+        f["loss"] = np.float32(loss.item())
+        f["dinput"] = f32(xin.grad)
+        f["eval_logits"] = f32(eval_logits)
+        for name, t in zip(model.points, taps):
+            f[f"points/{name}"] = f32(t)
+        groups = [("params", init), ("grads", grads), ("running", running)]
+        if sgd:
+            groups.append(("sgd", after))
+        for group, tensors in groups:
+            for n, t in tensors.items():
+                f[f"{group}/{n}"] = f32(t)
+    print(f"{path}: loss {loss.item():.6f}")
+
+
+def main():
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    write(f"{out}/cnn4.h5", "cnn4", 32, CNN4(1, 10), (1, 28, 28), 10, 4, 1)
+    write(f"{out}/mlp.h5", "mlp", 0, MLP(3 * 8 * 8, 5), (3, 8, 8), 5, 4, 2)
+    write(f"{out}/resnet18_w8.h5", "resnet18", 8, ResNet(BasicBlock, [2, 2, 2, 2], 3, 10, 8),
+          (3, 16, 16), 10, 4, 3)
+    # No /sgd for resnet50 at width 4: two steps of so narrow a bottleneck network amplify
+    # float32 rounding past 1e-4 (PyTorch's own float32 run is 1e-3 off its float64 one).
+    write(f"{out}/resnet50_w4.h5", "resnet50", 4, ResNet(Bottleneck, [3, 4, 6, 3], 3, 7, 4),
+          (3, 16, 16), 7, 8, 4, sgd=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+// test_ckpt.c: checkpoints. Save then load gives the same outputs bit for bit; a training run
+// stopped after an epoch, saved, and resumed in fresh objects ends bit-identical to the run
+// that never stopped; bad files are clear errors that name the file.
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "testutil.h"
+#include "train.h"
+
+typedef struct {
+  Dataset d;
+  ModelSpec ms;
+} World;
+
+static void setup(World *w) {
+  Err e = {0};
+  DataSpec spec;
+  data_spec_init(&spec);
+  spec.synth.n_train = 80, spec.synth.n_test = 16, spec.synth.h = spec.synth.w = 12;
+  if (dataset_load(&w->d, &spec, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    exit(1);
+  }
+  w->ms = (ModelSpec){.arch = ARCH_CNN4,
+                      .in_c = 1,
+                      .in_h = 12,
+                      .in_w = 12,
+                      .num_classes = 10,
+                      .batch_capacity = 16,
+                      .width = 8};
+}
+
+// Trains epochs [from, to) of a fixed recipe; the model and optimiser carry the state.
+static void train_epochs(World *w, Model *m, Sgd *opt, int from, int to) {
+  Err e = {0};
+  Batches b;
+  Augment aug = {.crop_pad = 2, .hflip = 1};
+  batches_init(&b, &w->d.train, w->d.mean, w->d.std, &aug, NULL, 0, 16, 5, MPI_COMM_NULL, &e);
+  LossBuf lb;
+  lossbuf_init(&lb, 16, 10, &e);
+  LrSchedule sched = {.kind = SCHED_COSINE, .base_lr = 0.05f, .epochs = 3};
+  for (int epoch = from; epoch < to; epoch++) {
+    batches_start(&b, (uint64_t)epoch, 1, 0);
+    int64_t steps = batches_per_epoch(&b);
+    for (int s = 0; batches_next(&b); s++)
+      train_step_ce(m, opt, lr_at(&sched, epoch, s, (int)steps), b.x, b.y, b.local_batch,
+                    b.this_global, &lb);
+  }
+  lossbuf_free(&lb);
+  batches_free(&b);
+}
+
+static void test_round_trip_and_resume(World *w, const char *dir) {
+  Err e = {0};
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.h5", dir);
+  // Uninterrupted: 3 epochs.
+  Model full;
+  Sgd full_opt;
+  model_create(&full, &w->ms, &e);
+  model_init(&full, 3);
+  sgd_init(&full_opt, full.n_param_floats, 0.9f, 5e-4f, 1, &e);
+  train_epochs(w, &full, &full_opt, 0, 3);
+
+  // Interrupted after epoch 1: save, drop everything, load into fresh objects, go on.
+  Model part;
+  Sgd part_opt;
+  model_create(&part, &w->ms, &e);
+  model_init(&part, 3);
+  sgd_init(&part_opt, part.n_param_floats, 0.9f, 5e-4f, 1, &e);
+  train_epochs(w, &part, &part_opt, 0, 1);
+  CkptMeta meta = {.role = "original", .has_progress = 1, .seed = 3, .epoch = 1};
+  meta.mean[0] = w->d.mean[0], meta.std[0] = w->d.std[0];
+  CHECK(ckpt_save(path, &part, &meta, &part_opt, NULL, 0, &e) == 0);
+
+  // Outputs of the saved and the loaded model agree bit for bit.
+  Model loaded;
+  Sgd loaded_opt;
+  model_create(&loaded, &w->ms, &e);
+  sgd_init(&loaded_opt, loaded.n_param_floats, 0.9f, 5e-4f, 1, &e);
+  CkptMeta got;
+  CHECK(ckpt_load(path, &loaded, &got, &loaded_opt, &e) == 0);
+  CHECK(got.has_progress && got.epoch == 1 && got.seed == 3 && !strcmp(got.role, "original"));
+  CHECK(got.mean[0] == w->d.mean[0] && got.std[0] == w->d.std[0]);
+  CHECK(loaded_opt.steps == part_opt.steps);
+  float x[16 * 144];
+  int32_t idx[16], y[16];
+  for (int i = 0; i < 16; i++) idx[i] = i;
+  data_batch(x, y, &w->d.test, w->d.mean, w->d.std, idx, 16, NULL, 0, 0, NULL);
+  model_forward(&part, x, 16, 0);
+  model_forward(&loaded, x, 16, 0);
+  CHECK(memcmp(model_logits(&part), model_logits(&loaded), 16 * 10 * sizeof(float)) == 0);
+  model_free(&part);
+  sgd_free(&part_opt);
+
+  train_epochs(w, &loaded, &loaded_opt, 1, 3);
+  CHECK(memcmp(full.param_mem, loaded.param_mem, (size_t)full.n_param_floats * 4) == 0);
+  CHECK(memcmp(full.buffer_mem, loaded.buffer_mem, (size_t)full.n_buffer_floats * 4) == 0);
+  CHECK(memcmp(full_opt.velocity, loaded_opt.velocity, (size_t)full.n_param_floats * 4) == 0);
+
+  // Aux tensors.
+  float aux[6] = {1, 2, 3, 4, 5, 6}, back[6] = {0};
+  CkptTensor t = {.name = "head.weight", .data = aux, .ndim = 2, .shape = {2, 3}};
+  CHECK(ckpt_save(path, &loaded, &meta, NULL, &t, 1, &e) == 0);
+  CHECK(ckpt_load_aux(path, "head.weight", back, 6, &e) == 0);
+  CHECK(memcmp(aux, back, sizeof aux) == 0);
+  CHECK(ckpt_load_aux(path, "head.weight", back, 5, &e) != 0);
+  char arch[16];
+  int classes, shape[3];
+  CHECK(ckpt_peek(path, arch, sizeof arch, &classes, shape, &e) == 0);
+  CHECK(!strcmp(arch, "cnn4") && classes == 10 && shape[0] == 1 && shape[1] == 12);
+  model_free(&full), model_free(&loaded);
+  sgd_free(&full_opt), sgd_free(&loaded_opt);
+}
+
+static void expect_error(int rc, const Err *e, const char *needle1, const char *needle2) {
+  CHECK(rc != 0);
+  if (rc && (!strstr(e->msg, needle1) || (needle2 && !strstr(e->msg, needle2)))) {
+    fprintf(stderr, "unexpected message: %s (wanted '%s' and '%s')\n", e->msg, needle1,
+            needle2 ? needle2 : "");
+    test_failures++;
+  }
+}
+
+static void test_bad_files(World *w, const char *dir) {
+  Err e = {0};
+  Model m;
+  model_create(&m, &w->ms, &e);
+  model_init(&m, 1);
+  char path[512], bad[512];
+  snprintf(path, sizeof path, "%s/good.h5", dir);
+  CkptMeta meta = {.role = "original"};
+  CHECK(ckpt_save(path, &m, &meta, NULL, NULL, 0, &e) == 0);
+
+  snprintf(bad, sizeof bad, "%s/missing.h5", dir);
+  expect_error(ckpt_load(bad, &m, NULL, NULL, &e), &e, bad, "no such file");
+
+  // Truncated: the first half of a good file.
+  FILE *in = fopen(path, "rb");
+  fseek(in, 0, SEEK_END);
+  long size = ftell(in);
+  fseek(in, 0, SEEK_SET);
+  char *buf = malloc((size_t)size);
+  CHECK(fread(buf, 1, (size_t)size, in) == (size_t)size);
+  fclose(in);
+  snprintf(bad, sizeof bad, "%s/truncated.h5", dir);
+  FILE *out = fopen(bad, "wb");
+  fwrite(buf, 1, (size_t)size / 2, out);
+  fclose(out);
+  expect_error(ckpt_load(bad, &m, NULL, NULL, &e), &e, bad, NULL);
+  // Not HDF5 at all.
+  snprintf(bad, sizeof bad, "%s/text.h5", dir);
+  out = fopen(bad, "wb");
+  fputs("hello\n", out);
+  fclose(out);
+  expect_error(ckpt_load(bad, &m, NULL, NULL, &e), &e, bad, "not an HDF5 file");
+  free(buf);
+
+  // Wrong architecture / classes.
+  ModelSpec other = w->ms;
+  other.num_classes = 5;
+  Model m5;
+  model_create(&m5, &other, &e);
+  expect_error(ckpt_load(path, &m5, NULL, NULL, &e), &e, path, "10 classes");
+  model_free(&m5);
+  // Wrong width: same arch and classes, other shapes.
+  other = w->ms;
+  other.width = 4;
+  model_create(&m5, &other, &e);
+  expect_error(ckpt_load(path, &m5, NULL, NULL, &e), &e, path, "wrong shape");
+  model_free(&m5);
+  // No optimiser state to resume from.
+  Sgd opt;
+  sgd_init(&opt, m.n_param_floats, 0.9f, 0, 0, &e);
+  expect_error(ckpt_load(path, &m, NULL, &opt, &e), &e, path, "optimiser");
+  sgd_free(&opt);
+  // Saving into a folder that does not exist fails and leaves nothing behind.
+  snprintf(bad, sizeof bad, "%s/nope/x.h5", dir);
+  expect_error(ckpt_save(bad, &m, &meta, NULL, NULL, 0, &e), &e, "nope", NULL);
+  model_free(&m);
+}
+
+int main(void) {
+  char dir[] = "/tmp/ecore_ckpt_XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  World w;
+  setup(&w);
+  test_round_trip_and_resume(&w, dir);
+  test_bad_files(&w, dir);
+  dataset_free(&w.d);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return test_finish("ckpt");
+}

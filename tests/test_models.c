@@ -1,0 +1,230 @@
+// test_models.c: whole models against PyTorch (fixtures written by tests/make_fixtures.py).
+// For each fixture: the same weights and input give the same train-mode logits, loss, BN
+// running statistics, supervision-point activations, every parameter gradient, the input
+// gradient, eval-mode logits, and parameters after two SGD steps; all within 1e-4 of the
+// reference, relative to the largest magnitude of each tensor.
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "optim.h"
+#include "testutil.h"
+
+static float *read_all(hid_t f, const char *name, int64_t *count) {
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  if (ds < 0) return NULL;
+  hid_t sp = H5Dget_space(ds);
+  int64_t n = H5Sget_simple_extent_npoints(sp);
+  float *d = malloc((size_t)(n ? n : 1) * sizeof(float));
+  H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, d);
+  H5Sclose(sp), H5Dclose(ds);
+  if (count) *count = n;
+  return d;
+}
+
+static int read_attr_int(hid_t f, const char *name, int *v, int n) {
+  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  (void)n;
+  H5Aread(a, H5T_NATIVE_INT, v);
+  H5Aclose(a);
+  return 0;
+}
+
+// max |got - want| <= tol * max |want| (tensor-relative), reported with the tensor's name.
+static double rel_err(const float *got, const float *want, int64_t n) {
+  double scale = 0, diff = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (fabs(want[i]) > scale) scale = fabs(want[i]);
+    if (fabs(got[i] - want[i]) > diff) diff = fabs(got[i] - (double)want[i]);
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+static void check_tensor(const char *fixture, const char *what, const float *got, const float *want,
+                         int64_t n, double tol) {
+  if (!want) {
+    fprintf(stderr, "%s: %s missing from the fixture\n", fixture, what);
+    test_failures++;
+    return;
+  }
+  double r = rel_err(got, want, n);
+  if (!(r <= tol)) {
+    fprintf(stderr, "%s: %s differs from PyTorch: relative error %.3g > %.1g\n", fixture, what, r,
+            tol);
+    test_failures++;
+  }
+}
+
+static const double TOL = 1e-4;
+
+static void check_fixture(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    fprintf(stderr, "%s: cannot open fixture\n", path);
+    test_failures++;
+    return;
+  }
+  char arch[32] = "";
+  hid_t a = H5Aopen(f, "arch", H5P_DEFAULT);
+  hid_t t = H5Aget_type(a);
+  hid_t mt = H5Tget_native_type(t, H5T_DIR_DEFAULT);
+  if (H5Tis_variable_str(t) > 0) {
+    char *s = NULL;
+    H5Aread(a, mt, &s);
+    snprintf(arch, sizeof arch, "%s", s);
+    H5free_memory(s);
+  } else {
+    H5Aread(a, mt, arch);
+  }
+  H5Tclose(mt), H5Tclose(t), H5Aclose(a);
+  int width = 0, classes = 0, batch = 0, shape[3];
+  read_attr_int(f, "width", &width, 1);
+  read_attr_int(f, "num_classes", &classes, 1);
+  read_attr_int(f, "batch", &batch, 1);
+  read_attr_int(f, "input_shape", shape, 3);
+
+  ModelSpec spec = {.arch = arch_from_name(arch),
+                    .in_c = shape[0],
+                    .in_h = shape[1],
+                    .in_w = shape[2],
+                    .num_classes = classes,
+                    .batch_capacity = batch,
+                    .width = width};
+  Model m;
+  Err e = {0};
+  if (model_create(&m, &spec, &e)) {
+    fprintf(stderr, "%s: %s\n", path, e.msg);
+    test_failures++;
+    H5Fclose(f);
+    return;
+  }
+  char name[160];
+  // Every state_dict key must be there, with the same number of values.
+  for (int i = 0; i < m.n_params; i++) {
+    snprintf(name, sizeof name, "params/%s", m.params[i].name);
+    int64_t n = 0;
+    float *d = read_all(f, name, &n);
+    CHECK(d != NULL);
+    if (!d) continue;
+    CHECK(n == m.params[i].size);
+    if (n == m.params[i].size) memcpy(model_param_data(&m, i), d, (size_t)n * sizeof(float));
+    free(d);
+  }
+  // Parameter count: the fixture holds exactly our keys (no more).
+  hsize_t n_fixture = 0;
+  hid_t g = H5Gopen2(f, "params", H5P_DEFAULT);
+  H5Gget_num_objs(g, &n_fixture);
+  H5Gclose(g);
+  CHECK((int)n_fixture == m.n_params);
+
+  int64_t nin = 0;
+  float *x = read_all(f, "input", &nin);
+  float *lab = read_all(f, "labels", NULL);  // stored int32; read as float, converted below
+  int32_t *y = malloc((size_t)batch * sizeof(int32_t));
+  for (int i = 0; i < batch; i++) y[i] = (int32_t)lab[i];
+
+  // Train-mode forward: logits, loss, running stats, points.
+  model_forward(&m, x, batch, 1);
+  float *want = read_all(f, "logits", NULL);
+  check_tensor(path, "logits", model_logits(&m), want, (int64_t)batch * classes, TOL);
+  free(want);
+  float *probs = malloc((size_t)batch * classes * sizeof(float));
+  float *dlogits = calloc((size_t)batch * classes, sizeof(float));
+  double loss = softmax_xent_forward(probs, model_logits(&m), y, batch, classes) / batch;
+  float *wl = read_all(f, "loss", NULL);
+  CHECK(wl != NULL);
+  if (wl) CHECK_CLOSE(loss, wl[0], TOL, 0);
+  free(wl);
+  for (int l = 0; l < m.n_points; l++) {
+    int h, w, c;
+    const float *p = model_point(&m, l, &h, &w, &c);
+    float *nchw = malloc((size_t)batch * h * w * c * sizeof(float));
+    if (spec.arch == ARCH_MLP)
+      memcpy(nchw, p, (size_t)batch * c * sizeof(float));
+    else
+      nhwc_to_nchw(nchw, p, batch, c, h, w);
+    snprintf(name, sizeof name, "points/%s", m.point_names[l]);
+    int64_t n = 0;
+    want = read_all(f, name, &n);
+    CHECK(want && n == (int64_t)batch * h * w * c);
+    if (want && n == (int64_t)batch * h * w * c) check_tensor(path, name, nchw, want, n, TOL);
+    free(want), free(nchw);
+  }
+  for (int i = 0; i < m.n_params; i++) {
+    if (!m.params[i].is_buffer) continue;
+    snprintf(name, sizeof name, "running/%s", m.params[i].name);
+    want = read_all(f, name, NULL);
+    check_tensor(path, name, model_param_data(&m, i), want, m.params[i].size, TOL);
+    free(want);
+  }
+
+  // Backward: every parameter gradient and the input gradient.
+  softmax_xent_backward(dlogits, probs, y, batch, classes, 1.0f / batch);
+  float *dx = malloc((size_t)nin * sizeof(float));
+  model_zero_grads(&m);
+  model_backward(&m, dlogits, NULL, dx);
+  for (int i = 0; i < m.n_params; i++) {
+    if (m.params[i].is_buffer) continue;
+    snprintf(name, sizeof name, "grads/%s", m.params[i].name);
+    want = read_all(f, name, NULL);
+    check_tensor(path, name, m.grad_mem + m.params[i].offset, want, m.params[i].size, TOL);
+    free(want);
+  }
+  want = read_all(f, "dinput", NULL);
+  check_tensor(path, "dinput", dx, want, nin, TOL);
+  free(want);
+
+  // Eval mode uses the running statistics just updated.
+  model_forward(&m, x, batch, 0);
+  want = read_all(f, "eval_logits", NULL);
+  check_tensor(path, "eval_logits", model_logits(&m), want, (int64_t)batch * classes, TOL);
+  free(want);
+
+  // Two SGD steps (nesterov, wd) from the initial parameters, on the same batch, where the
+  // fixture has them (make_fixtures.py says which and why).
+  if (H5Lexists(f, "sgd", H5P_DEFAULT) <= 0) {
+    printf("%s: no /sgd in this fixture, SGD compared on the others\n", path);
+    goto done;
+  }
+  for (int i = 0; i < m.n_params; i++) {
+    snprintf(name, sizeof name, "params/%s", m.params[i].name);
+    float *d = read_all(f, name, NULL);
+    memcpy(model_param_data(&m, i), d, (size_t)m.params[i].size * sizeof(float));
+    free(d);
+  }
+  Sgd opt;
+  CHECK(sgd_init(&opt, m.n_param_floats, 0.9f, 5e-4f, 1, &e) == 0);
+  for (int step = 0; step < 2; step++) {
+    model_forward(&m, x, batch, 1);
+    softmax_xent_forward(probs, model_logits(&m), y, batch, classes);
+    memset(dlogits, 0, (size_t)batch * classes * sizeof(float));
+    softmax_xent_backward(dlogits, probs, y, batch, classes, 1.0f / batch);
+    model_zero_grads(&m);
+    model_backward(&m, dlogits, NULL, NULL);
+    sgd_step(&opt, m.param_mem, m.grad_mem, 0.01f, NULL);
+  }
+  for (int i = 0; i < m.n_params; i++) {
+    if (m.params[i].is_buffer) continue;
+    snprintf(name, sizeof name, "sgd/%s", m.params[i].name);
+    want = read_all(f, name, NULL);
+    check_tensor(path, name, model_param_data(&m, i), want, m.params[i].size, TOL);
+    free(want);
+  }
+  sgd_free(&opt);
+done:
+  free(x), free(lab), free(y), free(probs), free(dlogits), free(dx);
+  model_free(&m);
+  H5Fclose(f);
+  printf("%s: compared\n", path);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_models FIXTURE.h5...\n");
+    return 2;
+  }
+  for (int i = 1; i < argc; i++) check_fixture(argv[i]);
+  return test_finish("models");
+}
