@@ -222,6 +222,7 @@ def main():
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the modules below draw their default init from the global RNG
     write(f"{out}/cnn4.h5", "cnn4", 32, CNN4(1, 10), (1, 28, 28), 10, 4, 1)
     write(f"{out}/mlp.h5", "mlp", 0, MLP(3 * 8 * 8, 5), (3, 8, 8), 5, 4, 2)
     write(f"{out}/resnet18_w8.h5", "resnet18", 8, ResNet(BasicBlock, [2, 2, 2, 2], 3, 10, 8),
