@@ -1,0 +1,4 @@
+# Layer forward/backward against naive double-precision references and finite differences.
+ecore_test_exe(test_layers SOURCES test_layers.c LIBS ecore_solver)
+add_test(NAME layers COMMAND test_layers)
+set_tests_properties(layers PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)
