@@ -105,7 +105,7 @@ static int read_images(ImageSet *s, hsize_t *n_file, hid_t f, const char *path, 
   H5Read r = {-1, -1, -1, -1};
   hsize_t d[4];
   char name[64];
-  int rank;
+  int rank = 0;
   int rc = open_dataset(&r, name, f, path, group, "images", 1, 3, 4, d, &rank, e);
   if (!rc) rc = check_image_dims(path, name, rank, d, e);
   if (!rc) {
@@ -127,7 +127,7 @@ static int read_labels(ImageSet *s, hsize_t n_images, hid_t f, const char *path,
   H5Read r = {-1, -1, -1, -1};
   hsize_t d[1];
   char name[64];
-  int rank;
+  int rank = 0;
   int rc = open_dataset(&r, name, f, path, group, "labels", 0, 1, 1, d, &rank, e);
   if (!rc && d[0] != n_images)
     rc = errf(e, ERR_RUNTIME, "%s: %s has %llu labels, but %s/images has %llu images", path, name,

@@ -147,7 +147,7 @@ static int idx_labels(ImageSet *s, gzFile f, const char *path, int whole, Err *e
 
 static int load_set(ImageSet *s, const char *img_path, const char *lab_path, int64_t max, Err *e) {
   IdxFiles fs = {0};
-  uint32_t idims[3], n_labels;
+  uint32_t idims[3] = {0, 0, 0}, n_labels = 0;
   int rc = gz_open(&fs.img, img_path, e);
   if (!rc) rc = gz_open(&fs.lab, lab_path, e);
   if (!rc) rc = idx_header(fs.img, img_path, IDX_IMAGES, 3, idims, e);
