@@ -1,0 +1,152 @@
+// cmd_plan.c: `ecore plan`: check a config, expand it and list the runs and shared jobs.
+// It never writes a file.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "grid.h"
+
+static const char *usage_text =
+    "usage: ecore plan CONFIG [--set KEY=VALUE]... [--yaml]\n"
+    "       ecore plan --explain\n"
+    "\n"
+    "Checks CONFIG (YAML), expands its sweep (sweep.grid, sweep.cases, sweep.seeds) and prints\n"
+    "one line per run: its id, method, whether EC is on, seed, the values of the keys that\n"
+    "vary and the shared jobs it needs. Then one line per shared job (O: original model,\n"
+    "R: retrained model, M: pretrained EC modules) and a last line 'N runs'. Writes no file.\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE  override a key; VALUE is YAML (--set forget.classes=[3,8]); repeatable,\n"
+    "                   later ones win; --set sweep.grid.KEY=[...] sets one grid axis\n"
+    "  --yaml           print the config with every default filled in, instead of the runs\n"
+    "  --explain        print the reference of every key, type and default (docs/config.md)\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "Exit codes: 0 the config is valid; 2 usage or config error, reported as\n"
+    "FILE:LINE:COL: message (or --set KEY=VALUE: message); 1 runtime error.\n";
+
+static const char job_letter[JOB_KINDS] = {'O', 'R', 'M'};
+
+static void print_run(FILE *f, const Plan *p, int i) {
+  const PlanRun *r = &p->runs[i];
+  Config c;
+  plan_run_config(p, i, &c);
+  char id[17], text[256];
+  plan_id_text(r->id, id);
+  fprintf(f, "run %s %s ec=%d seed=%d", id, config_method_name(c.unlearn.method),
+          c.ec.enabled ? 1 : 0, r->seed);
+  for (int k = 0; k < p->n_columns; k++) {
+    int key = p->columns[k];
+    const KeySpec *spec = &config_schema[key];
+    if (!strcmp(spec->key, "unlearn.method") || !strcmp(spec->key, "ec.enabled")) continue;
+    Value v;
+    config_get(&c, key, &v);
+    fprintf(f, " %s=%s", spec->key,
+            config_applies(spec->when, &c) ? config_value_text(key, &v, text, sizeof text) : "-");
+  }
+  fputs(" needs", f);
+  for (int k = 0; k < JOB_KINDS; k++)
+    if (r->job[k] >= 0) fprintf(f, " %c%d", job_letter[k], p->jobs[r->job[k]].label);
+  fputc('\n', f);
+}
+
+static void print_job(FILE *f, const Plan *p, const PlanJob *j) {
+  char id[17], text[1024];
+  plan_id_text(j->id, id);
+  fprintf(f, "job %c%d %s %s seed=%d", job_letter[j->kind], j->label, plan_job_kind_name(j->kind),
+          id, j->seed);
+  Config c;
+  plan_run_config(p, j->run, &c);
+  if (j->kind == JOB_RETRAIN) {
+    if (c.forget.random_classes)
+      fprintf(f, " forget.random_classes=%d", c.forget.random_classes);
+    else if (c.forget.random_fraction > 0)
+      fprintf(f, " forget.random_fraction=%g", c.forget.random_fraction);
+    else {
+      int key = config_key_index("forget.classes");
+      Value v;
+      config_get(&c, key, &v);
+      fprintf(f, " forget.classes=%s", config_value_text(key, &v, text, sizeof text));
+    }
+  }
+  if (j->needs >= 0)
+    fprintf(f, " needs %c%d", job_letter[p->jobs[j->needs].kind], p->jobs[j->needs].label);
+  fputc('\n', f);
+}
+
+static void print_plan(FILE *f, const Plan *p) {
+  char id[17];
+  plan_id_text(p->sweep_id, id);
+  fprintf(f, "sweep %s %s\n", id, p->cf->path);
+  for (int i = 0; i < p->n_runs; i++) print_run(f, p, i);
+  for (int kind = 0; kind < JOB_KINDS; kind++)
+    for (int j = 0; j < p->n_jobs; j++)
+      if (p->jobs[j].kind == (JobKind)kind) print_job(f, p, &p->jobs[j]);
+  fprintf(f, "%d runs\n", p->n_runs);
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "ecore plan: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, " (see 'ecore plan --help')\n");
+  return 2;
+}
+
+int cmd_plan(int argc, char **argv) {
+  const char *path = NULL;
+  int explain = 0, yaml = 0, n_sets = 0;
+  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  if (!sets) return 1;
+  int rc = 0;
+  for (int i = 0; i < argc && !rc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage_text, stdout);
+      free(sets);
+      return 0;
+    } else if (!strcmp(a, "--explain"))
+      explain = 1;
+    else if (!strcmp(a, "--yaml"))
+      yaml = 1;
+    else if (!strcmp(a, "--set")) {
+      if (i + 1 == argc)
+        rc = usage_error("%s needs KEY=VALUE", a);
+      else
+        sets[n_sets++] = argv[++i];
+    } else if (!strncmp(a, "--set=", 6))
+      sets[n_sets++] = a + 6;
+    else if (a[0] == '-' && a[1])
+      rc = usage_error("unknown option '%s'", a);
+    else if (path)
+      rc = usage_error("one CONFIG only; '%s' is a second one", a);
+    else
+      path = a;
+  }
+  if (!rc && explain) {
+    config_explain(stdout);
+  } else if (!rc && !path) {
+    rc = usage_error("%s", "missing CONFIG");
+  } else if (!rc) {
+    Err e = {0};
+    ConfigFile *cf = NULL;
+    Plan *p = NULL;
+    if (config_load(&cf, path, NULL, n_sets, sets, &e) || plan_expand(&p, cf, &e)) {
+      fprintf(stderr, "%s\n", e.msg);
+      rc = e.code == ERR_CONFIG ? 2 : 1;
+    } else if (yaml) {
+      config_write_yaml(stdout, &cf->base);
+    } else {
+      print_plan(stdout, p);
+    }
+    plan_free(p);
+    config_free(cf);
+  }
+  free(sets);
+  if (!rc && (fflush(stdout) || ferror(stdout))) {
+    fprintf(stderr, "ecore plan: cannot write the listing\n");
+    rc = 1;
+  }
+  return rc;
+}

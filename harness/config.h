@@ -1,0 +1,383 @@
+// config.h: the experiment config as a plain C struct, and how it is made from YAML.
+//
+// Config is what the rest of the program reads; nothing outside harness/ sees YAML. Values come,
+// in increasing precedence, from the defaults in the schema (schema.c), the config file and
+// --set overrides. Every key is one line of the schema table: dotted name, type, offset in
+// Config, default, range, when it applies and a doc line; docs/config.md is generated from it.
+//
+// Strings and lists in a Config point into memory owned by the ConfigFile it came from (and by
+// the Plan, for per-run values), so a Config is a small value that can be copied freely while
+// those live.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "ytree.h"
+
+typedef struct {
+  int n;
+  const int *v;
+} IntList;
+typedef struct {
+  int n;
+  const double *v;
+} FloatList;
+typedef struct {
+  int n;
+  const char *const *v;
+} StrList;
+
+// Enums follow the order of the names in the schema (config_enum_names); keep them in step.
+typedef enum {
+  CFG_DATA_MNIST,
+  CFG_DATA_FASHION_MNIST,
+  CFG_DATA_CIFAR10,
+  CFG_DATA_CIFAR100,
+  CFG_DATA_HDF5,
+  CFG_DATA_SYNTHETIC
+} CfgDataName;
+typedef enum { CFG_AUG_AUTO, CFG_AUG_NONE, CFG_AUG_FLIP, CFG_AUG_CROP, CFG_AUG_CROP_FLIP } CfgAugment;
+typedef enum { CFG_ARCH_MLP, CFG_ARCH_CNN4, CFG_ARCH_RESNET18, CFG_ARCH_RESNET50 } CfgArch;
+typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_MULTISTEP, CFG_SCHED_COSINE } CfgSchedule;
+typedef enum { USCHED_CONSTANT, USCHED_COSINE } UnlearnSchedule;
+typedef enum {
+  CFG_METHOD_NONE,
+  CFG_METHOD_FT,
+  CFG_METHOD_GA,
+  CFG_METHOD_NEGGRAD_PLUS,
+  CFG_METHOD_RL,
+  CFG_METHOD_SALUN,
+  METHOD_L1SPARSE,
+  CFG_METHOD_SCRUB,
+  CFG_METHOD_BS,
+  CFG_METHOD_CU,
+  CFG_METHOD_COUNT
+} CfgMethod;
+// ec.layer_weights is either a scheme or an explicit list (scheme WEIGHTS_LIST).
+typedef enum {
+  WEIGHTS_UNIFORM,
+  WEIGHTS_INCREASING,
+  WEIGHTS_DECREASING,
+  WEIGHTS_CKA,
+  WEIGHTS_LIST
+} WeightScheme;
+typedef struct {
+  WeightScheme scheme;
+  FloatList list;  // one weight per supervision point when scheme == WEIGHTS_LIST
+} LayerWeights;
+typedef enum { EC_VARIANT_CU, EC_VARIANT_FORGET_ONLY } EcVariant;
+typedef enum { SUMMARISER_GAP, SUMMARISER_CONV } Summariser;
+typedef enum { MIA_LOGISTIC, MIA_SVM } MiaModel;
+
+typedef struct {
+  CfgDataName name;
+  const char *root;  // relative paths are relative to the current working directory
+  StrList train_files, test_files;
+  bool allow_reduced;
+  int max_train, max_test;
+  bool normalize;
+  FloatList mean, std;
+  CfgAugment augment;  // CFG_AUG_AUTO is resolved per data set in every run's config
+  int crop_padding;
+  struct {
+    int classes, train_per_class, test_per_class, channels, size;
+    double noise;
+  } synthetic;
+} DataCfg;
+
+typedef struct {
+  CfgArch arch;
+  StrList points;  // resolved to the arch's stage names in every run's config
+} ModelCfg;
+
+typedef struct {
+  int epochs, batch_size;
+  double lr, momentum, weight_decay;
+  bool nesterov;
+  CfgSchedule schedule;
+  IntList milestones;  // multistep; empty: half and three quarters of epochs
+  int step_size;       // step; 0: a third of epochs
+  double gamma;
+  int warmup_epochs;
+} TrainCfg;
+
+typedef struct {
+  IntList classes;
+  int random_classes;
+  double random_fraction;
+  int split_seed;  // -1: the run's seed
+} ForgetCfg;
+
+typedef struct {
+  CfgMethod method;
+  int epochs, batch_size;  // epochs 0 and lr 0 are resolved to the method's usual values
+  double lr, momentum, weight_decay;
+  UnlearnSchedule schedule;
+  struct {
+    double alpha;
+  } neggrad_plus;
+  struct {
+    double q;
+  } salun;
+  struct {
+    double alpha;
+  } l1sparse;
+  struct {
+    double temperature, gamma, alpha;
+    int max_epochs;
+  } scrub;
+  struct {
+    double eps;
+  } bs;
+  struct {
+    double temperature;
+  } cu;
+} UnlearnCfg;
+
+typedef struct {
+  bool enabled;
+  double temperature, lambda_cu, lambda_ce, log_eps;
+  LayerWeights layer_weights;
+  int cka_every;
+  EcVariant variant;
+  bool push_original;
+  Summariser summariser;
+  int proj_dim;
+  bool own_head_last;
+  int batch_size, retain_per_forget;
+  int epochs;  // with unlearn.method none; a base method brings its own schedule
+  double lr, momentum, weight_decay;
+  struct {
+    int epochs, batch_size;
+    double lr;
+    bool supcon;
+  } pretrain;
+} EcCfg;
+
+typedef struct {
+  bool cka, knn, mia;
+  int cka_batch, knn_k, knn_probe_size, mia_samples, batch_size;
+  MiaModel mia_model;
+} EvalCfg;
+
+typedef struct GridAxis GridAxis;
+typedef struct GridCase GridCase;
+
+typedef struct {
+  IntList seeds;
+  int ranks_per_run;
+  // sweep.grid and sweep.cases, parsed and typed (see GridAxis, GridCase below).
+  int n_axes, n_cases;
+  const GridAxis *axes;
+  const GridCase *cases;
+} SweepCfg;
+
+typedef struct {
+  const char *file, *cache_dir, *models_dir;
+  bool save_models;
+} OutputCfg;
+
+typedef struct {
+  DataCfg data;
+  ModelCfg model;
+  TrainCfg train;
+  ForgetCfg forget;
+  UnlearnCfg unlearn;
+  EcCfg ec;
+  EvalCfg eval;
+  SweepCfg sweep;
+  OutputCfg output;
+  int seed;  // the run's seed (one of sweep.seeds); the first seed in a base config
+} Config;
+
+// ---------------------------------------------------------------------------------------------
+// The schema: one KeySpec per key, in schema.c.
+
+typedef enum {
+  T_INT,
+  T_FLOAT,
+  T_BOOL,
+  T_STRING,
+  T_PATH,
+  T_ENUM,
+  T_INTS,
+  T_FLOATS,
+  T_STRINGS,
+  T_WEIGHTS,  // a float list or a scheme name (choices)
+  T_GRID,     // sweep.grid: handled by the loader
+  T_CASES,    // sweep.cases: handled by the loader
+} KeyType;
+
+// When a key matters for a run. A key that does not apply is ignored: it is not validated, is
+// not part of the run's id, and a grid axis over it does not multiply the run.
+typedef enum {
+  W_ALWAYS,
+  W_FILE_DATA,  // data.name is not synthetic
+  W_SYNTHETIC,
+  W_NORMALIZE,
+  W_CROP,  // data.augment crops
+  W_STEP,
+  W_MULTISTEP,
+  W_STEP_OR_MULTISTEP,
+  W_FORGET_CLASSES,  // neither random_classes nor random_fraction is set
+  W_FORGET_RANDOM,
+  W_UNLEARN,  // unlearn.method is not none
+  W_NEGGRAD_PLUS,
+  W_SALUN,
+  W_L1SPARSE,
+  W_SCRUB,
+  W_BS,
+  W_CU,
+  W_EC,
+  W_EC_ALONE,  // ec.enabled and unlearn.method none
+  W_EC_CKA,    // ec.enabled and ec.layer_weights cka
+  W_EVAL_CKA,
+  W_EVAL_KNN,
+  W_EVAL_MIA,
+  W_SAVE_MODELS,
+  W_COUNT
+} When;
+
+enum {
+  KF_NOID = 1,       // not part of any id (paths, performance knobs, sweep and output)
+  KF_NOAXIS = 2,     // may not be a grid axis or a case key
+  KF_CASE_ONLY = 4,  // may be a case key but not a grid axis (sweep.seeds)
+  J_ORIGINAL = 8,    // determines the original model (and so every job)
+  J_FORGET = 16,     // determines the forget set (so the retrained model)
+  J_EC_MODULES = 32  // determines the pretrained EC modules
+};
+
+typedef struct {
+  const char *key;  // dotted name
+  KeyType type;
+  size_t offset;    // offsetof(Config, ...)
+  const char *def;  // default, as YAML text
+  double lo, hi;    // range of a number (or of each list element)
+  bool lo_open, hi_open;
+  const char *const *choices;  // enum and scheme names, NULL-terminated
+  When when;
+  unsigned flags;
+  const char *doc;
+} KeySpec;
+
+extern const KeySpec config_schema[];
+extern const int config_schema_n;
+// Index of a dotted key, or -1.
+int config_key_index(const char *key);
+// Whether some key starts with "prefix." (a section, such as "ec" or "unlearn.scrub").
+int config_is_section(const char *prefix);
+int config_applies(When w, const Config *c);
+const char *config_when_text(When w);  // "unlearn.method is scrub", or NULL for W_ALWAYS
+const char *config_method_name(CfgMethod m);
+// The usual lr and epochs of a method (EC.md), used when unlearn.lr or unlearn.epochs is 0.
+void config_method_usual(CfgMethod m, double *lr, int *epochs);
+// Number of classes of a named data set in c (synthetic: its classes key), or 0 if unknown
+// before loading (hdf5).
+int config_num_classes(const Config *c);
+// The supervision points an arch offers (NULL-terminated, static).
+const char *const *config_arch_points(CfgArch a);
+
+// ---------------------------------------------------------------------------------------------
+// Typed values, as stored at KeySpec.offset.
+
+typedef union {
+  int i;  // T_INT, T_ENUM
+  double f;
+  bool b;
+  const char *s;  // T_STRING, T_PATH
+  IntList il;
+  FloatList fl;
+  StrList sl;
+  LayerWeights w;
+} Value;
+
+size_t config_value_size(KeyType t);
+void config_get(const Config *c, int key, Value *v);
+void config_set(Config *c, int key, const Value *v);
+int config_value_equal(KeyType t, const Value *a, const Value *b);
+// Writes a value as YAML flow text ("0.7", "[3, 8]", "mnist", "\"a b\"").
+void config_format_value(FILE *f, int key, const Value *v);
+// The same, into buf (truncated to size).
+const char *config_value_text(int key, const Value *v, char *buf, size_t size);
+// A key's range in words: "> 0", ">= 1", "in [0, 1)".
+void config_range_text(const KeySpec *k, char *buf, size_t size);
+
+// Where a value came from, for messages: a file position, a --set argument, or the default.
+typedef struct {
+  const char *file;     // the config file, or NULL
+  const char *set_arg;  // the whole "--set K=V" text, or NULL
+  const YNode *node;    // the value's node (file position; list items for element errors)
+} Loc;
+
+// Fills e with "FILE:LINE:COL: msg", "--set K=V: msg" or "KEY (default): msg". elem >= 0 points
+// at that list item when the node is a list. Returns ERR_CONFIG.
+int config_loc_err(Err *e, const Loc *loc, int elem, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+// A grid axis: key and values; a case: a list of settings.
+struct GridAxis {
+  int key;
+  Loc loc;  // of the axis name
+  int n;
+  Value *values;
+  Loc *value_locs;
+};
+typedef struct {
+  int key;
+  Value value;
+  Loc loc;
+} Setting;
+struct GridCase {
+  int n;
+  Setting *set;
+  Loc loc;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+typedef struct {
+  Config base;      // defaults < file < --set; not yet resolved (see config_resolve)
+  Config defaults;  // the schema's defaults
+  Loc *origin;      // [config_schema_n]: where each key's value came from
+  const char *path;
+  const char *text;  // the config file's text as given
+  int n_sets;        // the --set arguments, as given
+  const char *const *sets;
+  Arena arena;
+} ConfigFile;
+
+// Loads path (or, with text != NULL, that text under the name path) and applies the --set
+// arguments ("K=V", without the flag). Checks types and ranges of every value, the grid and
+// the cases; cross-key checks belong to each run (config_check, done by plan_expand).
+int config_load(ConfigFile **out, const char *path, const char *text, int n_sets,
+                const char *const *sets, Err *e);
+void config_free(ConfigFile *cf);
+
+// Fills in what depends on other keys (unlearn lr/epochs 0, data.augment auto, model.points
+// empty). Every run's config is resolved; applicability and ids are taken after it.
+void config_resolve(Config *c);
+
+// Cross-key checks of a resolved config: forget classes against the data set, layer weights
+// against the supervision points, paths that must exist, ... On failure fills key (the key at
+// fault), alt (the key that made it so, or -1), elem (list item or -1) and msg.
+typedef struct {
+  int key, alt, elem;
+  char msg[512];
+} CheckFail;
+// check_paths: also check that paths exist (stat). Returns 0 or ERR_CONFIG.
+int config_check(const Config *c, int check_paths, CheckFail *fail);
+
+// The best "did you mean" among names (edit distance), or NULL when none is close.
+const char *config_suggest(const char *word, const char *const *names, int n);
+// Same, over every key and section name.
+const char *config_suggest_key(const char *word, char *buf, size_t size);
+
+// The reference page (docs/config.md), generated from the schema.
+void config_explain(FILE *f);
+// The config as YAML: every key with its value, then the grid and cases.
+void config_write_yaml(FILE *f, const Config *c);

@@ -1,0 +1,441 @@
+// grid.c: see grid.h.
+#include "grid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Far beyond any real sweep; they keep counts in an int and memory in bounds.
+enum { MAX_COMBOS = 10000000, MAX_RUNS = 20000000 };
+
+// ---------------------------------------------------------------------------------------------
+// hashing: FNV-1a over a canonical byte form of typed values, then a splitmix64 finaliser.
+// Numbers are hashed as 64-bit little-endian words and enums by name, so an id does not depend
+// on the machine, on how a value was written, or on the order of enum members.
+
+typedef uint64_t Hash;
+
+static Hash h_bytes(Hash h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static Hash h_str(Hash h, const char *s) {
+  return h_bytes(h, s, strlen(s) + 1);
+}
+
+static Hash h_u64(Hash h, uint64_t x) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(x >> (8 * i));
+  return h_bytes(h, b, 8);
+}
+
+static Hash h_double(Hash h, double x) {
+  uint64_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  return h_u64(h, bits);
+}
+
+static uint64_t h_final(Hash h) {
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+static Hash h_begin(const char *what) {
+  return h_str(0xcbf29ce484222325ull, what);
+}
+
+static Hash h_value(Hash h, int key, const Value *v) {
+  const KeySpec *k = &config_schema[key];
+  h = h_str(h, k->key);
+  switch (k->type) {
+    case T_INT:
+      return h_u64(h, (uint64_t)(int64_t)v->i);
+    case T_FLOAT:
+      return h_double(h, v->f);
+    case T_BOOL:
+      return h_u64(h, v->b);
+    case T_STRING:
+    case T_PATH:
+      return h_str(h, v->s ? v->s : "");
+    case T_ENUM:
+      return h_str(h, k->choices[v->i]);
+    case T_INTS:
+      h = h_u64(h, (uint64_t)v->il.n);
+      for (int i = 0; i < v->il.n; i++) h = h_u64(h, (uint64_t)(int64_t)v->il.v[i]);
+      return h;
+    case T_FLOATS:
+      h = h_u64(h, (uint64_t)v->fl.n);
+      for (int i = 0; i < v->fl.n; i++) h = h_double(h, v->fl.v[i]);
+      return h;
+    case T_STRINGS:
+      h = h_u64(h, (uint64_t)v->sl.n);
+      for (int i = 0; i < v->sl.n; i++) h = h_str(h, v->sl.v[i]);
+      return h;
+    case T_WEIGHTS:
+      if (v->w.scheme != WEIGHTS_LIST) return h_str(h, k->choices[v->w.scheme]);
+      h = h_u64(h, (uint64_t)v->w.list.n);
+      for (int i = 0; i < v->w.list.n; i++) h = h_double(h, v->w.list.v[i]);
+      return h;
+    case T_GRID:
+    case T_CASES:
+      break;
+  }
+  return h;
+}
+
+// Folds in every key of the mask (0: every key) that applies to c and differs from its default.
+static Hash h_settings(Hash h, const Config *c, const Config *defaults, unsigned mask) {
+  for (int key = 0; key < config_schema_n; key++) {
+    const KeySpec *k = &config_schema[key];
+    if ((k->flags & KF_NOID) || (mask && !(k->flags & mask))) continue;
+    if (!config_applies(k->when, c)) continue;
+    Value v, d;
+    config_get(c, key, &v);
+    config_get(defaults, key, &d);
+    if (!config_value_equal(k->type, &v, &d)) h = h_value(h, key, &v);
+  }
+  return h;
+}
+
+uint64_t plan_config_id(const Config *c, const Config *defaults) {
+  Hash h = h_settings(h_begin("ecore run v1"), c, defaults, 0);
+  return h_final(h_u64(h, (uint64_t)c->seed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// an id -> index map (open addressing)
+
+typedef struct {
+  uint64_t *keys;
+  int *vals;  // -1: empty
+  size_t cap, n;
+} IdMap;
+
+static int idmap_grow(IdMap *m) {
+  size_t cap = m->cap ? 2 * m->cap : 1024;
+  uint64_t *keys = malloc(cap * sizeof *keys);
+  int *vals = malloc(cap * sizeof *vals);
+  if (!keys || !vals) {
+    free(keys);
+    free(vals);
+    return -1;
+  }
+  for (size_t i = 0; i < cap; i++) vals[i] = -1;
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->vals[i] >= 0) {
+      size_t j = h_final(m->keys[i]) & (cap - 1);
+      while (vals[j] >= 0) j = (j + 1) & (cap - 1);
+      keys[j] = m->keys[i];
+      vals[j] = m->vals[i];
+    }
+  free(m->keys);
+  free(m->vals);
+  m->keys = keys;
+  m->vals = vals;
+  m->cap = cap;
+  return 0;
+}
+
+// The index stored for id, or -1 after storing val for it (when absent). -2: out of memory.
+static int idmap_get_or_put(IdMap *m, uint64_t id, int val) {
+  if (2 * (m->n + 1) > m->cap && idmap_grow(m)) return -2;
+  size_t j = h_final(id) & (m->cap - 1);
+  while (m->vals[j] >= 0) {
+    if (m->keys[j] == id) return m->vals[j];
+    j = (j + 1) & (m->cap - 1);
+  }
+  m->keys[j] = id;
+  m->vals[j] = val;
+  m->n++;
+  return -1;
+}
+
+static void idmap_free(IdMap *m) {
+  free(m->keys);
+  free(m->vals);
+}
+
+// ---------------------------------------------------------------------------------------------
+// expansion
+
+typedef struct {
+  Plan *p;
+  const Config *base;
+  IdMap run_ids, job_ids;
+  int cap_runs, cap_jobs;
+  int labels[JOB_KINDS];
+  // Data locations already checked on disk (pointers into the config's memory).
+  const void *checked[8][3];
+  int n_checked;
+  Err *e;
+} Expander;
+
+static int oom(Err *e) {
+  return errf(e, ERR_RUNTIME, "out of memory while expanding the grid");
+}
+
+static void digits(const Config *base, uint64_t combo, int *d) {
+  for (int a = base->sweep.n_axes - 1; a >= 0; a--) {
+    uint64_t n = (uint64_t)base->sweep.axes[a].n;
+    d[a] = (int)(combo % n);
+    combo /= n;
+  }
+}
+
+// base with a grid combination (source -1) or a case applied; not yet resolved.
+static void apply_source(const Config *base, int source, uint64_t combo, Config *c) {
+  *c = *base;
+  if (source >= 0) {
+    const GridCase *cs = &base->sweep.cases[source];
+    for (int s = 0; s < cs->n; s++) config_set(c, cs->set[s].key, &cs->set[s].value);
+    return;
+  }
+  int d[base->sweep.n_axes + 1];
+  digits(base, combo, d);
+  for (int a = 0; a < base->sweep.n_axes; a++)
+    config_set(c, base->sweep.axes[a].key, &base->sweep.axes[a].values[d[a]]);
+}
+
+void plan_run_config(const Plan *p, int i, Config *out) {
+  const PlanRun *r = &p->runs[i];
+  apply_source(&p->cf->base, r->source, r->combo, out);
+  config_resolve(out);
+  out->seed = r->seed;
+}
+
+static int has_place(const Loc *l) {
+  return l && (l->file || l->set_arg);
+}
+
+// Where key's value in this run came from: the grid value, the case's setting, or the config.
+static const Loc *origin_of(const Expander *x, int source, const int *d, int key) {
+  const Config *b = x->base;
+  if (source >= 0) {
+    const GridCase *cs = &b->sweep.cases[source];
+    for (int s = 0; s < cs->n; s++)
+      if (cs->set[s].key == key) return &cs->set[s].loc;
+  } else
+    for (int a = 0; a < b->sweep.n_axes; a++)
+      if (b->sweep.axes[a].key == key) return &b->sweep.axes[a].value_locs[d[a]];
+  return &x->p->cf->origin[key];
+}
+
+static int run_error(Expander *x, int source, uint64_t combo, const CheckFail *f) {
+  const Config *b = x->base;
+  int d[b->sweep.n_axes + 1];
+  if (source < 0) digits(b, combo, d);
+  const Loc *loc = f->key >= 0 ? origin_of(x, source, d, f->key) : NULL;
+  int elem = f->elem;
+  if (!has_place(loc) && f->alt >= 0) {
+    loc = origin_of(x, source, d, f->alt);
+    elem = -1;
+  }
+  Loc file_only = {.file = x->p->cf->path};
+  if (!has_place(loc)) loc = &file_only;
+  // Say which run, when the config makes more than one.
+  char which[600] = "";
+  if (source >= 0)
+    snprintf(which, sizeof which, " (in case %d of sweep.cases)", source + 1);
+  else if (b->sweep.n_axes) {
+    size_t n = (size_t)snprintf(which, sizeof which, " (in the grid run with");
+    for (int a = 0; a < b->sweep.n_axes && n < sizeof which; a++) {
+      char v[128];
+      const GridAxis *ax = &b->sweep.axes[a];
+      n += (size_t)snprintf(which + n, sizeof which - n, "%s %s=%s", a ? "," : "",
+                            config_schema[ax->key].key,
+                            config_value_text(ax->key, &ax->values[d[a]], v, sizeof v));
+    }
+    if (n < sizeof which) snprintf(which + n, sizeof which - n, ")");
+  }
+  return config_loc_err(x->e, loc, elem, "%s%s", f->msg, which);
+}
+
+// Checking paths means stat calls: do it once per distinct data location.
+static int need_path_check(Expander *x, const Config *c) {
+  const void *key[3] = {c->data.root, c->data.train_files.v, c->data.test_files.v};
+  for (int i = 0; i < x->n_checked; i++)
+    if (!memcmp(x->checked[i], key, sizeof key)) return 0;
+  if (x->n_checked < 8) memcpy(x->checked[x->n_checked++], key, sizeof key);
+  return 1;
+}
+
+static int add_job(Expander *x, JobKind kind, uint64_t id, int seed, int needs, int *index) {
+  Plan *p = x->p;
+  int found = idmap_get_or_put(&x->job_ids, id, p->n_jobs);
+  if (found == -2) return oom(x->e);
+  if (found >= 0) {
+    *index = found;
+    return 0;
+  }
+  if (p->n_jobs == x->cap_jobs) {
+    int cap = x->cap_jobs ? 2 * x->cap_jobs : 64;
+    PlanJob *j = realloc(p->jobs, (size_t)cap * sizeof *j);
+    if (!j) return oom(x->e);
+    p->jobs = j;
+    x->cap_jobs = cap;
+  }
+  *index = p->n_jobs;
+  p->jobs[p->n_jobs++] = (PlanJob){kind, id, seed, needs, p->n_runs, ++x->labels[kind]};
+  return 0;
+}
+
+static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
+  Plan *p = x->p;
+  const Config *def = &p->cf->defaults;
+  Hash run_h = h_settings(h_begin("ecore run v1"), c, def, 0);
+  Hash orig_h = h_settings(h_begin("ecore original v1"), c, def, J_ORIGINAL);
+  Hash retrain_h = h_settings(h_begin("ecore retrain v1"), c, def, J_ORIGINAL | J_FORGET);
+  Hash mod_h = h_settings(h_begin("ecore ec_modules v1"), c, def, J_ORIGINAL | J_EC_MODULES);
+  for (int s = 0; s < c->sweep.seeds.n; s++) {
+    int seed = c->sweep.seeds.v[s];
+    uint64_t id = h_final(h_u64(run_h, (uint64_t)seed));
+    int found = idmap_get_or_put(&x->run_ids, id, p->n_runs);
+    if (found == -2) return oom(x->e);
+    if (found >= 0) continue;  // the same settings reached another way: one run
+    if (p->n_runs == MAX_RUNS) {
+      Loc loc = p->cf->origin[config_key_index("sweep.seeds")];
+      if (!has_place(&loc)) loc = (Loc){.file = p->cf->path};
+      return config_loc_err(x->e, &loc, -1, "the sweep has more than %d runs", MAX_RUNS);
+    }
+    PlanRun r = {.id = id, .seed = seed, .source = source, .combo = combo};
+    int rc = add_job(x, JOB_ORIGINAL, h_final(h_u64(orig_h, (uint64_t)seed)), seed, -1,
+                     &r.job[JOB_ORIGINAL]);
+    if (!rc)
+      rc = add_job(x, JOB_RETRAIN, h_final(h_u64(retrain_h, (uint64_t)seed)), seed, -1,
+                   &r.job[JOB_RETRAIN]);
+    r.job[JOB_EC_MODULES] = -1;
+    if (!rc && c->ec.enabled)
+      rc = add_job(x, JOB_EC_MODULES, h_final(h_u64(mod_h, (uint64_t)seed)), seed,
+                   r.job[JOB_ORIGINAL], &r.job[JOB_EC_MODULES]);
+    if (rc) return rc;
+    if (p->n_runs == x->cap_runs) {
+      int cap = x->cap_runs ? 2 * x->cap_runs : 256;
+      PlanRun *runs = realloc(p->runs, (size_t)cap * sizeof *runs);
+      if (!runs) return oom(x->e);
+      p->runs = runs;
+      x->cap_runs = cap;
+    }
+    p->runs[p->n_runs++] = r;
+  }
+  return 0;
+}
+
+// One grid combination or case: skip it if a non-applying axis is off its first value (that
+// combination is the same run as the one with the first value), or if it is the original model.
+static int expand_one(Expander *x, int source, uint64_t combo) {
+  const Config *b = x->base;
+  Config c;
+  apply_source(b, source, combo, &c);
+  config_resolve(&c);
+  if (source < 0 && b->sweep.n_axes) {
+    int d[b->sweep.n_axes];
+    digits(b, combo, d);
+    for (int a = 0; a < b->sweep.n_axes; a++)
+      if (d[a] && !config_applies(config_schema[b->sweep.axes[a].key].when, &c)) return 0;
+  }
+  x->p->combos++;
+  if (c.unlearn.method == CFG_METHOD_NONE && !c.ec.enabled) {
+    x->p->dropped++;
+    return 0;
+  }
+  CheckFail f;
+  if (config_check(&c, need_path_check(x, &c), &f)) {
+    x->n_checked = 0;  // the failed location must not count as checked
+    return run_error(x, source, combo, &f);
+  }
+  return add_runs(x, &c, source, combo);
+}
+
+static int add_column(Plan *p, int key) {
+  for (int i = 0; i < p->n_columns; i++)
+    if (p->columns[i] == key) return 0;
+  p->columns[p->n_columns++] = key;
+  return 0;
+}
+
+static int make_columns(Plan *p, const Config *b, Err *e) {
+  int n = b->sweep.n_axes;
+  for (int i = 0; i < b->sweep.n_cases; i++) n += b->sweep.cases[i].n;
+  p->columns = malloc((size_t)(n ? n : 1) * sizeof *p->columns);
+  if (!p->columns) return oom(e);
+  for (int a = 0; a < b->sweep.n_axes; a++) add_column(p, b->sweep.axes[a].key);
+  for (int i = 0; i < b->sweep.n_cases; i++)
+    for (int s = 0; s < b->sweep.cases[i].n; s++) {
+      int key = b->sweep.cases[i].set[s].key;
+      if (!(config_schema[key].flags & KF_NOID)) add_column(p, key);
+    }
+  return 0;
+}
+
+static int expand(Expander *x) {
+  const Config *b = x->base;
+  Plan *p = x->p;
+  int rc = make_columns(p, b, x->e);
+  if (rc) return rc;
+  if (b->sweep.n_axes || !b->sweep.n_cases) {
+    uint64_t total = 1;
+    for (int a = 0; a < b->sweep.n_axes; a++) {
+      total *= (uint64_t)b->sweep.axes[a].n;
+      if (total > MAX_COMBOS) {
+        Loc loc = p->cf->origin[config_key_index("sweep.grid")];
+        return config_loc_err(x->e, &loc, -1,
+                              "the grid's axes multiply to more than %d combinations", MAX_COMBOS);
+      }
+    }
+    for (uint64_t combo = 0; combo < total; combo++)
+      if ((rc = expand_one(x, -1, combo))) return rc;
+  }
+  for (int i = 0; i < b->sweep.n_cases; i++)
+    if ((rc = expand_one(x, i, 0))) return rc;
+  if (p->n_runs == 0) {
+    Loc loc = p->cf->origin[config_key_index("unlearn.method")];
+    if (!has_place(&loc)) loc = (Loc){.file = p->cf->path};
+    return config_loc_err(x->e, &loc, -1,
+                          "the config makes no run: unlearn.method none with ec.enabled false "
+                          "is the original model, which every sweep evaluates anyway; choose a "
+                          "method or enable EC");
+  }
+  // Order-independent, so that neither the order of axes nor of cases changes it.
+  uint64_t sum = 0;
+  for (int i = 0; i < p->n_runs; i++) sum += h_final(p->runs[i].id ^ 0x5eed5eed5eed5eedull);
+  p->sweep_id = h_final(h_u64(h_u64(h_begin("ecore sweep v1"), sum), (uint64_t)p->n_runs));
+  return 0;
+}
+
+int plan_expand(Plan **out, const ConfigFile *cf, Err *e) {
+  *out = NULL;
+  Plan *p = calloc(1, sizeof *p);
+  if (!p) return oom(e);
+  p->cf = cf;
+  Expander x = {.p = p, .base = &cf->base, .e = e};
+  int rc = expand(&x);
+  idmap_free(&x.run_ids);
+  idmap_free(&x.job_ids);
+  if (rc) {
+    plan_free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+void plan_free(Plan *p) {
+  if (!p) return;
+  free(p->runs);
+  free(p->jobs);
+  free(p->columns);
+  free(p);
+}
+
+void plan_id_text(uint64_t id, char buf[17]) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, id >>= 4) buf[i] = hex[id & 15];
+  buf[16] = '\0';
+}
+
+const char *plan_job_kind_name(JobKind k) {
+  static const char *const names[JOB_KINDS] = {"original", "retrain", "ec_modules"};
+  return k >= 0 && k < JOB_KINDS ? names[k] : "?";
+}

@@ -1,0 +1,58 @@
+// grid.h: a loaded config expanded into runs, each with a stable id, and the shared jobs they
+// need (original models, retrained models, pretrained EC modules).
+//
+// Runs: the product of sweep.grid's axes, plus sweep.cases, each for every seed. An axis that
+// does not apply to a run (config_applies) does not multiply it; unlearn.method none with EC
+// off is dropped. A run's id hashes its seed and its applying settings that differ from the
+// defaults (after config_resolve), so that neither the order of keys nor the way a value is
+// written changes it. Two settings that give the same id are one run.
+#pragma once
+
+#include <stdint.h>
+
+#include "config.h"
+
+typedef enum { JOB_ORIGINAL, JOB_RETRAIN, JOB_EC_MODULES, JOB_KINDS } JobKind;
+
+typedef struct {
+  JobKind kind;
+  uint64_t id;
+  int seed;
+  int needs;  // the job this one starts from (the original model), or -1
+  int run;    // the first run that needs it: its config holds the job's settings
+  int label;  // 1-based number among jobs of its kind, for listings (O1, R2, M1)
+} PlanJob;
+
+typedef struct {
+  uint64_t id;
+  int seed;
+  int source;          // -1: the grid (or the config alone); >= 0: that case of sweep.cases
+  uint64_t combo;      // grid combination: mixed-radix digits, one per axis, first axis slowest
+  int job[JOB_KINDS];  // indices into Plan.jobs; job[JOB_EC_MODULES] is -1 without EC
+} PlanRun;
+
+typedef struct {
+  const ConfigFile *cf;  // must outlive the plan
+  uint64_t sweep_id;     // hash of the set of run ids
+  int n_runs, n_jobs;
+  PlanRun *runs;
+  PlanJob *jobs;
+  // The keys that vary between runs: the grid's axes, then keys set by cases, in first-seen
+  // order (one column each in listings and results).
+  int n_columns;
+  int *columns;
+  long long combos, dropped;  // grid combinations looked at; dropped as the original model
+} Plan;
+
+// Expands cf into runs and jobs, checking every run (config_check, paths included). Errors
+// point at the value at fault: FILE:LINE:COL, or the --set argument.
+int plan_expand(Plan **out, const ConfigFile *cf, Err *e);
+void plan_free(Plan *p);
+// The resolved config of run i (seed included).
+void plan_run_config(const Plan *p, int i, Config *out);
+// The id of a run with this resolved config (its seed included): what plan_expand gives it.
+// defaults: the schema's defaults (ConfigFile.defaults).
+uint64_t plan_config_id(const Config *resolved, const Config *defaults);
+// 16 lowercase hex digits.
+void plan_id_text(uint64_t id, char buf[17]);
+const char *plan_job_kind_name(JobKind k);  // "original", "retrain", "ec_modules"

@@ -1,0 +1,382 @@
+// schema.c: every config key, one line each. Adding a key: a field in config.h, a line here,
+// then regenerate docs/config.md with `ecore plan --explain > docs/config.md`.
+//
+// Keys of a section (and of a subsection such as unlearn.scrub) stay together: the YAML writer
+// and the reference page walk the table in order.
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "config.h"
+
+#define OFF(field) offsetof(Config, field)
+#define RANGE(l, h) .lo = (l), .hi = (h)
+#define ABOVE(l, h) .lo = (l), .lo_open = true, .hi = (h)
+#define BELOW(l, h) .lo = (l), .hi = (h), .hi_open = true
+#define BIG ((double)INT_MAX)
+#define INF HUGE_VAL
+
+static const char *const data_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100",
+                                         "hdf5",  "synthetic",     NULL};
+static const char *const augment_names[] = {"auto", "none", "flip", "crop", "crop_flip", NULL};
+static const char *const arch_names[] = {"mlp", "cnn4", "resnet18", "resnet50", NULL};
+static const char *const schedule_names[] = {"constant", "step", "multistep", "cosine", NULL};
+static const char *const uschedule_names[] = {"constant", "cosine", NULL};
+static const char *const method_names[] = {"none",     "ft",    "ga", "neggrad+", "rl", "salun",
+                                           "l1sparse", "scrub", "bs", "cu",       NULL};
+static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
+static const char *const variant_names[] = {"cu", "forget_only", NULL};
+static const char *const summariser_names[] = {"gap", "conv", NULL};
+static const char *const mia_names[] = {"logistic", "svm", NULL};
+
+// clang-format off
+const KeySpec config_schema[] = {
+  // data
+  {"data.name", T_ENUM, OFF(data.name), "synthetic", .choices = data_names, .flags = J_ORIGINAL,
+   .doc = "The data set: mnist and fashion-mnist (idx files, gzip or not), cifar10 and cifar100 (binary version), hdf5 (uint8 `images` [N,C,H,W] and int `labels` [N]), synthetic (generated class-structured images, no file)."},
+  {"data.root", T_PATH, OFF(data.root), "\"\"", .when = W_FILE_DATA, .flags = KF_NOID,
+   .doc = "Directory holding the data set's files. Relative paths are relative to the current working directory. Must exist. Not part of run ids, so that shards on different machines merge."},
+  {"data.train_files", T_STRINGS, OFF(data.train_files), "[]", .when = W_FILE_DATA, .flags = J_ORIGINAL,
+   .doc = "Training files inside data.root; []: the data set's standard names (mnist: train-images-idx3-ubyte and train-labels-idx1-ubyte, .gz or not; cifar10: data_batch_1.bin to data_batch_5.bin; cifar100: train.bin; hdf5: train.h5). Each one listed must exist."},
+  {"data.test_files", T_STRINGS, OFF(data.test_files), "[]", .when = W_FILE_DATA, .flags = J_ORIGINAL,
+   .doc = "Test files inside data.root; []: the standard names (t10k-*, test_batch.bin, test.bin, test.h5)."},
+  {"data.allow_reduced", T_BOOL, OFF(data.allow_reduced), "false", .when = W_FILE_DATA, .flags = J_ORIGINAL,
+   .doc = "Accept files holding fewer images than the full data set (such as the CIFAR-10 sample); otherwise a short file is an error."},
+  {"data.max_train", T_INT, OFF(data.max_train), "0", RANGE(0, BIG), .flags = J_ORIGINAL,
+   .doc = "Use only the first N training images, in data-set order; 0: all."},
+  {"data.max_test", T_INT, OFF(data.max_test), "0", RANGE(0, BIG),
+   .doc = "Use only the first N test images; 0: all."},
+  {"data.normalize", T_BOOL, OFF(data.normalize), "true", .flags = J_ORIGINAL,
+   .doc = "Subtract a per-channel mean and divide by a per-channel std (after scaling pixels to [0,1])."},
+  {"data.mean", T_FLOATS, OFF(data.mean), "[]", RANGE(0, 1), .when = W_NORMALIZE, .flags = J_ORIGINAL,
+   .doc = "Per-channel mean, one value per channel; []: the data set's usual values (hdf5, synthetic: measured on the training images)."},
+  {"data.std", T_FLOATS, OFF(data.std), "[]", ABOVE(0, INF), .when = W_NORMALIZE, .flags = J_ORIGINAL,
+   .doc = "Per-channel std, one value per channel; []: as for data.mean."},
+  {"data.augment", T_ENUM, OFF(data.augment), "auto", .choices = augment_names, .flags = J_ORIGINAL,
+   .doc = "Training augmentation: auto (crop_flip for cifar10 and cifar100, none otherwise), none, flip (horizontal), crop (random crop after zero padding), crop_flip."},
+  {"data.crop_padding", T_INT, OFF(data.crop_padding), "4", RANGE(0, 64), .when = W_CROP, .flags = J_ORIGINAL,
+   .doc = "Zero padding, in pixels, before a random crop."},
+  {"data.synthetic.classes", T_INT, OFF(data.synthetic.classes), "10", RANGE(2, 1000), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Number of classes of the synthetic data set."},
+  {"data.synthetic.train_per_class", T_INT, OFF(data.synthetic.train_per_class), "100", RANGE(1, 1000000), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Training images per class."},
+  {"data.synthetic.test_per_class", T_INT, OFF(data.synthetic.test_per_class), "20", RANGE(1, 1000000), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Test images per class."},
+  {"data.synthetic.channels", T_INT, OFF(data.synthetic.channels), "1", RANGE(1, 3), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Channels per image."},
+  {"data.synthetic.size", T_INT, OFF(data.synthetic.size), "16", RANGE(4, 256), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Height and width in pixels."},
+  {"data.synthetic.noise", T_FLOAT, OFF(data.synthetic.noise), "0.5", RANGE(0, 10), .when = W_SYNTHETIC, .flags = J_ORIGINAL,
+   .doc = "Std of the pixel noise around each class's pattern, in [0,1] pixel units; larger is harder."},
+
+  // model
+  {"model.arch", T_ENUM, OFF(model.arch), "cnn4", .choices = arch_names, .flags = J_ORIGINAL,
+   .doc = "The network: mlp, cnn4, resnet18, resnet50 (SPEC.md, Models)."},
+  {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
+   .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
+
+  // train: the recipe of the original and the retrained model
+  {"train.epochs", T_INT, OFF(train.epochs), "20", RANGE(1, 100000), .flags = J_ORIGINAL,
+   .doc = "Epochs of training, for the original and the retrained model."},
+  {"train.batch_size", T_INT, OFF(train.batch_size), "128", RANGE(1, 1000000), .flags = J_ORIGINAL,
+   .doc = "Global batch size, split across the ranks of a run (not multiplied by them)."},
+  {"train.lr", T_FLOAT, OFF(train.lr), "0.05", ABOVE(0, 10), .flags = J_ORIGINAL,
+   .doc = "Peak learning rate (SGD)."},
+  {"train.momentum", T_FLOAT, OFF(train.momentum), "0.9", BELOW(0, 1), .flags = J_ORIGINAL,
+   .doc = "SGD momentum."},
+  {"train.weight_decay", T_FLOAT, OFF(train.weight_decay), "5e-4", RANGE(0, 1), .flags = J_ORIGINAL,
+   .doc = "L2 weight decay."},
+  {"train.nesterov", T_BOOL, OFF(train.nesterov), "false", .flags = J_ORIGINAL,
+   .doc = "Nesterov momentum."},
+  {"train.schedule", T_ENUM, OFF(train.schedule), "cosine", .choices = schedule_names, .flags = J_ORIGINAL,
+   .doc = "Learning-rate schedule: constant, step (times train.gamma every train.step_size epochs), multistep (times train.gamma at each milestone), cosine (down to 0 over the epochs)."},
+  {"train.milestones", T_INTS, OFF(train.milestones), "[]", RANGE(1, 100000), .when = W_MULTISTEP, .flags = J_ORIGINAL,
+   .doc = "Epochs at which multistep decays, increasing and below train.epochs; []: at one half and three quarters of train.epochs."},
+  {"train.step_size", T_INT, OFF(train.step_size), "0", RANGE(0, 100000), .when = W_STEP, .flags = J_ORIGINAL,
+   .doc = "Epochs between decays of the step schedule; 0: a third of train.epochs."},
+  {"train.gamma", T_FLOAT, OFF(train.gamma), "0.1", ABOVE(0, 1), .when = W_STEP_OR_MULTISTEP, .flags = J_ORIGINAL,
+   .doc = "Decay factor of the step and multistep schedules."},
+  {"train.warmup_epochs", T_INT, OFF(train.warmup_epochs), "0", RANGE(0, 100000), .flags = J_ORIGINAL,
+   .doc = "Epochs of linear warm-up from 0 to train.lr, before the schedule."},
+
+  // forget
+  {"forget.classes", T_INTS, OFF(forget.classes), "[0]", RANGE(0, BIG), .when = W_FORGET_CLASSES, .flags = J_FORGET,
+   .doc = "The classes to forget (class-wise forgetting), distinct, within the data set's classes and not all of them."},
+  {"forget.random_classes", T_INT, OFF(forget.random_classes), "0", RANGE(0, BIG), .flags = J_FORGET,
+   .doc = "Forget this many classes drawn at random instead of forget.classes; 0: off."},
+  {"forget.random_fraction", T_FLOAT, OFF(forget.random_fraction), "0", BELOW(0, 1), .flags = J_FORGET,
+   .doc = "Forget this fraction of the training images, drawn at random from every class, instead of forget.classes; 0: off. At most one of random_classes and random_fraction may be set."},
+  {"forget.split_seed", T_INT, OFF(forget.split_seed), "-1", RANGE(-1, BIG), .when = W_FORGET_RANDOM, .flags = J_FORGET,
+   .doc = "Seed that draws the random forget set; -1: the run's seed."},
+
+  // unlearn
+  {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names,
+   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu (EC.md). none with EC off is the original model: a grid drops that pair."},
+  {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN,
+   .doc = "Epochs of unlearning; 0: the method's usual number (table below)."},
+  {"unlearn.lr", T_FLOAT, OFF(unlearn.lr), "0", RANGE(0, 10), .when = W_UNLEARN,
+   .doc = "Learning rate of unlearning; 0: the method's usual value (table below)."},
+  {"unlearn.batch_size", T_INT, OFF(unlearn.batch_size), "128", RANGE(1, 1000000), .when = W_UNLEARN,
+   .doc = "Global batch size of unlearning."},
+  {"unlearn.momentum", T_FLOAT, OFF(unlearn.momentum), "0.9", BELOW(0, 1), .when = W_UNLEARN,
+   .doc = "SGD momentum of unlearning."},
+  {"unlearn.weight_decay", T_FLOAT, OFF(unlearn.weight_decay), "5e-4", RANGE(0, 1), .when = W_UNLEARN,
+   .doc = "Weight decay of unlearning."},
+  {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names, .when = W_UNLEARN,
+   .doc = "Learning-rate schedule of unlearning: constant or cosine."},
+  {"unlearn.neggrad+.alpha", T_FLOAT, OFF(unlearn.neggrad_plus.alpha), "0.99", RANGE(0, 1), .when = W_NEGGRAD_PLUS,
+   .doc = "Weight of the retain CE; the forget term gets 1 - alpha."},
+  {"unlearn.salun.q", T_FLOAT, OFF(unlearn.salun.q), "0.5", ABOVE(0, 1), .when = W_SALUN,
+   .doc = "Fraction of parameters in the saliency mask (largest gradient magnitude of the forget loss, global ranking)."},
+  {"unlearn.l1sparse.alpha", T_FLOAT, OFF(unlearn.l1sparse.alpha), "5e-5", RANGE(0, 1), .when = W_L1SPARSE,
+   .doc = "Initial weight of the L1 penalty, decaying linearly to 0."},
+  {"unlearn.scrub.temperature", T_FLOAT, OFF(unlearn.scrub.temperature), "4", ABOVE(0, 100), .when = W_SCRUB,
+   .doc = "Distillation temperature T."},
+  {"unlearn.scrub.gamma", T_FLOAT, OFF(unlearn.scrub.gamma), "0.99", RANGE(0, 1000), .when = W_SCRUB,
+   .doc = "Weight of the retain CE in the min passes."},
+  {"unlearn.scrub.alpha", T_FLOAT, OFF(unlearn.scrub.alpha), "0.001", RANGE(0, 1000), .when = W_SCRUB,
+   .doc = "Weight of the KL term in the min passes."},
+  {"unlearn.scrub.max_epochs", T_INT, OFF(unlearn.scrub.max_epochs), "2", RANGE(0, 100000), .when = W_SCRUB,
+   .doc = "How many of the first epochs begin with a max pass on the forget set; every epoch has a min pass. At most unlearn.epochs."},
+  {"unlearn.bs.eps", T_FLOAT, OFF(unlearn.bs.eps), "0.1", ABOVE(0, 1), .when = W_BS,
+   .doc = "FGSM step, in [0,1] pixel units."},
+  {"unlearn.cu.temperature", T_FLOAT, OFF(unlearn.cu.temperature), "0.7", ABOVE(0, 100), .when = W_CU,
+   .doc = "Temperature of the contrastive loss at the last features."},
+
+  // ec
+  {"ec.enabled", T_BOOL, OFF(ec.enabled), "true",
+   .doc = "Erase at the Core: alone (unlearn.method none) or plugged into the base method."},
+  {"ec.temperature", T_FLOAT, OFF(ec.temperature), "0.7", ABOVE(0, 100), .when = W_EC,
+   .doc = "Temperature tau of the contrastive loss."},
+  {"ec.lambda_cu", T_FLOAT, OFF(ec.lambda_cu), "3", RANGE(0, 1e6), .when = W_EC,
+   .doc = "Weight of the contrastive unlearning loss at each point."},
+  {"ec.lambda_ce", T_FLOAT, OFF(ec.lambda_ce), "1", RANGE(0, 1e6), .when = W_EC,
+   .doc = "Weight of the deeply supervised retain CE at each point."},
+  {"ec.log_eps", T_FLOAT, OFF(ec.log_eps), "1e-8", ABOVE(0, 1), .when = W_EC,
+   .doc = "Epsilon inside the log of the contrastive loss."},
+  {"ec.layer_weights", T_WEIGHTS, OFF(ec.layer_weights), "uniform", RANGE(0, 1e6), .choices = scheme_names, .when = W_EC,
+   .doc = "Weight of each supervision point: a list, one weight per point, or a scheme: uniform, increasing (proportional to the point's index), decreasing, cka (proportional to the current CKA to the original, re-measured every ec.cka_every steps)."},
+  {"ec.cka_every", T_INT, OFF(ec.cka_every), "20", RANGE(1, BIG), .when = W_EC_CKA,
+   .doc = "Steps between CKA measurements of the cka scheme, on one probe batch."},
+  {"ec.variant", T_ENUM, OFF(ec.variant), "cu", .choices = variant_names, .when = W_EC,
+   .doc = "Contrastive loss: cu (forget batch against retain batch) or forget_only (SupCon-style within the forget batch)."},
+  {"ec.push_original", T_BOOL, OFF(ec.push_original), "false", .when = W_EC,
+   .doc = "Add the original model's embedding of the same image as a negative."},
+  {"ec.summariser", T_ENUM, OFF(ec.summariser), "gap", .choices = summariser_names, .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Auxiliary summariser: gap (global average pooling) or conv (stride-2 3x3 conv-BN-ReLU blocks down to the last stage, then pooling; not for mlp)."},
+  {"ec.proj_dim", T_INT, OFF(ec.proj_dim), "128", RANGE(1, 65536), .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Output size of the projection heads."},
+  {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "false", .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "At the last point, use the network's own head instead of an auxiliary classifier."},
+  {"ec.batch_size", T_INT, OFF(ec.batch_size), "64", RANGE(1, 1000000), .when = W_EC,
+   .doc = "Forget images per step; each retain batch has the same size."},
+  {"ec.retain_per_forget", T_INT, OFF(ec.retain_per_forget), "1", RANGE(1, 64), .when = W_EC,
+   .doc = "Retain batches per forget batch."},
+  {"ec.epochs", T_INT, OFF(ec.epochs), "5", RANGE(1, 100000), .when = W_EC_ALONE,
+   .doc = "Epochs over the forget set when EC runs alone; plugged in, the base method's schedule rules."},
+  {"ec.lr", T_FLOAT, OFF(ec.lr), "0.01", ABOVE(0, 10), .when = W_EC_ALONE,
+   .doc = "Learning rate when EC runs alone."},
+  {"ec.momentum", T_FLOAT, OFF(ec.momentum), "0.9", BELOW(0, 1), .when = W_EC_ALONE,
+   .doc = "SGD momentum when EC runs alone."},
+  {"ec.weight_decay", T_FLOAT, OFF(ec.weight_decay), "5e-4", RANGE(0, 1), .when = W_EC_ALONE,
+   .doc = "Weight decay when EC runs alone."},
+  {"ec.pretrain.epochs", T_INT, OFF(ec.pretrain.epochs), "5", RANGE(1, 100000), .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Epochs of auxiliary-module pretraining on the full training set, the original frozen."},
+  {"ec.pretrain.batch_size", T_INT, OFF(ec.pretrain.batch_size), "128", RANGE(1, 1000000), .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Batch size of module pretraining."},
+  {"ec.pretrain.lr", T_FLOAT, OFF(ec.pretrain.lr), "0.01", ABOVE(0, 10), .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Learning rate of module pretraining."},
+  {"ec.pretrain.supcon", T_BOOL, OFF(ec.pretrain.supcon), "false", .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Add a supervised-contrastive loss on the projections during module pretraining."},
+
+  // eval
+  {"eval.cka", T_BOOL, OFF(eval.cka), "true",
+   .doc = "Linear CKA to the original and the retrained model at every supervision point."},
+  {"eval.cka_batch", T_INT, OFF(eval.cka_batch), "512", RANGE(2, 1000000), .when = W_EVAL_CKA,
+   .doc = "Images per CKA batch; CKA is averaged over batches, in data-set order."},
+  {"eval.knn", T_BOOL, OFF(eval.knn), "true",
+   .doc = "k-NN probe accuracy on the forgotten classes at every supervision point."},
+  {"eval.knn_k", T_INT, OFF(eval.knn_k), "5", RANGE(1, 1000), .when = W_EVAL_KNN,
+   .doc = "Neighbours of the k-NN probe (cosine similarity)."},
+  {"eval.knn_probe_size", T_INT, OFF(eval.knn_probe_size), "5000", RANGE(0, BIG), .when = W_EVAL_KNN,
+   .doc = "Labelled training images (all classes) the probe searches; 0: the whole training set."},
+  {"eval.mia", T_BOOL, OFF(eval.mia), "true",
+   .doc = "Membership-inference efficacy on the forget set."},
+  {"eval.mia_model", T_ENUM, OFF(eval.mia_model), "logistic", .choices = mia_names, .when = W_EVAL_MIA,
+   .doc = "Attack model: logistic (logistic regression) or svm (RBF SVM, as SalUn)."},
+  {"eval.mia_samples", T_INT, OFF(eval.mia_samples), "5000", RANGE(0, BIG), .when = W_EVAL_MIA,
+   .doc = "Members (retain) and non-members (test) each used to fit the attack; 0: as many as the smaller set."},
+  {"eval.batch_size", T_INT, OFF(eval.batch_size), "512", RANGE(1, 1000000), .flags = KF_NOID,
+   .doc = "Images per forward pass during evaluation (speed only; not part of run ids)."},
+
+  // sweep
+  {"sweep.seeds", T_INTS, OFF(sweep.seeds), "[0]", RANGE(0, BIG), .flags = KF_NOID | KF_CASE_ONLY,
+   .doc = "Seeds; every run is repeated for each. A seed fixes the data order, the initialisation and the random forget set. A case may set its own."},
+  {"sweep.grid", T_GRID, 0, "{}", .flags = KF_NOID | KF_NOAXIS,
+   .doc = "Axes of the grid: a mapping from a dotted key to a list of values; the runs are the product of the axes (see Grids, cases and seeds)."},
+  {"sweep.cases", T_CASES, 0, "[]", .flags = KF_NOID | KF_NOAXIS,
+   .doc = "Explicit runs beyond the grid: a list of mappings from dotted keys to values (see Grids, cases and seeds)."},
+  {"sweep.ranks_per_run", T_INT, OFF(sweep.ranks_per_run), "1", RANGE(1, 1000000), .flags = KF_NOID | KF_NOAXIS,
+   .doc = "MPI ranks that train one run data-parallel; the world is split into groups of this size."},
+
+  // output
+  {"output.file", T_STRING, OFF(output.file), "results.h5", .flags = KF_NOID | KF_NOAXIS,
+   .doc = "The results file (HDF5); `ecore sweep --out` overrides it."},
+  {"output.cache_dir", T_STRING, OFF(output.cache_dir), "ecore_cache", .flags = KF_NOID | KF_NOAXIS,
+   .doc = "Directory of the shared checkpoints (original and retrained models, EC modules), named by job id."},
+  {"output.save_models", T_BOOL, OFF(output.save_models), "false", .flags = KF_NOID | KF_NOAXIS,
+   .doc = "Save each run's unlearned model."},
+  {"output.models_dir", T_STRING, OFF(output.models_dir), "models", .when = W_SAVE_MODELS, .flags = KF_NOID | KF_NOAXIS,
+   .doc = "Directory of the unlearned models, one file per run id."},
+};
+// clang-format on
+const int config_schema_n = sizeof config_schema / sizeof config_schema[0];
+
+int config_key_index(const char *key) {
+  for (int i = 0; i < config_schema_n; i++)
+    if (!strcmp(config_schema[i].key, key)) return i;
+  return -1;
+}
+
+int config_is_section(const char *prefix) {
+  size_t n = strlen(prefix);
+  for (int i = 0; i < config_schema_n; i++)
+    if (!strncmp(config_schema[i].key, prefix, n) && config_schema[i].key[n] == '.') return 1;
+  return 0;
+}
+
+static int is_method(const Config *c, CfgMethod m) {
+  return c->unlearn.method == m;
+}
+
+int config_applies(When w, const Config *c) {
+  int random = c->forget.random_classes > 0 || c->forget.random_fraction > 0;
+  CfgAugment aug = c->data.augment;
+  switch (w) {
+    case W_ALWAYS:
+      return 1;
+    case W_FILE_DATA:
+      return c->data.name != CFG_DATA_SYNTHETIC;
+    case W_SYNTHETIC:
+      return c->data.name == CFG_DATA_SYNTHETIC;
+    case W_NORMALIZE:
+      return c->data.normalize;
+    case W_CROP:
+      return aug == CFG_AUG_CROP || aug == CFG_AUG_CROP_FLIP;
+    case W_STEP:
+      return c->train.schedule == CFG_SCHED_STEP;
+    case W_MULTISTEP:
+      return c->train.schedule == CFG_SCHED_MULTISTEP;
+    case W_STEP_OR_MULTISTEP:
+      return c->train.schedule == CFG_SCHED_STEP || c->train.schedule == CFG_SCHED_MULTISTEP;
+    case W_FORGET_CLASSES:
+      return !random;
+    case W_FORGET_RANDOM:
+      return random;
+    case W_UNLEARN:
+      return !is_method(c, CFG_METHOD_NONE);
+    case W_NEGGRAD_PLUS:
+      return is_method(c, CFG_METHOD_NEGGRAD_PLUS);
+    case W_SALUN:
+      return is_method(c, CFG_METHOD_SALUN);
+    case W_L1SPARSE:
+      return is_method(c, METHOD_L1SPARSE);
+    case W_SCRUB:
+      return is_method(c, CFG_METHOD_SCRUB);
+    case W_BS:
+      return is_method(c, CFG_METHOD_BS);
+    case W_CU:
+      return is_method(c, CFG_METHOD_CU);
+    case W_EC:
+      return c->ec.enabled;
+    case W_EC_ALONE:
+      return c->ec.enabled && is_method(c, CFG_METHOD_NONE);
+    case W_EC_CKA:
+      return c->ec.enabled && c->ec.layer_weights.scheme == WEIGHTS_CKA;
+    case W_EVAL_CKA:
+      return c->eval.cka;
+    case W_EVAL_KNN:
+      return c->eval.knn;
+    case W_EVAL_MIA:
+      return c->eval.mia;
+    case W_SAVE_MODELS:
+      return c->output.save_models;
+    case W_COUNT:
+      break;
+  }
+  return 1;
+}
+
+static const char *const when_text[W_COUNT] = {
+    [W_FILE_DATA] = "data.name is not synthetic",
+    [W_SYNTHETIC] = "data.name is synthetic",
+    [W_NORMALIZE] = "data.normalize",
+    [W_CROP] = "data.augment crops (crop, crop_flip, or auto on cifar)",
+    [W_STEP] = "train.schedule is step",
+    [W_MULTISTEP] = "train.schedule is multistep",
+    [W_STEP_OR_MULTISTEP] = "train.schedule is step or multistep",
+    [W_FORGET_CLASSES] = "forget.random_classes and forget.random_fraction are 0",
+    [W_FORGET_RANDOM] = "forget.random_classes or forget.random_fraction is set",
+    [W_UNLEARN] = "unlearn.method is not none",
+    [W_NEGGRAD_PLUS] = "unlearn.method is neggrad+",
+    [W_SALUN] = "unlearn.method is salun",
+    [W_L1SPARSE] = "unlearn.method is l1sparse",
+    [W_SCRUB] = "unlearn.method is scrub",
+    [W_BS] = "unlearn.method is bs",
+    [W_CU] = "unlearn.method is cu",
+    [W_EC] = "ec.enabled",
+    [W_EC_ALONE] = "ec.enabled and unlearn.method is none",
+    [W_EC_CKA] = "ec.enabled and ec.layer_weights is cka",
+    [W_EVAL_CKA] = "eval.cka",
+    [W_EVAL_KNN] = "eval.knn",
+    [W_EVAL_MIA] = "eval.mia",
+    [W_SAVE_MODELS] = "output.save_models",
+};
+
+const char *config_when_text(When w) {
+  return w > W_ALWAYS && w < W_COUNT ? when_text[w] : NULL;
+}
+
+const char *config_method_name(CfgMethod m) {
+  return m >= 0 && m < CFG_METHOD_COUNT ? method_names[m] : "?";
+}
+
+// EC.md's usual settings; where it gives a range, its lower end.
+static const struct {
+  double lr;
+  int epochs;
+} method_usual[CFG_METHOD_COUNT] = {
+    [CFG_METHOD_NONE] = {0, 0},         [CFG_METHOD_FT] = {0.01, 10},
+    [CFG_METHOD_GA] = {1e-4, 5},        [CFG_METHOD_NEGGRAD_PLUS] = {0.01, 5},
+    [CFG_METHOD_RL] = {0.01, 10},       [CFG_METHOD_SALUN] = {0.01, 10},
+    [METHOD_L1SPARSE] = {0.01, 10}, [CFG_METHOD_SCRUB] = {5e-4, 3},
+    [CFG_METHOD_BS] = {1e-5, 10},       [CFG_METHOD_CU] = {1e-3, 5},
+};
+
+void config_method_usual(CfgMethod m, double *lr, int *epochs) {
+  *lr = method_usual[m].lr;
+  *epochs = method_usual[m].epochs;
+}
+
+int config_num_classes(const Config *c) {
+  switch (c->data.name) {
+    case CFG_DATA_MNIST:
+    case CFG_DATA_FASHION_MNIST:
+    case CFG_DATA_CIFAR10:
+      return 10;
+    case CFG_DATA_CIFAR100:
+      return 100;
+    case CFG_DATA_SYNTHETIC:
+      return c->data.synthetic.classes;
+    case CFG_DATA_HDF5:
+      return 0;
+  }
+  return 0;
+}
+
+static const char *const mlp_points[] = {"layer1", "layer2", NULL};
+static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+
+const char *const *config_arch_points(CfgArch a) {
+  return a == CFG_ARCH_MLP ? mlp_points : stage_points;
+}
