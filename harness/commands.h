@@ -3,3 +3,6 @@
 #pragma once
 
 int cmd_bench(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_plan(int argc, char **argv);

@@ -11,7 +11,10 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"plan", cmd_plan, "check a config and list its runs and shared jobs"},
     {"bench", cmd_bench, "time training steps on synthetic input"},
+    {"merge", cmd_merge, "merge the results files of a sharded sweep"},
+    {"report", cmd_report, "tables and plots of a results file"},
     {"help", NULL, "this page"},
 };
 static const int n_commands = sizeof commands / sizeof commands[0];

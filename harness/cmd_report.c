@@ -1,0 +1,81 @@
+// cmd_report.c: `ecore report FILE.h5 [--format md|csv] [--plots DIR]`.
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "results.h"
+
+static const char *usage_text =
+    "usage: ecore report FILE.h5 [--format md|csv] [--plots DIR]\n"
+    "\n"
+    "Prints the results of a sweep: one row per group of runs that differ only by seed (same\n"
+    "method, EC on/off and grid values), with mean ± std over the seeds of every metric, the\n"
+    "gap to the retrained model beside each value, and the avg gap (mean gap over forget,\n"
+    "retain and test accuracy and MIA efficacy). Failed runs are counted, not averaged; when a\n"
+    "run has several rows (a failed run rerun), its latest row counts.\n"
+    "\n"
+    "  --format md   Markdown tables (default): metrics, then CKA to the original model, CKA\n"
+    "                to the retrained model and k-NN accuracy per supervision point\n"
+    "  --format csv  one line per group, metric and point: method,ec,<axes>,metric,point,n,\n"
+    "                mean,std,retrain,gap,n_failed\n"
+    "  --plots DIR   also write DIR/cka_original.svg, DIR/cka_retrain.svg and\n"
+    "                DIR/knn_forget_acc.svg: the metric per supervision point, one line per\n"
+    "                method with and without EC\n"
+    "\n"
+    "Exit codes: 0 done; 2 bad arguments or not an ecore results file; 1 I/O error or a file\n"
+    "with no runs yet.\n";
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "ecore report: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n\n%s", usage_text);
+  va_end(ap);
+  return 2;
+}
+
+int cmd_report(int argc, char **argv) {
+  const char *file = NULL, *plots = NULL;
+  ReportFormat fmt = REPORT_MARKDOWN;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    } else if (!strcmp(a, "--format") || !strcmp(a, "--plots")) {
+      if (i + 1 == argc) return usage_error("%s needs a value", a);
+      const char *v = argv[++i];
+      if (!strcmp(a, "--plots"))
+        plots = v;
+      else if (!strcmp(v, "md") || !strcmp(v, "markdown"))
+        fmt = REPORT_MARKDOWN;
+      else if (!strcmp(v, "csv"))
+        fmt = REPORT_CSV;
+      else
+        return usage_error("--format is md or csv, not '%s'", v);
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error("unknown option '%s'", a);
+    } else if (file) {
+      return usage_error("one results file only ('%s' is extra)", a);
+    } else {
+      file = a;
+    }
+  }
+  if (!file) return usage_error("needs a results file");
+
+  Err e = {0};
+  ResultsTable t;
+  int rc = results_read(file, &t, &e);
+  if (!rc && t.n_rows == 0)
+    rc = errf(&e, ERR_RUNTIME, "%s: holds no runs yet (sweep %s)", file, t.schema.sweep_id);
+  if (!rc) rc = results_report(&t, fmt, stdout, &e);
+  if (!rc && plots) {
+    rc = results_plot_svg(&t, plots, &e);
+    if (!rc) fprintf(stderr, "plots written to %s/\n", plots);
+  }
+  if (rc) fprintf(stderr, "ecore report: %s\n", e.msg);
+  results_table_free(&t);
+  return rc == 0 ? 0 : e.code == ERR_CONFIG ? 2 : 1;
+}

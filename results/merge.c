@@ -1,0 +1,146 @@
+// merge.c: joins the files of a sharded sweep into one. See results_merge in results.h.
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "results.h"
+
+typedef struct {
+  const ResultRow *row;
+  int input;
+} Entry;
+
+static int cmp_entry(const void *a, const void *b) {
+  const Entry *x = a, *y = b;
+  int c = strcmp(x->row->run_id, y->row->run_id);
+  return c ? c : (x->input > y->input) - (x->input < y->input);
+}
+
+static bool same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) < 0 || stat(b, &sb) < 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// Appends `item` to the comma-separated list `list` (of capacity cap) unless it is there.
+static void add_unique(char *list, size_t cap, const char *item, size_t len) {
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == len && !strncmp(p, item, len)) return;
+    p += n + (end ? 1 : 0);
+  }
+  size_t used = strlen(list);
+  if (used + len + 2 > cap || len == 0) return;
+  if (used) list[used++] = ',';
+  memcpy(list + used, item, len);
+  list[used + len] = '\0';
+}
+
+static void union_hosts(char *out, size_t cap, const ResultsTable *tables, int n) {
+  out[0] = '\0';
+  for (int i = 0; i < n; i++)
+    for (const char *p = tables[i].hosts; p && *p;) {
+      const char *end = strchr(p, ',');
+      size_t len = end ? (size_t)(end - p) : strlen(p);
+      add_unique(out, cap, p, len);
+      p += len + (end ? 1 : 0);
+    }
+}
+
+static char *join_names(const char *const *names, int n) {
+  size_t len = 1;
+  for (int i = 0; i < n; i++) len += strlen(names[i]) + 2;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  s[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    if (i) strcat(s, ", ");
+    strcat(s, names[i]);
+  }
+  return s;
+}
+
+// Checks that every input belongs to the first one's sweep and schema.
+static int check_inputs(const ResultsTable *t, const char *const *inputs, int n, Err *e) {
+  for (int i = 1; i < n; i++) {
+    if (strcmp(t[i].schema.sweep_id, t[0].schema.sweep_id))
+      return errf(e, ERR_CONFIG, "%s is from sweep %s but %s is from sweep %s: not merging",
+                  inputs[i], t[i].schema.sweep_id, inputs[0], t[0].schema.sweep_id);
+    if (!results_schema_equal(&t[i].schema, &t[0].schema))
+      return errf(e, ERR_CONFIG,
+                  "%s and %s: same sweep %s but different grid axes or supervision points",
+                  inputs[i], inputs[0], t[0].schema.sweep_id);
+  }
+  return 0;
+}
+
+// The latest row of each run_id of every input, sorted by run_id then input; overlaps must be
+// identical and are kept once.
+static int collect_rows(const ResultsTable *t, const char *const *inputs, int n, ResultRow **rows,
+                        int *n_rows, Err *e) {
+  int total = 0, rc = 0;
+  for (int i = 0; i < n; i++) total += t[i].n_rows;
+  Entry *all = malloc(sizeof *all * (size_t)(total ? total : 1));
+  *rows = malloc(sizeof **rows * (size_t)(total ? total : 1));
+  if (!all || !*rows) rc = errf(e, ERR_RUNTIME, "out of memory");
+  int m = 0;
+  for (int i = 0; !rc && i < n; i++) {
+    int *idx = NULL, k = 0;
+    rc = results_latest_rows(&t[i], &idx, &k, e);
+    for (int j = 0; !rc && j < k; j++) all[m++] = (Entry){&t[i].rows[idx[j]], i};
+    free(idx);
+  }
+  if (!rc) qsort(all, (size_t)m, sizeof *all, cmp_entry);
+  *n_rows = 0;
+  for (int j = 0; !rc && j < m; j++) {
+    const char *field = NULL;
+    if (j > 0 && !strcmp(all[j].row->run_id, all[j - 1].row->run_id)) {
+      if (!results_rows_equal(all[j].row, all[j - 1].row, &t[0].schema, &field))
+        rc = errf(e, ERR_CONFIG, "run %s is in %s and %s with different values (%s): not merging",
+                  all[j].row->run_id, inputs[all[j - 1].input], inputs[all[j].input], field);
+      continue;
+    }
+    (*rows)[(*n_rows)++] = *all[j].row;
+  }
+  free(all);
+  if (rc) free(*rows), *rows = NULL;
+  return rc;
+}
+
+int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e) {
+  if (n_inputs < 1) return errf(e, ERR_CONFIG, "no input files to merge");
+  for (int i = 0; i < n_inputs; i++)
+    if (!strcmp(out, inputs[i]) || same_file(out, inputs[i]))
+      return errf(e, ERR_CONFIG, "the output %s is also an input; choose another name", out);
+  ResultsTable *t = calloc((size_t)n_inputs, sizeof *t);
+  if (!t) return errf(e, ERR_RUNTIME, "out of memory");
+  int rc = 0, n_read = 0;
+  for (; !rc && n_read < n_inputs; n_read++) rc = results_read(inputs[n_read], &t[n_read], e);
+  if (!rc) rc = check_inputs(t, inputs, n_inputs, e);
+  ResultRow *rows = NULL;
+  int n = 0;
+  if (!rc) rc = collect_rows(t, inputs, n_inputs, &rows, &n, e);
+  if (!rc) {
+    char hosts[4096];
+    int world = 0;
+    union_hosts(hosts, sizeof hosts, t, n_inputs);
+    for (int i = 0; i < n_inputs; i++)
+      if (t[i].world_size > world) world = t[i].world_size;
+    char *from = join_names(inputs, n_inputs);
+    ResultsMeta m = {.config_text = t[0].config_text,
+                     .config_expanded = t[0].config_expanded,
+                     .config_path = t[0].config_path,
+                     .hosts = hosts,
+                     .world_size = world,
+                     .merged_from = from};
+    rc = from ? results_write(out, &t[0].schema, &m, rows, n, e)
+              : errf(e, ERR_RUNTIME, "out of memory");
+    free(from);
+  }
+  if (!rc && n_rows) *n_rows = n;
+  free(rows);
+  for (int i = 0; i < n_read; i++) results_table_free(&t[i]);
+  free(t);
+  return rc;
+}

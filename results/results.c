@@ -1,0 +1,985 @@
+// results.c: the results file: schema, rows, create/open/append/read. Layout: results.h.
+#include "results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT_NAME "ecore-results"
+// HDF5 before 1.10.7 cannot turn its own file locks off, and they would collide with the
+// writer lock on PATH.tmp: there, writers go without it.
+#define WRITER_LOCK H5_VERSION_GE(1, 10, 7)
+enum { CHUNK_ROWS = 64 };
+
+static const struct {
+  const char *name;
+  size_t offset;
+} SCALARS[RESULTS_N_SCALARS] = {
+    {"forget_acc", offsetof(ResultRow, forget_acc)},
+    {"retain_acc", offsetof(ResultRow, retain_acc)},
+    {"test_retain_acc", offsetof(ResultRow, test_retain_acc)},
+    {"test_forget_acc", offsetof(ResultRow, test_forget_acc)},
+    {"mia_efficacy", offsetof(ResultRow, mia_efficacy)},
+    {"avg_gap", offsetof(ResultRow, avg_gap)},
+    {"wall_s", offsetof(ResultRow, wall_s)},
+};
+
+static const struct {
+  const char *name, *title;
+  size_t offset;
+} CURVES[RESULTS_N_CURVES] = {
+    {"cka_original", "linear CKA to the original model", offsetof(ResultRow, cka_original)},
+    {"cka_retrain", "linear CKA to the retrained model", offsetof(ResultRow, cka_retrain)},
+    {"knn_forget_acc", "k-NN probe accuracy on the forgotten classes",
+     offsetof(ResultRow, knn_forget_acc)},
+};
+
+// Column names an axis may not take.
+static const char *const FIXED_FIELDS[] = {"run_id", "method", "ec", "seed", "status"};
+
+struct ResultsFile {
+  char *path;
+  ResultsSchema schema;
+  int n_rows;
+  int n_ok, cap_ok;
+  char **ok;  // run ids whose latest row is "ok", sorted
+};
+
+const char *results_scalar_name(int i) {
+  return SCALARS[i].name;
+}
+double results_row_scalar(const ResultRow *row, int i) {
+  return *(const double *)((const char *)row + SCALARS[i].offset);
+}
+const char *results_curve_name(int i) {
+  return CURVES[i].name;
+}
+const char *results_curve_title(int i) {
+  return CURVES[i].title;
+}
+const double *results_row_curve(const ResultRow *row, int i) {
+  return (const double *)((const char *)row + CURVES[i].offset);
+}
+
+// ---------------------------------------------------------------- rows and schema
+
+void results_row_init(ResultRow *row) {
+  memset(row, 0, sizeof *row);
+  strcpy(row->status, "ok");
+  for (int i = 0; i < RESULTS_N_SCALARS; i++) *(double *)((char *)row + SCALARS[i].offset) = NAN;
+  for (int p = 0; p < RESULTS_MAX_POINTS; p++)
+    row->cka_original[p] = row->cka_retrain[p] = row->knn_forget_acc[p] = NAN;
+}
+
+static int axis_index(const ResultsSchema *s, const char *axis) {
+  for (int i = 0; i < s->n_axes; i++)
+    if (!strcmp(s->axes[i], axis)) return i;
+  return -1;
+}
+
+int results_row_set_axis(ResultRow *row, const ResultsSchema *s, const char *axis,
+                         const char *value, Err *e) {
+  int i = axis_index(s, axis);
+  if (i < 0) return errf(e, ERR_CONFIG, "'%s' is not a grid axis of sweep %s", axis, s->sweep_id);
+  if (strlen(value) >= RESULTS_VALUE_LEN)
+    return errf(e, ERR_CONFIG, "value of axis '%s' is longer than %d bytes: %s", axis,
+                RESULTS_VALUE_LEN - 1, value);
+  strcpy(row->axis[i], value);
+  return 0;
+}
+
+bool results_row_ok(const ResultRow *row) {
+  return !strcmp(row->status, "ok");
+}
+
+static bool same_double(double a, double b) {
+  return a == b || (isnan(a) && isnan(b));
+}
+
+bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
+                        const char **field) {
+  const char *f = NULL;
+  if (strcmp(a->run_id, b->run_id))
+    f = "run_id";
+  else if (strcmp(a->method, b->method))
+    f = "method";
+  else if (a->ec != b->ec)
+    f = "ec";
+  else if (a->seed != b->seed)
+    f = "seed";
+  else if (strcmp(a->status, b->status))
+    f = "status";
+  for (int i = 0; !f && i < s->n_axes; i++)
+    if (strcmp(a->axis[i], b->axis[i])) f = s->axes[i];
+  for (int i = 0; !f && i < RESULTS_N_SCALARS; i++)
+    if (!same_double(results_row_scalar(a, i), results_row_scalar(b, i))) f = SCALARS[i].name;
+  for (int c = 0; !f && c < RESULTS_N_CURVES; c++)
+    for (int p = 0; !f && p < s->n_points; p++)
+      if (!same_double(results_row_curve(a, c)[p], results_row_curve(b, c)[p])) f = CURVES[c].name;
+  if (field) *field = f;
+  return f == NULL;
+}
+
+static bool terminated(const char *s, size_t cap) {
+  return memchr(s, '\0', cap) != NULL;
+}
+
+static bool reserved_name(const char *name) {
+  for (size_t i = 0; i < sizeof FIXED_FIELDS / sizeof *FIXED_FIELDS; i++)
+    if (!strcmp(name, FIXED_FIELDS[i])) return true;
+  for (int i = 0; i < RESULTS_N_SCALARS; i++)
+    if (!strcmp(name, SCALARS[i].name)) return true;
+  return false;
+}
+
+int results_schema_check(const ResultsSchema *s, Err *e) {
+  if (!terminated(s->sweep_id, sizeof s->sweep_id) || !s->sweep_id[0])
+    return errf(e, ERR_CONFIG, "results schema: empty or unterminated sweep id");
+  if (s->n_axes < 0 || s->n_axes > RESULTS_MAX_AXES)
+    return errf(e, ERR_CONFIG, "results schema: %d grid axes (at most %d)", s->n_axes,
+                RESULTS_MAX_AXES);
+  if (s->n_points < 1 || s->n_points > RESULTS_MAX_POINTS)
+    return errf(e, ERR_CONFIG, "results schema: %d supervision points (1 to %d)", s->n_points,
+                RESULTS_MAX_POINTS);
+  for (int i = 0; i < s->n_axes; i++) {
+    if (!terminated(s->axes[i], RESULTS_NAME_LEN) || !s->axes[i][0])
+      return errf(e, ERR_CONFIG, "results schema: axis %d has an empty or too long name", i);
+    if (reserved_name(s->axes[i]))
+      return errf(e, ERR_CONFIG, "results schema: axis '%s' clashes with a fixed column",
+                  s->axes[i]);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(s->axes[i], s->axes[j]))
+        return errf(e, ERR_CONFIG, "results schema: axis '%s' given twice", s->axes[i]);
+  }
+  for (int i = 0; i < s->n_points; i++) {
+    if (!terminated(s->points[i], RESULTS_NAME_LEN) || !s->points[i][0])
+      return errf(e, ERR_CONFIG, "results schema: point %d has an empty or too long name", i);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(s->points[i], s->points[j]))
+        return errf(e, ERR_CONFIG, "results schema: point '%s' given twice", s->points[i]);
+  }
+  return 0;
+}
+
+bool results_schema_equal(const ResultsSchema *a, const ResultsSchema *b) {
+  if (strcmp(a->sweep_id, b->sweep_id) || a->n_axes != b->n_axes || a->n_points != b->n_points)
+    return false;
+  for (int i = 0; i < a->n_axes; i++)
+    if (strcmp(a->axes[i], b->axes[i])) return false;
+  for (int i = 0; i < a->n_points; i++)
+    if (strcmp(a->points[i], b->points[i])) return false;
+  return true;
+}
+
+static int row_check(const ResultRow *r, const char *path, Err *e) {
+  if (!terminated(r->run_id, sizeof r->run_id) || !r->run_id[0])
+    return errf(e, ERR_CONFIG, "%s: a row has an empty or unterminated run_id", path);
+  if (!terminated(r->method, sizeof r->method) || !terminated(r->status, sizeof r->status) ||
+      !r->status[0])
+    return errf(e, ERR_CONFIG, "%s: run %s: bad method or status text", path, r->run_id);
+  if (r->ec != 0 && r->ec != 1)
+    return errf(e, ERR_CONFIG, "%s: run %s: ec is %d (0 or 1)", path, r->run_id, r->ec);
+  for (int i = 0; i < RESULTS_MAX_AXES; i++)
+    if (!terminated(r->axis[i], RESULTS_VALUE_LEN))
+      return errf(e, ERR_CONFIG, "%s: run %s: axis value %d unterminated", path, r->run_id, i);
+  return 0;
+}
+
+// ---------------------------------------------------------------- HDF5 helpers
+
+// HDF5 prints its error stack by default; library code must not print, so each entry point
+// silences it and restores the caller's setting on the way out.
+typedef struct {
+  H5E_auto2_t fn;
+  void *data;
+} Quiet;
+
+static Quiet quiet_begin(void) {
+  Quiet q = {NULL, NULL};
+  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  return q;
+}
+static void quiet_end(Quiet q) {
+  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
+}
+
+static herr_t innermost(unsigned n, const H5E_error2_t *err, void *out) {
+  (void)n;
+  snprintf((char *)out, 256, "%s", err->desc);  // walked downward: the last is the root cause
+  return 0;
+}
+
+// Fills e with "PATH: WHAT: <HDF5's innermost reason>"; call right after the failing call.
+static int h5fail(Err *e, const char *path, const char *what) {
+  char reason[256] = "";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, reason);
+  if (reason[0]) return errf(e, ERR_RUNTIME, "%s: %s (%s)", path, what, reason);
+  return errf(e, ERR_RUNTIME, "%s: %s", path, what);
+}
+
+static void h5close(hid_t id) {
+  if (id < 0) return;
+  switch (H5Iget_type(id)) {
+    case H5I_FILE:
+      H5Fclose(id);
+      break;
+    case H5I_GROUP:
+      H5Gclose(id);
+      break;
+    case H5I_DATATYPE:
+      H5Tclose(id);
+      break;
+    case H5I_DATASPACE:
+      H5Sclose(id);
+      break;
+    case H5I_DATASET:
+      H5Dclose(id);
+      break;
+    case H5I_ATTR:
+      H5Aclose(id);
+      break;
+    case H5I_GENPROP_LST:
+      H5Pclose(id);
+      break;
+    default:
+      break;
+  }
+}
+
+static hid_t fixed_str(size_t size, H5T_str_t pad) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, size);
+  H5Tset_strpad(t, pad);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+static hid_t vlen_str(void) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return t;
+}
+
+// Adds a member: in the file type packed one after another (NUL-padded strings, little
+// endian numbers); in the memory type at its place in ResultRow.
+static void add_member(hid_t t, bool file, size_t *offset, const char *name, size_t row_offset,
+                       hid_t file_type, hid_t mem_type) {
+  if (file) {
+    H5Tinsert(t, name, *offset, file_type);
+    *offset += H5Tget_size(file_type);
+  } else {
+    H5Tinsert(t, name, row_offset, mem_type);
+  }
+}
+
+static void add_str(hid_t t, bool file, size_t *off, const char *name, size_t row_off,
+                    size_t size) {
+  hid_t ft = fixed_str(size, H5T_STR_NULLPAD), mt = fixed_str(size, H5T_STR_NULLTERM);
+  add_member(t, file, off, name, row_off, ft, mt);
+  H5Tclose(ft);
+  H5Tclose(mt);
+}
+
+static size_t runs_file_size(const ResultsSchema *s) {
+  return RESULTS_RUN_ID_LEN + RESULTS_NAME_LEN + 4 + 4 + RESULTS_STATUS_LEN +
+         (size_t)s->n_axes * RESULTS_VALUE_LEN + 8 * RESULTS_N_SCALARS;
+}
+
+// The /runs compound type, as stored (file) or as ResultRow in memory.
+static hid_t runs_type(const ResultsSchema *s, bool file) {
+  hid_t t = H5Tcreate(H5T_COMPOUND, file ? runs_file_size(s) : sizeof(ResultRow));
+  size_t off = 0;
+  add_str(t, file, &off, "run_id", offsetof(ResultRow, run_id), RESULTS_RUN_ID_LEN);
+  add_str(t, file, &off, "method", offsetof(ResultRow, method), RESULTS_NAME_LEN);
+  add_member(t, file, &off, "ec", offsetof(ResultRow, ec), H5T_STD_I32LE, H5T_NATIVE_INT);
+  add_member(t, file, &off, "seed", offsetof(ResultRow, seed), H5T_STD_I32LE, H5T_NATIVE_INT);
+  add_str(t, file, &off, "status", offsetof(ResultRow, status), RESULTS_STATUS_LEN);
+  for (int i = 0; i < s->n_axes; i++)
+    add_str(t, file, &off, s->axes[i], offsetof(ResultRow, axis) + (size_t)i * RESULTS_VALUE_LEN,
+            RESULTS_VALUE_LEN);
+  for (int i = 0; i < RESULTS_N_SCALARS; i++)
+    add_member(t, file, &off, SCALARS[i].name, SCALARS[i].offset, H5T_IEEE_F64LE,
+               H5T_NATIVE_DOUBLE);
+  return t;
+}
+
+static int attr_write_str(hid_t obj, const char *name, const char *value, const char *path,
+                          Err *e) {
+  hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR), a = -1;
+  const char *v = value ? value : "";
+  a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (a < 0 || H5Awrite(a, t, &v) < 0) ? h5fail(e, path, "cannot write an attribute") : 0;
+  h5close(a), h5close(sp), h5close(t);
+  if (rc) err_context(e, "attribute '%s'", name);
+  return rc;
+}
+
+static int attr_write_int(hid_t obj, const char *name, int value, const char *path, Err *e) {
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (a < 0 || H5Awrite(a, H5T_NATIVE_INT, &value) < 0)
+               ? h5fail(e, path, "cannot write an attribute")
+               : 0;
+  h5close(a), h5close(sp);
+  return rc;
+}
+
+// An array of names (rows of `stride` bytes) as a 1-D variable-length string attribute.
+static int attr_write_names(hid_t obj, const char *name, const char *names, int n, size_t stride,
+                            const char *path, Err *e) {
+  const char *ptrs[RESULTS_MAX_AXES + RESULTS_MAX_POINTS];
+  for (int i = 0; i < n; i++) ptrs[i] = names + (size_t)i * stride;
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t t = vlen_str(), sp = H5Screate_simple(1, dims, NULL);
+  hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (a < 0 || (n > 0 && H5Awrite(a, t, ptrs) < 0))
+               ? h5fail(e, path, "cannot write an attribute")
+               : 0;
+  h5close(a), h5close(sp), h5close(t);
+  return rc;
+}
+
+static int write_text_dataset(hid_t group, const char *name, const char *text, const char *path,
+                              Err *e) {
+  hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
+  const char *v = text ? text : "";
+  hid_t d = H5Dcreate2(group, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  int rc = (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0)
+               ? h5fail(e, path, "cannot write /config")
+               : 0;
+  h5close(d), h5close(sp), h5close(t);
+  return rc;
+}
+
+// Reads a scalar string attribute (variable or fixed length) into a malloc'd string.
+static int attr_read_str(hid_t obj, const char *name, char **out, const char *path, Err *e) {
+  *out = NULL;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = -1, mt = -1;
+  int rc = 0;
+  if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
+  ft = H5Aget_type(a);
+  if (H5Tget_class(ft) != H5T_STRING) {
+    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a string", path, name);
+  } else if (H5Tis_variable_str(ft) > 0) {
+    char *v = NULL;
+    mt = vlen_str();
+    if (H5Aread(a, mt, &v) < 0)
+      rc = h5fail(e, path, "cannot read an attribute");
+    else
+      *out = strdup(v ? v : "");
+    H5free_memory(v);
+  } else {
+    size_t n = H5Tget_size(ft);
+    mt = fixed_str(n + 1, H5T_STR_NULLTERM);
+    *out = calloc(n + 1, 1);
+    if (H5Aread(a, mt, *out) < 0) rc = h5fail(e, path, "cannot read an attribute");
+  }
+  h5close(mt), h5close(ft), h5close(a);
+  if (!rc && !*out) rc = errf(e, ERR_RUNTIME, "out of memory");
+  if (rc) free(*out), *out = NULL;
+  return rc;
+}
+
+static int attr_read_int(hid_t obj, const char *name, int *out, const char *path, Err *e) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
+  int rc = H5Aread(a, H5T_NATIVE_INT, out) < 0 ? h5fail(e, path, "cannot read an attribute") : 0;
+  h5close(a);
+  return rc;
+}
+
+// Reads a 1-D variable-length string attribute into rows of `stride` bytes (at most max).
+static int attr_read_names(hid_t obj, const char *name, char *names, int *n, int max, size_t stride,
+                           const char *path, Err *e) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), sp = -1, t = -1;
+  char *ptrs[RESULTS_MAX_AXES + RESULTS_MAX_POINTS];
+  hsize_t dims[1] = {0};
+  int rc = 0;
+  if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
+  sp = H5Aget_space(a);
+  if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 ||
+      dims[0] > (hsize_t)max) {
+    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a list of at most %d names", path, name,
+              max);
+  } else if (dims[0] > 0) {
+    t = vlen_str();
+    if (H5Aread(a, t, ptrs) < 0) {
+      rc = h5fail(e, path, "cannot read an attribute");
+    } else {
+      for (hsize_t i = 0; i < dims[0]; i++) {
+        if (!rc && strlen(ptrs[i]) >= stride)
+          rc = errf(e, ERR_RUNTIME, "%s: a name in '%s' is too long", path, name);
+        if (!rc) strcpy(names + i * stride, ptrs[i]);
+      }
+      H5Dvlen_reclaim(t, sp, H5P_DEFAULT, ptrs);
+    }
+  }
+  *n = (int)dims[0];
+  h5close(t), h5close(sp), h5close(a);
+  if (rc) err_context(e, "attribute '%s'", name);
+  return rc;
+}
+
+static int read_text_dataset(hid_t group, const char *name, char **out, const char *path, Err *e) {
+  hid_t d = H5Dopen2(group, name, H5P_DEFAULT), t = vlen_str();
+  char *v = NULL;
+  int rc = 0;
+  if (d < 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0)
+    rc = errf(e, ERR_RUNTIME, "%s: cannot read /config/%s", path, name);
+  else
+    *out = strdup(v ? v : "");
+  H5free_memory(v);
+  h5close(t), h5close(d);
+  return rc;
+}
+
+// ---------------------------------------------------------------- file contents
+
+static void utc_now(char *buf, size_t n) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
+                          const hsize_t *chunk, hid_t *out, const char *path, Err *e) {
+  hsize_t maxdims[2] = {H5S_UNLIMITED, rank > 1 ? dims[1] : 0};
+  hid_t sp = H5Screate_simple(rank, dims, maxdims), pl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(pl, rank, chunk);
+  if (rank > 1) {  // an unwritten cell reads as NaN, "not computed"
+    double nan = NAN;
+    H5Pset_fill_value(pl, H5T_NATIVE_DOUBLE, &nan);
+  }
+  *out = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+  h5close(pl), h5close(sp);
+  if (*out < 0) return h5fail(e, path, "cannot create a dataset");
+  return 0;
+}
+
+// Writes everything but the rows: attributes, /config, empty /runs and per-point datasets.
+static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m, const char *path,
+                          Err *e) {
+  char created[32];
+  utc_now(created, sizeof created);
+  int rc = attr_write_str(f, "format", FORMAT_NAME, path, e);
+  if (!rc) rc = attr_write_int(f, "schema_version", RESULTS_SCHEMA_VERSION, path, e);
+  if (!rc) rc = attr_write_str(f, "sweep_id", s->sweep_id, path, e);
+  if (!rc) rc = attr_write_str(f, "ecore_version", ECORE_VERSION, path, e);
+  if (!rc) rc = attr_write_str(f, "git_commit", ECORE_GIT_COMMIT, path, e);
+  if (!rc) rc = attr_write_str(f, "created", created, path, e);
+  if (!rc) rc = attr_write_int(f, "mpi_world_size", m->world_size, path, e);
+  if (!rc) rc = attr_write_str(f, "hosts", m->hosts, path, e);
+  if (!rc) rc = attr_write_str(f, "shard", m->shard, path, e);
+  if (!rc) rc = attr_write_str(f, "merged_from", m->merged_from, path, e);
+  if (!rc) rc = attr_write_names(f, "axes", &s->axes[0][0], s->n_axes, RESULTS_NAME_LEN, path, e);
+  if (rc) return rc;
+
+  hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) return h5fail(e, path, "cannot create /config");
+  rc = write_text_dataset(g, "given", m->config_text, path, e);
+  if (!rc) rc = write_text_dataset(g, "expanded", m->config_expanded, path, e);
+  if (!rc) rc = attr_write_str(g, "path", m->config_path, path, e);
+  h5close(g);
+  if (rc) return rc;
+
+  hid_t d = -1, t = runs_type(s, true);
+  hsize_t dims[2] = {0, (hsize_t)s->n_points}, chunk[2] = {CHUNK_ROWS, (hsize_t)s->n_points};
+  rc = create_dataset(f, "runs", t, 1, dims, chunk, &d, path, e);
+  h5close(d), h5close(t);
+  for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
+    rc = create_dataset(f, CURVES[c].name, H5T_IEEE_F64LE, 2, dims, chunk, &d, path, e);
+    if (!rc)
+      rc = attr_write_names(d, "points", &s->points[0][0], s->n_points, RESULTS_NAME_LEN, path, e);
+    h5close(d);
+  }
+  return rc;
+}
+
+// Extends dataset `name` by n rows and writes buf (n rows of `type`) into them.
+static int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
+                            const char *path, Err *e) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT), fs = -1, ms = -1;
+  hsize_t dims[2] = {0, 0}, start[2] = {0, 0}, count[2] = {(hsize_t)n, 0};
+  int rc = 0, rank = 0;
+  if (d < 0) return h5fail(e, path, "cannot open a dataset");
+  fs = H5Dget_space(d);
+  rank = H5Sget_simple_extent_ndims(fs);
+  H5Sget_simple_extent_dims(fs, dims, NULL);
+  h5close(fs);
+  start[0] = dims[0];
+  count[1] = dims[1];
+  dims[0] += (hsize_t)n;
+  if (H5Dset_extent(d, dims) < 0 || (fs = H5Dget_space(d)) < 0 ||
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+      (ms = H5Screate_simple(rank, count, NULL)) < 0 ||
+      H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf) < 0)
+    rc = h5fail(e, path, "cannot append to a dataset");
+  h5close(ms), h5close(fs), h5close(d);
+  if (rc) err_context(e, "/%s", name);
+  return rc;
+}
+
+// Appends rows to an open (staged) file: each dataset grows by n rows.
+static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n,
+                          const char *path, Err *e) {
+  if (n == 0) return 0;
+  int P = s->n_points, rc = 0;
+  double *buf = malloc(sizeof(double) * (size_t)n * (size_t)P);
+  if (!buf) return errf(e, ERR_RUNTIME, "out of memory");
+  for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
+    for (int r = 0; r < n; r++)
+      memcpy(buf + (size_t)r * P, results_row_curve(&rows[r], c), sizeof(double) * P);
+    rc = extend_and_write(f, CURVES[c].name, H5T_NATIVE_DOUBLE, n, buf, path, e);
+  }
+  free(buf);
+  if (rc) return rc;
+  hid_t t = runs_type(s, false);
+  rc = extend_and_write(f, "runs", t, n, rows, path, e);
+  h5close(t);
+  return rc;
+}
+
+// ---------------------------------------------------------------- files on disk
+
+// A change in progress: PATH.tmp, opened and flock'ed by this writer until it is renamed over
+// PATH or dropped. The lock turns a second writer of the same file into an error instead of
+// two processes writing one PATH.tmp; it dies with its process, so a stale PATH.tmp left by a
+// kill is simply reused.
+typedef struct {
+  const char *path;
+  char *tmp;
+  int fd;
+} Staging;
+
+static void stage_drop(Staging *st) {
+  if (st->fd >= 0) unlink(st->tmp), close(st->fd);
+  free(st->tmp);
+  st->tmp = NULL, st->fd = -1;
+}
+
+static int stage_begin(Staging *st, const char *path, Err *e) {
+  size_t n = strlen(path);
+  st->path = path, st->fd = -1, st->tmp = malloc(n + 5);
+  if (!st->tmp) return errf(e, ERR_RUNTIME, "out of memory");
+  memcpy(st->tmp, path, n), memcpy(st->tmp + n, ".tmp", 5);
+  int rc = 0;
+  for (int attempt = 0; !rc && attempt < 5; attempt++) {
+    int fd = open(st->tmp, O_RDWR | O_CREAT, 0666);
+    if (fd < 0) {
+      rc = errf(e, ERR_RUNTIME, "%s: cannot create: %s", st->tmp, strerror(errno));
+    } else if (WRITER_LOCK && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+      rc = errf(e, ERR_RUNTIME, "%s: another process is writing this results file (it holds %s)",
+                path, st->tmp);
+    } else {  // locked, or a file system without locks: go on unprotected
+      struct stat a, b;
+      if (fstat(fd, &a) == 0 && stat(st->tmp, &b) == 0 && a.st_dev == b.st_dev &&
+          a.st_ino == b.st_ino) {
+        st->fd = fd;
+        return 0;
+      }  // else the writer we raced renamed it over PATH meanwhile: take a fresh one
+    }
+    if (fd >= 0) close(fd);
+  }
+  if (!rc) rc = errf(e, ERR_RUNTIME, "%s: cannot lock %s", path, st->tmp);
+  free(st->tmp);
+  st->tmp = NULL;
+  return rc;
+}
+
+// Makes the staged file durable, moves it over PATH, then makes the rename durable.
+static int stage_commit(Staging *st, Err *e) {
+  if (fsync(st->fd) < 0 || rename(st->tmp, st->path) < 0) {
+    int rc = errf(e, ERR_RUNTIME, "%s: cannot replace it with %s: %s", st->path, st->tmp,
+                  strerror(errno));
+    stage_drop(st);
+    return rc;
+  }
+  close(st->fd);
+  st->fd = -1;
+  char *slash = strrchr(st->tmp, '/');  // the directory: PATH.tmp cut after its last '/'
+  if (slash) slash[slash == st->tmp ? 1 : 0] = '\0';
+  int dir = open(slash ? st->tmp : ".", O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) fsync(dir), close(dir);  // best effort: some file systems refuse
+  free(st->tmp);
+  st->tmp = NULL;
+  return 0;
+}
+
+// Copies the file at src into the staged file.
+static int stage_copy(Staging *st, const char *src, Err *e) {
+  int in = open(src, O_RDONLY), rc = 0;
+  struct stat sb;
+  if (in < 0 || fstat(in, &sb) < 0 || ftruncate(st->fd, 0) < 0 ||
+      fchmod(st->fd, sb.st_mode & 0777) < 0) {
+    rc = errf(e, ERR_RUNTIME, "%s: cannot copy to %s: %s", src, st->tmp, strerror(errno));
+    if (in >= 0) close(in);
+    return rc;
+  }
+  char buf[1 << 16];
+  ssize_t got;
+  while (!rc && (got = read(in, buf, sizeof buf)) != 0) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) rc = errf(e, ERR_RUNTIME, "%s: read failed: %s", src, strerror(errno));
+    for (ssize_t done = 0; !rc && done < got;) {
+      ssize_t w = write(st->fd, buf + done, (size_t)(got - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0)
+        rc = errf(e, ERR_RUNTIME, "%s: write failed: %s", st->tmp, strerror(errno));
+      else
+        done += w;
+    }
+  }
+  close(in);
+  return rc;
+}
+
+// File access without HDF5's own locks: PATH is never changed in place (readers need none)
+// and writers are kept apart by the Staging lock, which HDF5's would collide with.
+static hid_t fapl_unlocked(void) {
+  hid_t p = H5Pcreate(H5P_FILE_ACCESS);
+#if WRITER_LOCK
+  H5Pset_file_locking(p, 0, 1);
+#endif
+  return p;
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+int results_write(const char *path, const ResultsSchema *s, const ResultsMeta *m,
+                  const ResultRow *rows, int n, Err *e) {
+  int rc = results_schema_check(s, e);
+  for (int i = 0; !rc && i < n; i++) rc = row_check(&rows[i], path, e);
+  Staging st;
+  if (rc || (rc = stage_begin(&st, path, e))) return rc;
+  ResultsMeta none = {0};
+  Quiet q = quiet_begin();
+  hid_t fapl = fapl_unlocked(), f = H5Fcreate(st.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f < 0) rc = h5fail(e, st.tmp, "cannot create");
+  if (!rc) rc = write_skeleton(f, s, m ? m : &none, st.tmp, e);
+  if (!rc) rc = append_rows_h5(f, s, rows, n, st.tmp, e);
+  if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
+  h5close(fapl);
+  quiet_end(q);
+  if (rc)
+    stage_drop(&st);
+  else
+    rc = stage_commit(&st, e);
+  return rc;
+}
+
+int results_create(const char *path, const ResultsSchema *s, const ResultsMeta *m, Err *e) {
+  if (file_exists(path))
+    return errf(e, ERR_CONFIG, "%s: exists already; not creating a results file over it", path);
+  return results_write(path, s, m, NULL, 0, e);
+}
+
+// ---------------------------------------------------------------- reading
+
+static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
+  char *format = NULL, *sweep = NULL;
+  int version = 0;
+  hid_t d = -1, g = -1;
+  if (attr_read_str(f, "format", &format, path, e) || strcmp(format, FORMAT_NAME)) {
+    free(format);
+    return errf(e, ERR_CONFIG, "%s: not an ecore results file (no format=\"%s\" attribute)", path,
+                FORMAT_NAME);
+  }
+  free(format);
+  int rc = attr_read_int(f, "schema_version", &version, path, e);
+  if (!rc && version != RESULTS_SCHEMA_VERSION)
+    rc = errf(e, ERR_CONFIG, "%s: results schema version %d; this ecore reads version %d", path,
+              version, RESULTS_SCHEMA_VERSION);
+  if (!rc) rc = attr_read_str(f, "sweep_id", &sweep, path, e);
+  if (!rc && strlen(sweep) >= RESULTS_SWEEP_ID_LEN)
+    rc = errf(e, ERR_RUNTIME, "%s: sweep id too long", path);
+  if (!rc) strcpy(t->schema.sweep_id, sweep);
+  free(sweep);
+  if (!rc)
+    rc = attr_read_names(f, "axes", &t->schema.axes[0][0], &t->schema.n_axes, RESULTS_MAX_AXES,
+                         RESULTS_NAME_LEN, path, e);
+  if (!rc && (d = H5Dopen2(f, CURVES[0].name, H5P_DEFAULT)) < 0)
+    rc = errf(e, ERR_RUNTIME, "%s: dataset /%s is missing", path, CURVES[0].name);
+  if (!rc)
+    rc = attr_read_names(d, "points", &t->schema.points[0][0], &t->schema.n_points,
+                         RESULTS_MAX_POINTS, RESULTS_NAME_LEN, path, e);
+  h5close(d);
+  if (!rc) rc = attr_read_str(f, "ecore_version", &t->ecore_version, path, e);
+  if (!rc) rc = attr_read_str(f, "git_commit", &t->git_commit, path, e);
+  if (!rc) rc = attr_read_str(f, "created", &t->created, path, e);
+  if (!rc) rc = attr_read_str(f, "hosts", &t->hosts, path, e);
+  if (!rc) rc = attr_read_str(f, "shard", &t->shard, path, e);
+  if (!rc) rc = attr_read_str(f, "merged_from", &t->merged_from, path, e);
+  if (!rc) rc = attr_read_int(f, "mpi_world_size", &t->world_size, path, e);
+  if (!rc && (g = H5Gopen2(f, "config", H5P_DEFAULT)) < 0)
+    rc = errf(e, ERR_RUNTIME, "%s: group /config is missing", path);
+  if (!rc) rc = read_text_dataset(g, "given", &t->config_text, path, e);
+  if (!rc) rc = read_text_dataset(g, "expanded", &t->config_expanded, path, e);
+  if (!rc) rc = attr_read_str(g, "path", &t->config_path, path, e);
+  h5close(g);
+  if (!rc && results_schema_check(&t->schema, e)) rc = err_context(e, "%s: bad schema", path);
+  return rc;
+}
+
+// Rows in a dataset (its first dimension); checks the second against `cols` when rank 2.
+static int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, const char *path,
+                        Err *e) {
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = -1;
+  hsize_t dims[2] = {0, 0};
+  int rc = 0;
+  if (d < 0) return errf(e, ERR_RUNTIME, "%s: dataset /%s is missing", path, name);
+  sp = H5Dget_space(d);
+  int rank = H5Sget_simple_extent_ndims(sp);
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  if (rank != (cols ? 2 : 1) || (cols && dims[1] != (hsize_t)cols))
+    rc = errf(e, ERR_RUNTIME, "%s: dataset /%s has the wrong shape", path, name);
+  *rows = dims[0];
+  h5close(sp), h5close(d);
+  return rc;
+}
+
+static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
+  const ResultsSchema *s = &t->schema;
+  hsize_t n = 0, m = 0;
+  int rc = dataset_rows(f, "runs", 0, &n, path, e);
+  for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
+    rc = dataset_rows(f, CURVES[c].name, s->n_points, &m, path, e);
+    if (!rc && m != n)
+      rc = errf(e, ERR_RUNTIME, "%s: /%s has %llu rows but /runs has %llu", path, CURVES[c].name,
+                (unsigned long long)m, (unsigned long long)n);
+  }
+  if (rc) return rc;
+  if (n > INT32_MAX / 2) return errf(e, ERR_RUNTIME, "%s: too many rows", path);
+  t->n_rows = (int)n;
+  t->rows = calloc(n ? n : 1, sizeof(ResultRow));
+  double *buf = malloc(sizeof(double) * (n ? n : 1) * (size_t)s->n_points);
+  if (!t->rows || !buf) {
+    free(buf);
+    return errf(e, ERR_RUNTIME, "out of memory");
+  }
+  for (hsize_t r = 0; r < n; r++) results_row_init(&t->rows[r]);
+  hid_t ft = -1, mt = runs_type(s, false);
+  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT);
+  ft = H5Dget_type(d);
+  // Every field the reader expects must be present (HDF5 matches compound fields by name and
+  // would silently leave a missing one untouched).
+  for (int i = 0; !rc && i < H5Tget_nmembers(mt); i++) {
+    char *name = H5Tget_member_name(mt, (unsigned)i);
+    if (H5Tget_member_index(ft, name) < 0)
+      rc = errf(e, ERR_RUNTIME, "%s: /runs has no field '%s'", path, name);
+    H5free_memory(name);
+  }
+  if (!rc && n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows) < 0)
+    rc = h5fail(e, path, "cannot read /runs");
+  h5close(ft), h5close(mt), h5close(d);
+  for (int c = 0; !rc && n > 0 && c < RESULTS_N_CURVES; c++) {
+    d = H5Dopen2(f, CURVES[c].name, H5P_DEFAULT);
+    if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+      rc = h5fail(e, path, "cannot read a per-point dataset");
+    for (hsize_t r = 0; !rc && r < n; r++)
+      memcpy((double *)results_row_curve(&t->rows[r], c), buf + r * s->n_points,
+             sizeof(double) * s->n_points);
+    h5close(d);
+  }
+  free(buf);
+  return rc;
+}
+
+int results_read(const char *path, ResultsTable *t, Err *e) {
+  memset(t, 0, sizeof *t);
+  struct stat st;
+  if (stat(path, &st) < 0) return errf(e, ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) return errf(e, ERR_CONFIG, "%s: not a regular file", path);
+  Quiet q = quiet_begin();
+  int rc = 0;
+  hid_t f = -1, fapl = fapl_unlocked();
+  if (st.st_size == 0)
+    rc = errf(e, ERR_CONFIG, "%s: empty file, not an ecore results file", path);
+  else if (H5Fis_hdf5(path) <= 0)
+    rc = errf(e, ERR_CONFIG, "%s: not an HDF5 file (expected an ecore results file)", path);
+  else if ((f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0)
+    rc = h5fail(e, path, "cannot open");
+  if (!rc) rc = read_header(f, t, path, e);
+  if (!rc) rc = read_rows(f, t, path, e);
+  h5close(f), h5close(fapl);
+  quiet_end(q);
+  if (rc) results_table_free(t);
+  return rc;
+}
+
+void results_table_free(ResultsTable *t) {
+  free(t->ecore_version), free(t->git_commit), free(t->created), free(t->hosts);
+  free(t->shard), free(t->merged_from), free(t->config_text), free(t->config_expanded);
+  free(t->config_path), free(t->rows);
+  memset(t, 0, sizeof *t);
+}
+
+typedef struct {
+  const char *id;
+  int index;
+} IdIndex;
+
+static int cmp_id_index(const void *a, const void *b) {
+  const IdIndex *x = a, *y = b;
+  int c = strcmp(x->id, y->id);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e) {
+  IdIndex *all = malloc(sizeof *all * (size_t)(t->n_rows ? t->n_rows : 1));
+  *idx = malloc(sizeof **idx * (size_t)(t->n_rows ? t->n_rows : 1));
+  if (!all || !*idx) {
+    free(all), free(*idx), *idx = NULL;
+    return errf(e, ERR_RUNTIME, "out of memory");
+  }
+  for (int i = 0; i < t->n_rows; i++) all[i] = (IdIndex){t->rows[i].run_id, i};
+  qsort(all, (size_t)t->n_rows, sizeof *all, cmp_id_index);
+  *n = 0;
+  for (int i = 0; i < t->n_rows; i++)  // the last of each run of equal ids is the latest row
+    if (i + 1 == t->n_rows || strcmp(all[i].id, all[i + 1].id)) (*idx)[(*n)++] = all[i].index;
+  free(all);
+  return 0;
+}
+
+// ---------------------------------------------------------------- a sweep's open file
+
+static int find_ok(const ResultsFile *f, const char *id, bool *found) {
+  int lo = 0, hi = f->n_ok;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2, c = strcmp(f->ok[mid], id);
+    if (c == 0) return *found = true, mid;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+// Records that run_id's latest row is now `ok` or not.
+static int note_status(ResultsFile *f, const char *id, bool ok, Err *e) {
+  bool found;
+  int at = find_ok(f, id, &found);
+  if (found && !ok) {
+    free(f->ok[at]);
+    memmove(f->ok + at, f->ok + at + 1, sizeof *f->ok * (size_t)(f->n_ok - at - 1));
+    f->n_ok--;
+  } else if (!found && ok) {
+    if (f->n_ok == f->cap_ok) {
+      int cap = f->cap_ok ? 2 * f->cap_ok : 64;
+      char **grown = realloc(f->ok, sizeof *grown * (size_t)cap);
+      if (!grown) return errf(e, ERR_RUNTIME, "out of memory");
+      f->ok = grown, f->cap_ok = cap;
+    }
+    char *copy = strdup(id);
+    if (!copy) return errf(e, ERR_RUNTIME, "out of memory");
+    memmove(f->ok + at + 1, f->ok + at, sizeof *f->ok * (size_t)(f->n_ok - at));
+    f->ok[at] = copy;
+    f->n_ok++;
+  }
+  return 0;
+}
+
+int results_open(const char *path, const ResultsSchema *expect, ResultsFile **out, Err *e) {
+  *out = NULL;
+  ResultsTable t;
+  int rc = results_read(path, &t, e);
+  if (rc) return rc;
+  if (expect && strcmp(expect->sweep_id, t.schema.sweep_id))
+    rc = errf(e, ERR_CONFIG,
+              "%s: holds sweep %s, not this sweep %s (its config differs); choose another "
+              "--out file",
+              path, t.schema.sweep_id, expect->sweep_id);
+  else if (expect && !results_schema_equal(expect, &t.schema))
+    rc = errf(e, ERR_CONFIG,
+              "%s: sweep %s, but its grid axes or supervision points differ from this sweep's",
+              path, t.schema.sweep_id);
+  ResultsFile *f = rc ? NULL : calloc(1, sizeof *f);
+  if (!rc && (!f || !(f->path = strdup(path)))) rc = errf(e, ERR_RUNTIME, "out of memory");
+  if (!rc) {
+    f->schema = t.schema;
+    f->n_rows = t.n_rows;
+    for (int i = 0; !rc && i < t.n_rows; i++)  // file order: the latest row decides
+      rc = note_status(f, t.rows[i].run_id, results_row_ok(&t.rows[i]), e);
+  }
+  results_table_free(&t);
+  if (rc)
+    results_close(f);
+  else
+    *out = f;
+  return rc;
+}
+
+int results_open_or_create(const char *path, const ResultsSchema *s, const ResultsMeta *m,
+                           ResultsFile **out, Err *e) {
+  if (!file_exists(path)) {
+    int rc = results_create(path, s, m, e);
+    if (rc) return rc;
+  }
+  return results_open(path, s, out, e);
+}
+
+int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
+  int rc = 0;
+  for (int i = 0; !rc && i < n; i++) rc = row_check(&rows[i], f->path, e);
+  if (rc || n == 0) return rc;
+  // Copy, change the copy, rename it over the file: the file is whole at every instant.
+  Staging st;
+  if ((rc = stage_begin(&st, f->path, e))) return rc;
+  rc = stage_copy(&st, f->path, e);
+  Quiet q = quiet_begin();
+  hid_t fapl = fapl_unlocked(), h = -1;
+  if (!rc && (h = H5Fopen(st.tmp, H5F_ACC_RDWR, fapl)) < 0) rc = h5fail(e, st.tmp, "cannot open");
+  if (!rc) rc = append_rows_h5(h, &f->schema, rows, n, st.tmp, e);
+  if (h >= 0 && H5Fclose(h) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
+  h5close(fapl);
+  quiet_end(q);
+  if (rc)
+    stage_drop(&st);
+  else
+    rc = stage_commit(&st, e);
+  if (rc) return err_context(e, "appending %d row(s)", n);
+  f->n_rows += n;
+  for (int i = 0; !rc && i < n; i++)
+    rc = note_status(f, rows[i].run_id, results_row_ok(&rows[i]), e);
+  return rc;
+}
+
+bool results_is_finished(const ResultsFile *f, const char *run_id) {
+  bool found;
+  find_ok(f, run_id, &found);
+  return found;
+}
+int results_n_finished(const ResultsFile *f) {
+  return f->n_ok;
+}
+const char *results_finished_id(const ResultsFile *f, int i) {
+  return f->ok[i];
+}
+int results_n_rows(const ResultsFile *f) {
+  return f->n_rows;
+}
+const ResultsSchema *results_file_schema(const ResultsFile *f) {
+  return &f->schema;
+}
+
+void results_close(ResultsFile *f) {
+  if (!f) return;
+  for (int i = 0; i < f->n_ok; i++) free(f->ok[i]);
+  free(f->ok), free(f->path), free(f);
+}

@@ -1,0 +1,172 @@
+// results.h: the results file of a sweep (HDF5), its merge and its report. The whole
+// interface: nothing outside results/ knows the file's layout.
+//
+// Layout (schema_version 1), readable with h5py alone:
+//   /runs            compound [rows], chunked, maxdims unlimited, one row per finished run, in
+//                    the order the runs finished. Fields in this order:
+//                      run_id S128, method S64, ec int32, seed int32, status S256,
+//                      one field per grid axis named by its dotted key ("ec.temperature"),
+//                      S128 holding the value's canonical text,
+//                      forget_acc, retain_acc, test_retain_acc, test_forget_acc,
+//                      mia_efficacy, avg_gap, wall_s float64 (NaN: not computed).
+//                    Strings are fixed-length, NUL-padded, UTF-8: numpy reads them as bytes
+//                    ('S128'), so pandas.DataFrame(f['runs'][:]) works and .str.decode()
+//                    turns them into text.
+//   /cka_original, /cka_retrain, /knn_forget_acc
+//                    float64 [rows x points], chunked, rows aligned with /runs; attribute
+//                    `points` (strings) names the supervision points.
+//   /config          group: scalar string datasets `given` (the config text as given) and
+//                    `expanded` (the expanded, defaulted config); attribute `path`.
+//   /                attributes: format "ecore-results", schema_version 1, sweep_id,
+//                    ecore_version, git_commit, created (UTC, ISO 8601), mpi_world_size,
+//                    hosts, shard ("I/N" or ""), axes (names, in column order),
+//                    merged_from (input files of a merge, or ""). Attributes and /config
+//                    are variable-length UTF-8 strings (h5py gives str), numbers int32.
+//
+// Duplicates: a run that failed is rerun on resume and appends a new row with the same run_id;
+// the latest row of a run_id wins (pandas: df.drop_duplicates("run_id", keep="last")). Runs
+// whose status is "ok" are never rerun, so an ok row is never duplicated. Merge and report use
+// the latest row of each run_id only.
+//
+// Durability: every change is made on a copy (PATH.tmp) which is flushed, fsynced and renamed
+// over PATH, so PATH is always a complete file: a kill at any moment leaves the file as it was
+// after the last finished append. (HDF5 1.10 in-place appends with H5Fflush left about 3% of
+// SIGKILLed files unreadable or with incomplete rows in our trials.) The file is not held open
+// between appends, so h5py can read it while a sweep runs. One writer per file: a writer holds
+// an flock on PATH.tmp while it stages a change, and a second writer gets an error (HDF5's own
+// file locks are off: they would collide with it, and PATH is never changed in place).
+// Cost: an append copies the file (about 3 ms per append at 2000 rows, 2.3 MB).
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+enum {
+  RESULTS_SCHEMA_VERSION = 1,
+  RESULTS_SWEEP_ID_LEN = 64,  // bytes, including the NUL
+  RESULTS_RUN_ID_LEN = 128,
+  RESULTS_NAME_LEN = 64,  // method, axis and point names
+  RESULTS_STATUS_LEN = 256,
+  RESULTS_VALUE_LEN = 128,  // an axis value's canonical text
+  RESULTS_MAX_AXES = 16,
+  RESULTS_MAX_POINTS = 16,
+};
+
+// What must match for a resume or a merge.
+typedef struct {
+  char sweep_id[RESULTS_SWEEP_ID_LEN];
+  int n_axes;
+  char axes[RESULTS_MAX_AXES][RESULTS_NAME_LEN];  // dotted config keys, in column order
+  int n_points;                                   // 1..RESULTS_MAX_POINTS
+  char points[RESULTS_MAX_POINTS][RESULTS_NAME_LEN];
+} ResultsSchema;
+
+// Provenance written once, when the file is created. NULL strings are stored as "".
+typedef struct {
+  const char *config_text;      // the config as given
+  const char *config_expanded;  // the expanded, defaulted config
+  const char *config_path;      // where the config came from
+  const char *hosts;            // host names of the ranks, e.g. "node1,node2"
+  int world_size;               // MPI world size
+  const char *shard;            // "I/N" for a shard's file, else NULL
+  const char *merged_from;      // set by merge
+} ResultsMeta;
+
+// One finished run. Start from results_row_init(); strings must be NUL-terminated.
+typedef struct {
+  char run_id[RESULTS_RUN_ID_LEN];
+  char method[RESULTS_NAME_LEN];  // base method: "original", "retrain", "ft", "none", ...
+  int ec;                         // 0 or 1
+  int seed;
+  char status[RESULTS_STATUS_LEN];                 // "ok" or "failed: reason"
+  char axis[RESULTS_MAX_AXES][RESULTS_VALUE_LEN];  // value per schema axis, same order
+  double forget_acc, retain_acc, test_retain_acc, test_forget_acc, mia_efficacy, avg_gap, wall_s;
+  double cka_original[RESULTS_MAX_POINTS];  // per schema point
+  double cka_retrain[RESULTS_MAX_POINTS];
+  double knn_forget_acc[RESULTS_MAX_POINTS];
+} ResultRow;
+
+// Everything a file holds, as read back. Owned strings; free with results_table_free.
+typedef struct {
+  ResultsSchema schema;
+  char *ecore_version, *git_commit, *created, *hosts, *shard, *merged_from;
+  char *config_text, *config_expanded, *config_path;
+  int world_size;
+  int n_rows;
+  ResultRow *rows;  // file order
+} ResultsTable;
+
+// An open results file of a sweep. Nothing is held open on disk between calls.
+typedef struct ResultsFile ResultsFile;
+
+// ---- rows and schema
+// Zeroes the row, sets status "ok" and every metric to NaN.
+void results_row_init(ResultRow *row);
+// Sets the value of axis `axis` (a name in s); ERR_CONFIG if unknown or too long.
+int results_row_set_axis(ResultRow *row, const ResultsSchema *s, const char *axis,
+                         const char *value, Err *e);
+bool results_row_ok(const ResultRow *row);  // status is "ok"
+// Same values in every field (NaN equals NaN); the first differing field's name in `field`.
+bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
+                        const char **field);
+// Checks names, counts and lengths; ERR_CONFIG with what is wrong.
+int results_schema_check(const ResultsSchema *s, Err *e);
+bool results_schema_equal(const ResultsSchema *a, const ResultsSchema *b);
+
+// The scalar metrics, in column order: forget_acc ... wall_s.
+enum { RESULTS_N_SCALARS = 7 };
+const char *results_scalar_name(int i);
+double results_row_scalar(const ResultRow *row, int i);
+// The per-point metrics: cka_original, cka_retrain, knn_forget_acc.
+enum { RESULTS_N_CURVES = 3 };
+const char *results_curve_name(int i);
+const double *results_row_curve(const ResultRow *row, int i);
+const char *results_curve_title(int i);  // e.g. "linear CKA to the original model"
+
+// ---- writing a sweep's file
+// Creates PATH with no rows; ERR_CONFIG if it exists.
+int results_create(const char *path, const ResultsSchema *s, const ResultsMeta *m, Err *e);
+// Opens PATH for appending. `expect` (may be NULL) must match the file's sweep id and schema,
+// else ERR_CONFIG naming both sweep ids. Missing or not a results file: ERR_CONFIG.
+int results_open(const char *path, const ResultsSchema *expect, ResultsFile **out, Err *e);
+// results_open if PATH exists, else results_create then open: what `ecore sweep` needs.
+int results_open_or_create(const char *path, const ResultsSchema *s, const ResultsMeta *m,
+                           ResultsFile **out, Err *e);
+// Appends rows (one copy-and-rename for all n); durable when it returns 0.
+int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e);
+// Whether run_id's latest row is "ok": such runs are skipped on resume.
+bool results_is_finished(const ResultsFile *f, const char *run_id);
+int results_n_finished(const ResultsFile *f);
+const char *results_finished_id(const ResultsFile *f, int i);  // sorted by run_id
+int results_n_rows(const ResultsFile *f);                      // every row, superseded too
+const ResultsSchema *results_file_schema(const ResultsFile *f);
+void results_close(ResultsFile *f);
+
+// Writes a whole file (rows in the given order) to PATH atomically, replacing it.
+int results_write(const char *path, const ResultsSchema *s, const ResultsMeta *m,
+                  const ResultRow *rows, int n, Err *e);
+
+// ---- reading
+int results_read(const char *path, ResultsTable *t, Err *e);
+void results_table_free(ResultsTable *t);
+// Indices of the latest row of each run_id, sorted by run_id; *idx is malloc'd (free it).
+int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e);
+
+// ---- merge (merge.c)
+// Joins shard files into OUT: same sweep id and schema everywhere (else ERR_CONFIG); a run_id
+// in two inputs must have identical latest rows (kept once), else ERR_CONFIG naming the run,
+// the field and both files; OUT must not be an input. OUT holds the latest row of each run_id,
+// sorted by run_id, and is written atomically: on failure OUT and the inputs are untouched.
+int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e);
+
+// ---- report (report.c, plot_svg.c)
+typedef enum { REPORT_MARKDOWN, REPORT_CSV } ReportFormat;
+// Groups the latest ok rows that differ only by seed (same method, ec and axis values) and
+// writes mean ± std (sample std, n) of every metric, the gap to the retrained model and the
+// avg gap; see report.c for the retrain reference. ERR_RUNTIME if the table has no rows.
+int results_report(const ResultsTable *t, ReportFormat fmt, FILE *out, Err *e);
+// Writes DIR/cka_original.svg, DIR/cka_retrain.svg, DIR/knn_forget_acc.svg (creating DIR):
+// one line per (method, ec), the mean over its ok rows, per supervision point.
+int results_plot_svg(const ResultsTable *t, const char *dir, Err *e);

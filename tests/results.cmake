@@ -1,0 +1,12 @@
+# The results file, merge and report (results/, harness/cmd_merge.c, harness/cmd_report.c).
+ecore_test_exe(test_results SOURCES test_results.c LIBS ecore_results)
+
+add_test(NAME results_unit COMMAND test_results)
+add_test(NAME results_cli COMMAND test_results --cli $<TARGET_FILE:ecore>)
+# Reads a file written by the C library back with h5py; needs /usr/bin/python3 with h5py and
+# numpy (exit 77, skipped, without them).
+add_test(NAME results_h5py
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_results_h5py.py
+                 $<TARGET_FILE:test_results> $<TARGET_FILE:ecore>)
+set_tests_properties(results_unit results_cli results_h5py PROPERTIES
+                     LABELS "unit" SKIP_RETURN_CODE 77 TIMEOUT 300)

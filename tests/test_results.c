@@ -1,0 +1,707 @@
+// test_results.c: the results file, merge and report.
+//   test_results                     unit tests in a fresh temporary directory
+//   test_results --write-sample PATH writes a small results file (for test_results_h5py.py)
+//   test_results --cli ECORE         exit codes of `ecore merge` and `ecore report`
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "results.h"
+#include "testutil.h"
+
+static void join(char *out, const char *dir, const char *name) {
+  snprintf(out, 512, "%s/%s", dir, name);
+}
+
+static bool exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+// The whole file (NUL-terminated), or NULL; *n its size.
+static char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)size + 1);
+  *n = fread(buf, 1, (size_t)size, f);
+  buf[*n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static bool same_bytes(const char *a, const char *b) {
+  size_t na, nb;
+  char *x = slurp(a, &na), *y = slurp(b, &nb);
+  bool same = x && y && na == nb && !memcmp(x, y, na);
+  free(x), free(y);
+  return same;
+}
+
+static ResultsSchema make_schema(const char *sweep_id) {
+  ResultsSchema s = {.n_axes = 2, .n_points = 4};
+  snprintf(s.sweep_id, sizeof s.sweep_id, "%s", sweep_id);
+  strcpy(s.axes[0], "ec.temperature");
+  strcpy(s.axes[1], "forget.classes");
+  for (int p = 0; p < 4; p++) snprintf(s.points[p], RESULTS_NAME_LEN, "layer%d", p + 1);
+  return s;
+}
+
+static const ResultsMeta META = {
+    .config_text = "data:\n  name: synthetic\nec:\n  temperature: 0.7  # τ\n",
+    .config_expanded = "data.name: synthetic\nec.temperature: 0.7\n",
+    .config_path = "configs/quickstart.yaml",
+    .hosts = "node1,node2",
+    .world_size = 2,
+};
+
+// A row whose every value follows from i (so a reader can check it whole).
+static ResultRow make_row(const ResultsSchema *s, const char *prefix, int i) {
+  static const char *const methods[] = {"ft", "rl", "retrain", "original"};
+  ResultRow r;
+  results_row_init(&r);
+  snprintf(r.run_id, sizeof r.run_id, "%s%05d", prefix, i);
+  strcpy(r.method, methods[i % 4]);
+  r.ec = i % 2;
+  r.seed = i % 3;
+  char temp[32];
+  snprintf(temp, sizeof temp, "%.1f", 0.1 * (i % 5));
+  results_row_set_axis(&r, s, "ec.temperature", temp, NULL);
+  results_row_set_axis(&r, s, "forget.classes", "[0, 1]", NULL);
+  r.forget_acc = (i % 10) / 10.0;
+  r.retain_acc = 0.9 + (i % 7) / 100.0;
+  r.test_retain_acc = 0.85;
+  r.test_forget_acc = (i % 3) / 10.0;
+  r.mia_efficacy = 0.5;
+  r.wall_s = 1.5 * i;  // avg_gap stays NaN: "not computed"
+  for (int p = 0; p < s->n_points; p++) {
+    r.cka_original[p] = 1.0 - 0.1 * p - 0.001 * i;
+    r.cka_retrain[p] = 0.5 + 0.05 * p;
+    r.knn_forget_acc[p] = 0.2 * p;
+  }
+  return r;
+}
+
+static void test_create_append_reopen(const char *dir) {
+  char path[512];
+  join(path, dir, "basic.h5");
+  ResultsSchema s = make_schema("0123456789abcdef");
+  Err e = {0};
+  CHECK(results_create(path, &s, &META, &e) == 0);
+  CHECK(results_create(path, &s, &META, &e) == ERR_CONFIG);  // never over an existing file
+  ResultsFile *f = NULL;
+  CHECK(results_open(path, &s, &f, &e) == 0);
+  if (!f) return;
+  ResultRow rows[3];
+  for (int i = 0; i < 3; i++) rows[i] = make_row(&s, "run", i);
+  strcpy(rows[1].status, "failed: loss is NaN at step 12");
+  CHECK(results_append(f, rows, 1, &e) == 0);
+  CHECK(results_append(f, rows + 1, 2, &e) == 0);
+  CHECK(results_n_rows(f) == 3);
+
+  // A second writer (here: a lock held on PATH.tmp) is refused, and the file is unchanged.
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int other = open(tmp, O_RDWR | O_CREAT, 0666);
+  CHECK(other >= 0 && flock(other, LOCK_EX | LOCK_NB) == 0);
+  ResultRow extra = make_row(&s, "run", 3);
+  CHECK(results_append(f, &extra, 1, &e) == ERR_RUNTIME);
+  CHECK(strstr(e.msg, "another process is writing"));
+  close(other);
+  unlink(tmp);
+  CHECK(results_n_rows(f) == 3);
+  results_close(f);
+
+  ResultsTable t;
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 3);
+  CHECK(results_schema_equal(&t.schema, &s));
+  for (int i = 0; i < t.n_rows && i < 3; i++) {
+    const char *field = NULL;
+    CHECK(results_rows_equal(&t.rows[i], &rows[i], &s, &field));
+    if (field) fprintf(stderr, "  row %d differs in %s\n", i, field);
+  }
+  CHECK(isnan(t.rows[0].avg_gap));
+  CHECK(t.config_text && !strcmp(t.config_text, META.config_text));
+  CHECK(t.config_expanded && !strcmp(t.config_expanded, META.config_expanded));
+  CHECK(t.config_path && !strcmp(t.config_path, META.config_path));
+  CHECK(t.hosts && !strcmp(t.hosts, "node1,node2"));
+  CHECK(t.world_size == 2);
+  CHECK(t.ecore_version && !strcmp(t.ecore_version, ECORE_VERSION));
+  CHECK(t.git_commit && !strcmp(t.git_commit, ECORE_GIT_COMMIT));
+  CHECK(t.created && strlen(t.created) == 20);
+  results_table_free(&t);
+
+  // A sweep without grid axes (only seeds) round-trips too.
+  char plain[512];
+  join(plain, dir, "noaxes.h5");
+  ResultsSchema s0 = s;
+  s0.n_axes = 0;
+  ResultRow r0 = make_row(&s0, "only", 0);
+  memset(r0.axis, 0, sizeof r0.axis);
+  CHECK(results_write(plain, &s0, NULL, &r0, 1, &e) == 0);
+  CHECK(results_read(plain, &t, &e) == 0);
+  CHECK(t.n_rows == 1 && t.schema.n_axes == 0 && results_schema_equal(&t.schema, &s0));
+  CHECK(t.n_rows == 1 && results_rows_equal(&t.rows[0], &r0, &s0, NULL));
+  CHECK(t.config_text && t.config_text[0] == '\0');  // NULL meta: empty strings
+  results_table_free(&t);
+
+  // Bad rows and schemas are refused before anything is written.
+  ResultsSchema bad = s;
+  strcpy(bad.axes[1], "seed");
+  CHECK(results_schema_check(&bad, &e) == ERR_CONFIG);
+  bad = s;
+  bad.n_points = 0;
+  CHECK(results_schema_check(&bad, &e) == ERR_CONFIG);
+  ResultRow r = make_row(&s, "run", 9);
+  CHECK(results_row_set_axis(&r, &s, "ec.tau", "1", &e) == ERR_CONFIG);
+  CHECK(results_open(path, &s, &f, &e) == 0);
+  r.ec = 7;
+  CHECK(f && results_append(f, &r, 1, &e) == ERR_CONFIG);
+  CHECK(f && results_n_rows(f) == 3);
+  results_close(f);
+}
+
+static void test_resume(const char *dir) {
+  char path[512];
+  join(path, dir, "resume.h5");
+  ResultsSchema s = make_schema("feedfacecafebeef");
+  Err e = {0};
+  ResultsFile *f = NULL;
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
+  if (!f) return;
+  ResultRow rows[4];
+  for (int i = 0; i < 4; i++) rows[i] = make_row(&s, "r", i);
+  strcpy(rows[2].status, "failed: diverged");
+  CHECK(results_append(f, rows, 4, &e) == 0);
+  results_close(f);
+
+  // A resumed sweep skips ok runs and reruns the failed one.
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
+  if (!f) return;
+  CHECK(results_n_finished(f) == 3);
+  CHECK(results_is_finished(f, "r00000") && results_is_finished(f, "r00001"));
+  CHECK(!results_is_finished(f, "r00002"));
+  CHECK(!results_is_finished(f, "nope"));
+  CHECK(!strcmp(results_finished_id(f, 0), "r00000"));
+  int appended = 0;
+  for (int i = 0; i < 4; i++) {
+    if (results_is_finished(f, rows[i].run_id)) continue;
+    ResultRow rerun = rows[i];
+    strcpy(rerun.status, "ok");
+    CHECK(results_append(f, &rerun, 1, &e) == 0);
+    appended++;
+  }
+  CHECK(appended == 1);
+  CHECK(results_is_finished(f, "r00002") && results_n_finished(f) == 4);
+  results_close(f);
+
+  // Nothing is duplicated: one latest row per run, all ok; the failed row is kept, superseded.
+  ResultsTable t;
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 5);
+  int *idx = NULL, n = 0;
+  CHECK(results_latest_rows(&t, &idx, &n, &e) == 0);
+  CHECK(n == 4);
+  for (int i = 0; i < n; i++) CHECK(results_row_ok(&t.rows[idx[i]]));
+  CHECK(n == 4 && idx[2] == 4);  // r00002's latest row is the rerun, appended last
+  free(idx);
+  results_table_free(&t);
+
+  // A second resume appends nothing.
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
+  if (f) {
+    for (int i = 0; i < 4; i++) CHECK(results_is_finished(f, rows[i].run_id));
+    results_close(f);
+  }
+}
+
+static void test_wrong_files(const char *dir) {
+  char path[512], other[512];
+  join(path, dir, "resume.h5");  // from test_resume
+  ResultsSchema s = make_schema("0000000000000001");
+  Err e = {0};
+  ResultsFile *f = NULL;
+  CHECK(results_open(path, &s, &f, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "feedfacecafebeef") && strstr(e.msg, "0000000000000001"));
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == ERR_CONFIG && !f);
+  s = make_schema("feedfacecafebeef");
+  strcpy(s.points[3], "fc");
+  CHECK(results_open(path, &s, &f, &e) == ERR_CONFIG);
+  CHECK(results_open(path, NULL, &f, &e) == 0);  // no expectation: any results file
+  results_close(f);
+
+  ResultsTable t;
+  join(other, dir, "missing.h5");
+  CHECK(results_read(other, &t, &e) == ERR_CONFIG && strstr(e.msg, "missing.h5"));
+  join(other, dir, "notes.txt");
+  FILE *txt = fopen(other, "w");
+  fputs("not HDF5\n", txt);
+  fclose(txt);
+  CHECK(results_read(other, &t, &e) == ERR_CONFIG && strstr(e.msg, "not an HDF5 file"));
+  join(other, dir, "empty.h5");
+  fclose(fopen(other, "w"));
+  CHECK(results_read(other, &t, &e) == ERR_CONFIG && strstr(e.msg, "empty"));
+  join(other, dir, "plain.h5");
+  hid_t h = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  H5Fclose(h);
+  CHECK(results_read(other, &t, &e) == ERR_CONFIG && strstr(e.msg, "not an ecore results file"));
+}
+
+// Rows of the "unsharded sweep": 30 runs; shards take run i when i % 3 == shard.
+static void write_shards(const char *dir, const ResultsSchema *s, ResultRow *all, int n) {
+  char path[512];
+  Err e = {0};
+  for (int i = 0; i < n; i++) all[i] = make_row(s, "m", i);
+  join(path, dir, "whole.h5");
+  CHECK(results_write(path, s, &META, all, n, &e) == 0);
+  for (int k = 0; k < 3; k++) {
+    char name[32], shard[8];
+    snprintf(name, sizeof name, "shard%d.h5", k);
+    snprintf(shard, sizeof shard, "%d/3", k + 1);
+    join(path, dir, name);
+    ResultsMeta m = META;
+    m.shard = shard;
+    ResultsFile *f = NULL;
+    CHECK(results_open_or_create(path, s, &m, &f, &e) == 0);
+    for (int i = n - 1; f && i >= 0; i--)  // reverse order: merge must not depend on it
+      if (i % 3 == k) CHECK(results_append(f, &all[i], 1, &e) == 0);
+    results_close(f);
+  }
+}
+
+static void test_merge(const char *dir) {
+  ResultsSchema s = make_schema("5eed5eed5eed5eed");
+  ResultRow all[30];
+  write_shards(dir, &s, all, 30);
+  char out[512], in[3][512], whole[512];
+  join(out, dir, "merged.h5");
+  join(whole, dir, "whole.h5");
+  for (int k = 0; k < 3; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "shard%d.h5", k);
+    join(in[k], dir, name);
+  }
+  const char *inputs[3] = {in[0], in[1], in[2]};
+  Err e = {0};
+  int n = 0;
+  CHECK(results_merge(out, inputs, 3, &n, &e) == 0);
+  CHECK(n == 30);
+
+  // Shards merged equal the unsharded sweep, as sets of rows; merged rows sorted by run_id.
+  ResultsTable merged, ref;
+  CHECK(results_read(out, &merged, &e) == 0);
+  CHECK(results_read(whole, &ref, &e) == 0);
+  CHECK(merged.n_rows == ref.n_rows);
+  for (int i = 0; i < merged.n_rows && i < ref.n_rows; i++) {
+    CHECK(results_rows_equal(&merged.rows[i], &ref.rows[i], &s, NULL));
+    if (i) CHECK(strcmp(merged.rows[i - 1].run_id, merged.rows[i].run_id) < 0);
+  }
+  CHECK(results_schema_equal(&merged.schema, &s));
+  CHECK(merged.shard && merged.shard[0] == '\0');
+  CHECK(merged.merged_from && strstr(merged.merged_from, "shard2.h5"));
+  CHECK(merged.hosts && !strcmp(merged.hosts, "node1,node2"));
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  CHECK(!exists(tmp));
+  results_table_free(&merged);
+  results_table_free(&ref);
+
+  // An identical overlap is kept once; the same input twice too.
+  const char *twice[4] = {in[0], in[1], in[0], whole};
+  CHECK(results_merge(out, twice, 4, &n, &e) == 0);
+  CHECK(n == 30);
+}
+
+static void test_merge_refusals(const char *dir) {
+  ResultsSchema s = make_schema("5eed5eed5eed5eed");
+  Err e = {0};
+  char out[512], in0[512], in1[512], diff[512], alien[512];
+  join(out, dir, "merged.h5");  // from test_merge: must survive every failed merge
+  join(in0, dir, "shard0.h5");
+  join(in1, dir, "shard1.h5");
+  char keep[512];
+  join(keep, dir, "merged.copy");
+  size_t n_out;
+  char *before = slurp(out, &n_out);
+  FILE *k = fopen(keep, "wb");
+  fwrite(before, 1, n_out, k);
+  fclose(k);
+  free(before);
+
+  // The same run with a different value in two inputs.
+  join(diff, dir, "diff.h5");
+  ResultRow r = make_row(&s, "m", 0);  // shard0 holds m00000
+  r.retain_acc += 0.01;
+  CHECK(results_write(diff, &s, &META, &r, 1, &e) == 0);
+  const char *conflict[2] = {in0, diff};
+  CHECK(results_merge(out, conflict, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "m00000") && strstr(e.msg, "retain_acc") && strstr(e.msg, "diff.h5"));
+  CHECK(same_bytes(out, keep));
+
+  // Another sweep.
+  ResultsSchema other = make_schema("0ther0ther0ther0");
+  join(alien, dir, "alien.h5");
+  ResultRow a = make_row(&other, "z", 1);
+  CHECK(results_write(alien, &other, &META, &a, 1, &e) == 0);
+  const char *mixed[2] = {in0, alien};
+  CHECK(results_merge(out, mixed, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "5eed5eed5eed5eed") && strstr(e.msg, "0ther0ther0ther0"));
+  CHECK(same_bytes(out, keep));
+
+  // The output among the inputs; a missing input.
+  char in1_copy[512];
+  join(in1_copy, dir, "shard1.copy");
+  size_t n1;
+  char *b1 = slurp(in1, &n1);
+  k = fopen(in1_copy, "wb");
+  fwrite(b1, 1, n1, k);
+  fclose(k);
+  free(b1);
+  const char *self[2] = {in0, in1};
+  CHECK(results_merge(in1, self, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(same_bytes(in1, in1_copy));
+  char missing[512];
+  join(missing, dir, "nope.h5");
+  const char *gone[2] = {in0, missing};
+  CHECK(results_merge(out, gone, 2, NULL, &e) == ERR_CONFIG && strstr(e.msg, "nope.h5"));
+  CHECK(same_bytes(out, keep));
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp", out);
+  CHECK(!exists(tmp));
+}
+
+// A child appends rows in a loop and is killed at some moment; the file must open and hold
+// complete rows 0..n-1, and a resume must be able to append to it.
+static void test_sigkill(const char *dir) {
+  enum { TRIALS = 30 };
+  ResultsSchema s = make_schema("dead00dead00dead");
+  int total = 0;
+  for (int trial = 0; trial < TRIALS; trial++) {
+    char path[512], name[32];
+    snprintf(name, sizeof name, "kill%d.h5", trial);
+    join(path, dir, name);
+    Err e = {0};
+    CHECK(results_create(path, &s, &META, &e) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      ResultsFile *f = NULL;
+      if (results_open(path, &s, &f, &e)) _exit(3);
+      for (int i = 0; i < 100000; i++) {
+        ResultRow r = make_row(&s, "k", i);
+        if (results_append(f, &r, 1, &e)) _exit(4);
+      }
+      _exit(0);
+    }
+    struct timespec delay = {0, (5 + (trial * 37) % 120) * 1000000L};  // 5..124 ms
+    nanosleep(&delay, NULL);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    ResultsTable t;
+    int rc = results_read(path, &t, &e);
+    CHECK(rc == 0);
+    if (rc) {
+      fprintf(stderr, "  trial %d: %s\n", trial, e.msg);
+      continue;
+    }
+    for (int i = 0; i < t.n_rows; i++) {
+      ResultRow want = make_row(&s, "k", i);
+      const char *field = NULL;
+      CHECK(results_rows_equal(&t.rows[i], &want, &s, &field));
+      if (field) fprintf(stderr, "  trial %d row %d: %s differs\n", trial, i, field);
+    }
+    total += t.n_rows;
+    int n = t.n_rows;
+    results_table_free(&t);
+
+    ResultsFile *f = NULL;  // resume, over a stale PATH.tmp if the kill left one
+    CHECK(results_open(path, &s, &f, &e) == 0);
+    if (!f) continue;
+    CHECK(results_n_finished(f) == n);
+    ResultRow next = make_row(&s, "k", n);
+    CHECK(results_append(f, &next, 1, &e) == 0);
+    CHECK(results_n_rows(f) == n + 1);
+    results_close(f);
+  }
+  printf("sigkill: %d rows survived %d kills\n", total, TRIALS);
+  CHECK(total > 0);
+}
+
+// ---------------------------------------------------------------- report
+
+static ResultRow report_row(const ResultsSchema *s, const char *id, const char *method, int ec,
+                            int seed, const char *temp, const char *classes, double forget,
+                            double retain, double test, double mia, double cka1) {
+  ResultRow r;
+  results_row_init(&r);
+  snprintf(r.run_id, sizeof r.run_id, "%s", id);
+  snprintf(r.method, sizeof r.method, "%s", method);
+  r.ec = ec, r.seed = seed;
+  results_row_set_axis(&r, s, "ec.temperature", temp, NULL);
+  results_row_set_axis(&r, s, "forget.classes", classes, NULL);
+  r.forget_acc = forget, r.retain_acc = retain, r.test_retain_acc = test, r.mia_efficacy = mia;
+  r.test_forget_acc = forget;
+  r.wall_s = 10;
+  r.cka_original[0] = cka1, r.cka_original[1] = 0.5;
+  r.cka_retrain[0] = r.cka_retrain[1] = 0.6;
+  r.knn_forget_acc[0] = 0.3, r.knn_forget_acc[1] = 0.1;
+  return r;
+}
+
+static void report_file(const char *path, ResultsSchema *s) {
+  *s = make_schema("00000000000000aa");
+  s->n_points = 2;
+  ResultRow rows[] = {
+      report_row(s, "rt1", "retrain", 0, 1, "", "[0]", 0.0, 0.9, 0.8, 0.5, 0.4),
+      report_row(s, "rt2", "retrain", 0, 2, "", "[0]", 0.1, 0.9, 0.8, 0.7, 0.4),
+      report_row(s, "rtx", "retrain", 0, 1, "", "[1]", 0.9, 0.1, 0.1, 0.9, 0.4),
+      report_row(s, "a1", "ft", 0, 1, "0.5", "[0]", 0.1, 0.95, 0.85, 0.2, 0.9),
+      report_row(s, "a2", "ft", 0, 2, "0.5", "[0]", 0.2, 0.95, 0.85, 0.3, 0.8),
+      report_row(s, "a3", "ft", 0, 3, "0.5", "[0]", 0.3, 0.95, 0.85, 0.4, 0.7),
+      report_row(s, "a4", "ft", 0, 4, "0.5", "[0]", 0.9, 0.9, 0.9, 0.9, 0.9),
+      report_row(s, "b1", "ft", 1, 1, "0.5", "[0]", 0.0, 0.9, 0.8, 0.5, 0.2),
+      report_row(s, "b2", "ft", 1, 2, "0.5", "[0]", 0.0, 0.9, 0.8, 0.5, 0.3),
+  };
+  strcpy(rows[6].status, "failed: loss is NaN");
+  Err e = {0};
+  CHECK(results_write(path, s, &META, rows, (int)(sizeof rows / sizeof *rows), &e) == 0);
+}
+
+// Splits one CSV line (RFC 4180 quoting) into at most max fields; returns the count.
+static int csv_split(const char *line, char fields[][128], int max) {
+  int n = 0;
+  const char *p = line;
+  while (n < max) {
+    int len = 0;
+    bool quoted = *p == '"';
+    if (quoted) p++;
+    while (*p && (quoted ? !(*p == '"' && p[1] != '"') : *p != ',')) {
+      if (quoted && *p == '"') p++;
+      if (len < 127) fields[n][len++] = *p;
+      p++;
+    }
+    if (quoted && *p == '"') p++;
+    fields[n++][len] = '\0';
+    if (*p != ',') break;
+    p++;
+  }
+  return n;
+}
+
+static void test_report(const char *dir) {
+  char path[512];
+  join(path, dir, "report.h5");
+  ResultsSchema s;
+  report_file(path, &s);
+  ResultsTable t;
+  Err e = {0};
+  CHECK(results_read(path, &t, &e) == 0);
+
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  CHECK(results_report(&t, REPORT_CSV, out, &e) == 0);
+  fclose(out);
+  // Groups: retrain [0], retrain [1], ft ec0, ft ec1; each 7 scalars + 3x2 points + avg gap.
+  int lines = 0, checked = 0;
+  char f[16][128];
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+    int n = csv_split(line, f, 16);
+    CHECK(n == 12);
+    if (lines == 0) {
+      CHECK(!strcmp(f[0], "method") && !strcmp(f[2], "ec.temperature") && !strcmp(f[5], "point") &&
+            !strcmp(f[7], "mean") && !strcmp(f[10], "gap"));
+      continue;
+    }
+    if (strcmp(f[0], "ft") || strcmp(f[1], "0")) continue;
+    CHECK(!strcmp(f[3], "[0]") && !strcmp(f[11], "1"));  // one failed run, not averaged
+    if (!strcmp(f[4], "forget_acc")) {
+      CHECK(!strcmp(f[6], "3"));
+      CHECK_CLOSE(atof(f[7]), 0.2, 1e-9, 1e-12);
+      CHECK_CLOSE(atof(f[8]), 0.1, 1e-9, 1e-12);
+      CHECK_CLOSE(atof(f[9]), 0.05, 1e-9, 1e-12);  // retrain of forget set [0] only
+      CHECK_CLOSE(atof(f[10]), 0.15, 1e-9, 1e-12);
+      checked++;
+    } else if (!strcmp(f[4], "mia_efficacy")) {
+      CHECK_CLOSE(atof(f[7]), 0.3, 1e-9, 1e-12);
+      CHECK_CLOSE(atof(f[9]), 0.6, 1e-9, 1e-12);
+      checked++;
+    } else if (!strcmp(f[4], "cka_original") && !strcmp(f[5], "layer1")) {
+      CHECK_CLOSE(atof(f[7]), 0.8, 1e-9, 1e-12);
+      CHECK_CLOSE(atof(f[8]), 0.1, 1e-9, 1e-12);
+      CHECK_CLOSE(atof(f[10]), 0.4, 1e-9, 1e-12);
+      checked++;
+    } else if (!strcmp(f[4], "avg_gap_vs_retrain")) {
+      CHECK_CLOSE(atof(f[7]), (0.15 + 0.05 + 0.05 + 0.3) / 4, 1e-9, 1e-12);
+      checked++;
+    } else if (!strcmp(f[4], "avg_gap")) {
+      CHECK(f[6][0] == '0' && f[7][0] == '\0');  // not computed in any run
+    }
+  }
+  CHECK(lines == 1 + 4 * (7 + 3 * 2 + 1));
+  CHECK(checked == 4);
+  free(text);
+
+  out = open_memstream(&text, &size);
+  CHECK(results_report(&t, REPORT_MARKDOWN, out, &e) == 0);
+  fclose(out);
+  CHECK(strstr(text, "| ft | 0 | 0.5 | [0] | 3 (+1 failed) | 0.2000 ± 0.1000 (Δ 0.1500) |"));
+  CHECK(strstr(text, "## cka_original"));
+  CHECK(strstr(text, "| layer1 | layer2 |"));
+  CHECK(strstr(text, " 0.1375 |"));  // avg gap of ft ec0
+  free(text);
+
+  ResultsTable empty = {0};
+  empty.schema = s;
+  CHECK(results_report(&empty, REPORT_MARKDOWN, stdout, &e) == ERR_RUNTIME);
+  results_table_free(&t);
+}
+
+static void test_svg(const char *dir) {
+  char path[512], plots[512], svg[600];
+  join(path, dir, "report.h5");
+  join(plots, dir, "plots");
+  ResultsTable t;
+  Err e = {0};
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(results_plot_svg(&t, plots, &e) == 0);
+  const char *names[] = {"cka_original", "cka_retrain", "knn_forget_acc"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(svg, sizeof svg, "%s/%s.svg", plots, names[i]);
+    size_t n = 0;
+    char *text = slurp(svg, &n);
+    CHECK(text != NULL);
+    if (!text) continue;
+    CHECK(strstr(text, "<svg") && strstr(text, "</svg>"));
+    CHECK(strstr(text, ">ft + EC</text>") && strstr(text, ">retrain</text>"));
+    CHECK(strstr(text, "stroke-dasharray"));  // ft without EC
+    CHECK(strstr(text, ">layer2</text>") && strstr(text, "supervision point"));
+    int polylines = 0;
+    for (char *p = text; (p = strstr(p, "<polyline")); p++) polylines++;
+    CHECK(polylines == 3);  // retrain, ft, ft + EC
+    free(text);
+  }
+  results_table_free(&t);
+}
+
+// ---------------------------------------------------------------- modes
+
+static int write_sample(const char *path) {
+  ResultsSchema s = make_schema("a1b2c3d4e5f60718");
+  Err e = {0};
+  ResultsFile *f = NULL;
+  unlink(path);
+  if (results_open_or_create(path, &s, &META, &f, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    return 1;
+  }
+  ResultRow rows[8];
+  for (int i = 0; i < 8; i++) rows[i] = make_row(&s, "run", i);
+  strcpy(rows[5].status, "failed: loss is NaN");
+  int rc = results_append(f, rows, 8, &e);
+  results_close(f);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  return rc ? 1 : 0;
+}
+
+static int run(const char *cmd) {
+  char full[2048];
+  snprintf(full, sizeof full, "%s >/dev/null 2>&1", cmd);
+  int status = system(full);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli(const char *ecore, const char *dir) {
+  char cmd[2048], a[512], b[512], out[512], other[512], empty[512], txt[512], plots[512];
+  join(a, dir, "a.h5"), join(b, dir, "b.h5"), join(out, dir, "out.h5");
+  join(other, dir, "other.h5"), join(empty, dir, "empty.h5"), join(txt, dir, "notes.txt");
+  join(plots, dir, "plots");
+  ResultsSchema s = make_schema("c11c11c11c11c11c"), s2 = make_schema("0ther0ther0ther0");
+  ResultRow rows[6];
+  for (int i = 0; i < 6; i++) rows[i] = make_row(&s, "c", i);
+  Err e = {0};
+  CHECK(results_write(a, &s, &META, rows, 3, &e) == 0);
+  CHECK(results_write(b, &s, &META, rows + 3, 3, &e) == 0);
+  CHECK(results_write(other, &s2, &META, rows, 1, &e) == 0);
+  CHECK(results_write(empty, &s, &META, NULL, 0, &e) == 0);
+  FILE *t = fopen(txt, "w");
+  fputs("hello\n", t);
+  fclose(t);
+
+#define EXPECT(code, ...)                               \
+  do {                                                  \
+    snprintf(cmd, sizeof cmd, __VA_ARGS__);             \
+    int got_ = run(cmd);                                \
+    if (got_ != (code)) {                               \
+      fprintf(stderr, "  '%s' exited %d\n", cmd, got_); \
+      CHECK(got_ == (code));                            \
+    }                                                   \
+  } while (0)
+  EXPECT(0, "'%s' merge --help", ecore);
+  EXPECT(0, "'%s' report --help", ecore);
+  EXPECT(2, "'%s' merge", ecore);
+  EXPECT(2, "'%s' merge '%s'", ecore, out);
+  EXPECT(2, "'%s' merge --force '%s' '%s'", ecore, out, a);
+  EXPECT(2, "'%s' merge '%s' '%s' '%s'", ecore, out, a, other);  // another sweep
+  CHECK(!exists(out));
+  EXPECT(2, "'%s' merge '%s' '%s' '%s'", ecore, a, a, b);  // output is an input
+  EXPECT(0, "'%s' merge '%s' '%s' '%s'", ecore, out, a, b);
+  CHECK(exists(out));
+  EXPECT(2, "'%s' report", ecore);
+  EXPECT(2, "'%s' report '%s' --format xml", ecore, out);
+  EXPECT(2, "'%s' report '%s' --plots", ecore, out);
+  EXPECT(2, "'%s' report '%s'", ecore, txt);
+  EXPECT(2, "'%s' report '%s/nope.h5'", ecore, dir);
+  EXPECT(1, "'%s' report '%s'", ecore, empty);
+  EXPECT(0, "'%s' report '%s'", ecore, out);
+  EXPECT(0, "'%s' report '%s' --format csv", ecore, out);
+  EXPECT(0, "'%s' report '%s' --format md --plots '%s'", ecore, out, plots);
+  char svg[600];
+  snprintf(svg, sizeof svg, "%s/cka_retrain.svg", plots);
+  CHECK(exists(svg));
+#undef EXPECT
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--write-sample")) return write_sample(argv[2]);
+  char dir[] = "/tmp/ecore_test_results_XXXXXX";
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  if (argc == 3 && !strcmp(argv[1], "--cli")) {
+    test_cli(argv[2], dir);
+  } else {
+    test_create_append_reopen(dir);
+    test_resume(dir);
+    test_wrong_files(dir);
+    test_merge(dir);
+    test_merge_refusals(dir);
+    test_sigkill(dir);
+    test_report(dir);
+    test_svg(dir);
+  }
+  int rc = test_finish(argv[0]);
+  if (rc == 0) {  // keep the files of a failed run for a look
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  } else {
+    fprintf(stderr, "files kept in %s\n", dir);
+  }
+  return rc;
+}

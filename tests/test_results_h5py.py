@@ -1,0 +1,152 @@
+"""A results file written by the C library, read back with h5py alone (as users do).
+
+usage: test_results_h5py.py TEST_RESULTS ECORE
+TEST_RESULTS --write-sample PATH writes the file; ECORE is the ecore binary, whose report
+(CSV and SVG plots) is parsed too. Exit 77 (skipped) when h5py or numpy is missing.
+"""
+import csv
+import io
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+try:
+    import h5py
+    import numpy as np
+except ImportError as exc:
+    print(f"SKIPPED: {sys.executable} lacks h5py/numpy ({exc}); "
+          "install python3-h5py python3-numpy", file=sys.stderr)
+    sys.exit(77)
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print(f"check failed: {what}", file=sys.stderr)
+
+
+STRINGS = ["run_id", "method", "status", "ec.temperature", "forget.classes"]
+INTS = ["ec", "seed"]
+ACCURACIES = ["forget_acc", "retain_acc", "test_retain_acc", "test_forget_acc", "mia_efficacy"]
+FLOATS = ACCURACIES + ["avg_gap", "wall_s"]
+POINTS = ["layer1", "layer2", "layer3", "layer4"]
+
+
+def check_file(path):
+    with h5py.File(path, "r") as f:
+        runs = f["runs"]
+        check(runs.ndim == 1 and runs.maxshape == (None,), "/runs is 1-D and extendable")
+        check(runs.chunks is not None, "/runs is chunked")
+        names = runs.dtype.names
+        check(list(names[:5]) == ["run_id", "method", "ec", "seed", "status"],
+              f"/runs starts with the SPEC.md columns: {names}")
+        for name in STRINGS + INTS + FLOATS:
+            check(name in names, f"/runs has field {name}")
+        rows = runs[:]
+        n = len(rows)
+        check(n == 8, f"8 rows, got {n}")
+        for name in STRINGS:
+            check(runs.dtype[name].kind == "S", f"{name} is a byte string")
+            text = [v.decode("utf-8") for v in rows[name]]
+            check(all(isinstance(t, str) for t in text), f"{name} decodes")
+        for name in INTS:
+            check(runs.dtype[name].kind == "i", f"{name} is an integer")
+        for name in FLOATS:
+            check(runs.dtype[name] == np.float64, f"{name} is float64")
+        check(rows["run_id"][0].decode() == "run00000", "first run_id")
+        check(rows["method"][1].decode() == "rl", "method of row 1")
+        check(rows["status"][5].decode() == "failed: loss is NaN", "failed status")
+        check(rows["forget.classes"][0].decode() == "[0, 1]", "axis value text")
+        check(set(rows["ec"]) == {0, 1}, "ec is 0/1")
+        for name in ACCURACIES:
+            v = rows[name]
+            check(np.all((v >= 0) & (v <= 1)), f"{name} in [0,1]")
+        check(np.all(np.isnan(rows["avg_gap"])), "avg_gap not computed: NaN")
+
+        for name in ["cka_original", "cka_retrain", "knn_forget_acc"]:
+            d = f[name]
+            check(d.shape == (n, len(POINTS)), f"/{name} is [runs x points]: {d.shape}")
+            check(d.dtype.kind == "f", f"/{name} is float")
+            points = [p.decode() if isinstance(p, bytes) else p for p in d.attrs["points"]]
+            check(points == POINTS, f"/{name} points: {points}")
+            v = d[:]
+            check(np.all((v >= 0) & (v <= 1)), f"/{name} in [0,1]")
+        check(abs(f["cka_original"][3, 1] - (1.0 - 0.1 - 0.003)) < 1e-12, "rows aligned")
+
+        check("config" in f and "given" in f["config"] and "expanded" in f["config"],
+              "/config/given and /config/expanded")
+        given = f["config/given"].asstr()[()]
+        check("temperature: 0.7" in given and "τ" in given, "config text as given (UTF-8)")
+        check("ec.temperature" in f["config/expanded"].asstr()[()], "expanded config")
+
+        a = f.attrs
+        for key in ["format", "schema_version", "sweep_id", "ecore_version", "git_commit",
+                    "created", "mpi_world_size", "hosts", "axes"]:
+            check(key in a, f"root attribute {key}")
+        check(a.get("format") == "ecore-results", "format attribute")
+        check(a.get("sweep_id") == "a1b2c3d4e5f60718", "sweep_id attribute is str")
+        check(int(a.get("mpi_world_size", -1)) == 2, "mpi_world_size")
+        check(a.get("hosts") == "node1,node2", "hosts")
+        check(list(a.get("axes", [])) == ["ec.temperature", "forget.classes"], "axes")
+
+    try:  # the pandas route the docs suggest, where pandas is installed
+        import pandas as pd
+        with h5py.File(path, "r") as f:
+            df = pd.DataFrame(f["runs"][:])
+        check(len(df) == 8 and "ec.temperature" in df.columns, "pandas DataFrame")
+    except ImportError:
+        pass
+
+
+def check_report(ecore, path, tmp):
+    res = subprocess.run([ecore, "report", path, "--format", "csv"], capture_output=True,
+                         text=True)
+    check(res.returncode == 0, f"report --format csv exits 0: {res.stderr}")
+    table = list(csv.reader(io.StringIO(res.stdout)))
+    header = table[0]
+    check(header[:2] == ["method", "ec"] and "mean" in header and "gap" in header,
+          f"CSV header {header}")
+    check(all(len(r) == len(header) for r in table), "CSV rows as wide as the header")
+    methods = {r[0] for r in table[1:]}
+    check({"ft", "rl", "retrain", "original"} <= methods, f"methods in CSV: {methods}")
+
+    plots = os.path.join(tmp, "plots")
+    res = subprocess.run([ecore, "report", path, "--plots", plots], capture_output=True,
+                         text=True)
+    check(res.returncode == 0, f"report --plots exits 0: {res.stderr}")
+    check("| method | ec |" in res.stdout, "Markdown table")
+    for name in ["cka_original", "cka_retrain", "knn_forget_acc"]:
+        root = ET.parse(os.path.join(plots, name + ".svg")).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        check(root.tag == ns + "svg", f"{name}.svg is SVG")
+        lines = root.findall(f".//{ns}polyline")
+        check(len(lines) >= 4, f"{name}.svg has a line per method and ec: {len(lines)}")
+        for pl in lines:
+            for xy in pl.get("points").split():
+                x, y = map(float, xy.split(","))
+                check(math.isfinite(x) and math.isfinite(y), "finite coordinates")
+        texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+        check("supervision point" in texts and "layer4" in texts, f"{name}.svg axis labels")
+
+
+def main():
+    writer, ecore = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "sample.h5")
+        subprocess.run([writer, "--write-sample", path], check=True)
+        check_file(path)
+        check_report(ecore, path, tmp)
+    if failures:
+        print(f"test_results_h5py: {len(failures)} check(s) failed", file=sys.stderr)
+        return 1
+    print("test_results_h5py: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
