@@ -41,7 +41,7 @@ static void print_run(FILE *f, const Plan *p, int i) {
     int key = p->columns[k];
     const KeySpec *spec = &config_schema[key];
     if (!strcmp(spec->key, "unlearn.method") || !strcmp(spec->key, "ec.enabled")) continue;
-    Value v;
+    CfgValue v;
     config_get(&c, key, &v);
     fprintf(f, " %s=%s", spec->key,
             config_applies(spec->when, &c) ? config_value_text(key, &v, text, sizeof text) : "-");
@@ -66,7 +66,7 @@ static void print_job(FILE *f, const Plan *p, const PlanJob *j) {
       fprintf(f, " forget.random_fraction=%g", c.forget.random_fraction);
     else {
       int key = config_key_index("forget.classes");
-      Value v;
+      CfgValue v;
       config_get(&c, key, &v);
       fprintf(f, " forget.classes=%s", config_value_text(key, &v, text, sizeof text));
     }

@@ -164,7 +164,7 @@ static int parse_string(const Loader *l, const KeySpec *k, const YNode *n, const
 // ---------------------------------------------------------------------------------------------
 // lists and whole values
 
-static int parse_list(const Loader *l, const KeySpec *k, const YNode *n, KeyType item, Value *v) {
+static int parse_list(const Loader *l, const KeySpec *k, const YNode *n, KeyType item, CfgValue *v) {
   static const char *const want[] = {[T_INTS] = "a list of integers, such as [3, 8]",
                                      [T_FLOATS] = "a list of numbers, such as [1, 0.5]",
                                      [T_STRINGS] = "a list of names, such as [a, b]"};
@@ -188,7 +188,7 @@ static int parse_list(const Loader *l, const KeySpec *k, const YNode *n, KeyType
   return 0;
 }
 
-static int parse_value(const Loader *l, int key, const YNode *n, Value *v) {
+static int parse_value(const Loader *l, int key, const YNode *n, CfgValue *v) {
   const KeySpec *k = &config_schema[key];
   memset(v, 0, sizeof *v);
   if (ynode_is_null(n) && k->type != T_STRING && k->type != T_PATH) {
@@ -213,7 +213,7 @@ static int parse_value(const Loader *l, int key, const YNode *n, Value *v) {
       return parse_list(l, k, n, k->type, v);
     case T_WEIGHTS:
       if (n->kind == YN_SEQ) {
-        Value list;
+        CfgValue list;
         int rc = parse_list(l, k, n, T_FLOATS, &list);
         v->w = (LayerWeights){WEIGHTS_LIST, list.fl};
         return rc;
@@ -299,7 +299,7 @@ static int set_key(Loader *l, int key, const YNode *k, const YNode *v, void *ctx
   else if (spec->type == T_CASES)
     rc = parse_cases(l, v);
   else {
-    Value val;
+    CfgValue val;
     if ((rc = parse_value(l, key, v, &val))) return rc;
     config_set(&cf->base, key, &val);
   }
@@ -444,7 +444,7 @@ static int load_defaults(Loader *l) {
     int rc = ytree_parse(&n, &cf->arena, where, 0, k->def, strlen(k->def), l->e);
     if (rc) return rc;
     // An empty default ("" for a path) parses to no node; it is the empty string.
-    Value v = {0};
+    CfgValue v = {0};
     if (!n)
       v.s = "";
     else if ((rc = parse_value(l, key, n, &v)))
@@ -625,18 +625,18 @@ _Static_assert(sizeof(CfgDataName) == sizeof(int) && sizeof(CfgMethod) == sizeof
                    sizeof(WeightScheme) == sizeof(int),
                "enum fields are read and written as int");
 
-void config_get(const Config *c, int key, Value *v) {
+void config_get(const Config *c, int key, CfgValue *v) {
   const KeySpec *k = &config_schema[key];
   memset(v, 0, sizeof *v);
   memcpy(v, (const char *)c + k->offset, config_value_size(k->type));
 }
 
-void config_set(Config *c, int key, const Value *v) {
+void config_set(Config *c, int key, const CfgValue *v) {
   const KeySpec *k = &config_schema[key];
   memcpy((char *)c + k->offset, v, config_value_size(k->type));
 }
 
-int config_value_equal(KeyType t, const Value *a, const Value *b) {
+int config_value_equal(KeyType t, const CfgValue *a, const CfgValue *b) {
   switch (t) {
     case T_INT:
     case T_ENUM:
@@ -664,7 +664,7 @@ int config_value_equal(KeyType t, const Value *a, const Value *b) {
     case T_WEIGHTS:
       if (a->w.scheme != b->w.scheme) return 0;
       if (a->w.scheme != WEIGHTS_LIST) return 1;
-      return config_value_equal(T_FLOATS, &(Value){.fl = a->w.list}, &(Value){.fl = b->w.list});
+      return config_value_equal(T_FLOATS, &(CfgValue){.fl = a->w.list}, &(CfgValue){.fl = b->w.list});
     case T_GRID:
     case T_CASES:
       return 1;

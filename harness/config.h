@@ -51,7 +51,7 @@ typedef enum {
   CFG_METHOD_NEGGRAD_PLUS,
   CFG_METHOD_RL,
   CFG_METHOD_SALUN,
-  METHOD_L1SPARSE,
+  CFG_METHOD_L1SPARSE,
   CFG_METHOD_SCRUB,
   CFG_METHOD_BS,
   CFG_METHOD_CU,
@@ -91,6 +91,7 @@ typedef struct {
 
 typedef struct {
   CfgArch arch;
+  int width;       // 0: the architecture's own
   StrList points;  // resolved to the arch's stage names in every run's config
 } ModelCfg;
 
@@ -293,16 +294,16 @@ typedef union {
   FloatList fl;
   StrList sl;
   LayerWeights w;
-} Value;
+} CfgValue;
 
 size_t config_value_size(KeyType t);
-void config_get(const Config *c, int key, Value *v);
-void config_set(Config *c, int key, const Value *v);
-int config_value_equal(KeyType t, const Value *a, const Value *b);
+void config_get(const Config *c, int key, CfgValue *v);
+void config_set(Config *c, int key, const CfgValue *v);
+int config_value_equal(KeyType t, const CfgValue *a, const CfgValue *b);
 // Writes a value as YAML flow text ("0.7", "[3, 8]", "mnist", "\"a b\"").
-void config_format_value(FILE *f, int key, const Value *v);
+void config_format_value(FILE *f, int key, const CfgValue *v);
 // The same, into buf (truncated to size).
-const char *config_value_text(int key, const Value *v, char *buf, size_t size);
+const char *config_value_text(int key, const CfgValue *v, char *buf, size_t size);
 // A key's range in words: "> 0", ">= 1", "in [0, 1)".
 void config_range_text(const KeySpec *k, char *buf, size_t size);
 
@@ -323,12 +324,12 @@ struct GridAxis {
   int key;
   Loc loc;  // of the axis name
   int n;
-  Value *values;
+  CfgValue *values;
   Loc *value_locs;
 };
 typedef struct {
   int key;
-  Value value;
+  CfgValue value;
   Loc loc;
 } Setting;
 struct GridCase {

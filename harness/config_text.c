@@ -63,7 +63,7 @@ static void put_floats(FILE *f, FloatList l) {
   fputc(']', f);
 }
 
-void config_format_value(FILE *f, int key, const Value *v) {
+void config_format_value(FILE *f, int key, const CfgValue *v) {
   const KeySpec *k = &config_schema[key];
   switch (k->type) {
     case T_INT:
@@ -113,7 +113,7 @@ void config_format_value(FILE *f, int key, const Value *v) {
   }
 }
 
-const char *config_value_text(int key, const Value *v, char *buf, size_t size) {
+const char *config_value_text(int key, const CfgValue *v, char *buf, size_t size) {
   buf[0] = '\0';
   FILE *f = fmemopen(buf, size, "w");
   if (!f) return buf;
@@ -406,7 +406,7 @@ void config_write_yaml(FILE *f, const Config *c) {
     if (k->type == T_GRID || k->type == T_CASES)
       write_grid_or_cases(f, c, k, n);
     else {
-      Value v;
+      CfgValue v;
       config_get(c, i, &v);
       fputc(' ', f);
       config_format_value(f, i, &v);

@@ -46,7 +46,7 @@ static Hash h_begin(const char *what) {
   return h_str(0xcbf29ce484222325ull, what);
 }
 
-static Hash h_value(Hash h, int key, const Value *v) {
+static Hash h_value(Hash h, int key, const CfgValue *v) {
   const KeySpec *k = &config_schema[key];
   h = h_str(h, k->key);
   switch (k->type) {
@@ -91,7 +91,7 @@ static Hash h_settings(Hash h, const Config *c, const Config *defaults, unsigned
     const KeySpec *k = &config_schema[key];
     if ((k->flags & KF_NOID) || (mask && !(k->flags & mask))) continue;
     if (!config_applies(k->when, c)) continue;
-    Value v, d;
+    CfgValue v, d;
     config_get(c, key, &v);
     config_get(defaults, key, &d);
     if (!config_value_equal(k->type, &v, &d)) h = h_value(h, key, &v);

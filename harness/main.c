@@ -12,9 +12,11 @@ typedef struct {
 
 static const Command commands[] = {
     {"plan", cmd_plan, "check a config and list its runs and shared jobs"},
+    {"sweep", cmd_sweep, "run a config's sweep into an HDF5 results file"},
     {"bench", cmd_bench, "time training steps on synthetic input"},
     {"merge", cmd_merge, "merge the results files of a sharded sweep"},
     {"report", cmd_report, "tables and plots of a results file"},
+    {"eval", cmd_eval, "evaluate a checkpoint against an original and a retrained model"},
     {"help", NULL, "this page"},
 };
 static const int n_commands = sizeof commands / sizeof commands[0];

@@ -72,6 +72,8 @@ const KeySpec config_schema[] = {
   // model
   {"model.arch", T_ENUM, OFF(model.arch), "cnn4", .choices = arch_names, .flags = J_ORIGINAL,
    .doc = "The network: mlp, cnn4, resnet18, resnet50 (SPEC.md, Models)."},
+  {"model.width", T_INT, OFF(model.width), "0", RANGE(0, 4096), .flags = J_ORIGINAL,
+   .doc = "Base width: cnn4's first stage (32) or the resnets' stem (64), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
    .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
 
@@ -280,7 +282,7 @@ int config_applies(When w, const Config *c) {
     case W_SALUN:
       return is_method(c, CFG_METHOD_SALUN);
     case W_L1SPARSE:
-      return is_method(c, METHOD_L1SPARSE);
+      return is_method(c, CFG_METHOD_L1SPARSE);
     case W_SCRUB:
       return is_method(c, CFG_METHOD_SCRUB);
     case W_BS:
@@ -349,7 +351,7 @@ static const struct {
     [CFG_METHOD_NONE] = {0, 0},         [CFG_METHOD_FT] = {0.01, 10},
     [CFG_METHOD_GA] = {1e-4, 5},        [CFG_METHOD_NEGGRAD_PLUS] = {0.01, 5},
     [CFG_METHOD_RL] = {0.01, 10},       [CFG_METHOD_SALUN] = {0.01, 10},
-    [METHOD_L1SPARSE] = {0.01, 10}, [CFG_METHOD_SCRUB] = {5e-4, 3},
+    [CFG_METHOD_L1SPARSE] = {0.01, 10}, [CFG_METHOD_SCRUB] = {5e-4, 3},
     [CFG_METHOD_BS] = {1e-5, 10},       [CFG_METHOD_CU] = {1e-3, 5},
 };
 

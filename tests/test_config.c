@@ -133,7 +133,7 @@ static void test_yaml_round_trip(void) {
   ConfigFile *b = load_ok(buf, 0, NULL);
   if (b) {
     for (int i = 0; i < config_schema_n; i++) {
-      Value va, vb;
+      CfgValue va, vb;
       config_get(&a->base, i, &va);
       config_get(&b->base, i, &vb);
       if (!config_value_equal(config_schema[i].type, &va, &vb)) {

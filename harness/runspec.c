@@ -1,0 +1,184 @@
+// runspec.c: see runspec.h. One place maps every config key onto the struct field it feeds.
+#include "runspec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const data_names[] = {"mnist",    "fashion-mnist", "cifar10",
+                                         "cifar100", "hdf5",          "synthetic"};
+
+static int copy_files(char dst[][DATA_PATH_MAX], int *n, const StrList *src, const char *key,
+                      Err *e) {
+  if (src->n > DATA_MAX_FILES)
+    return errf(e, ERR_CONFIG, "%s: at most %d files, got %d", key, DATA_MAX_FILES, src->n);
+  for (int i = 0; i < src->n; i++) snprintf(dst[i], DATA_PATH_MAX, "%s", src->v[i]);
+  *n = src->n;
+  return 0;
+}
+
+static int data_from_config(DataSpec *d, const DataCfg *c, uint64_t seed, Err *e) {
+  data_spec_init(d);
+  snprintf(d->name, sizeof d->name, "%s", data_names[c->name]);
+  snprintf(d->root, sizeof d->root, "%s", c->root ? c->root : "");
+  if (c->name == CFG_DATA_HDF5) {
+    // One file holds /train and /test: the first train file, else data.root itself.
+    if (c->train_files.n > 0) snprintf(d->file, sizeof d->file, "%s", c->train_files.v[0]);
+  } else if (copy_files(d->train_files, &d->n_train_files, &c->train_files, "data.train_files",
+                        e) ||
+             copy_files(d->test_files, &d->n_test_files, &c->test_files, "data.test_files", e)) {
+    return e->code;
+  }
+  d->max_train = c->max_train, d->max_test = c->max_test;
+  if (!c->normalize) {
+    d->norm = DATA_NORM_NONE;
+  } else if (c->mean.n > 0) {
+    d->norm = DATA_NORM_EXPLICIT;
+    for (int i = 0; i < c->mean.n && i < DATA_MAX_CHANNELS; i++)
+      d->mean[i] = (float)c->mean.v[i], d->std[i] = (float)c->std.v[i];
+  }
+  int crop = c->augment == CFG_AUG_CROP || c->augment == CFG_AUG_CROP_FLIP;
+  int flip = c->augment == CFG_AUG_FLIP || c->augment == CFG_AUG_CROP_FLIP;
+  d->aug.crop_pad = crop ? c->crop_padding : 0;
+  d->aug.hflip = flip;
+  const int K = c->synthetic.classes;
+  d->synth.classes = K;
+  d->synth.n_train = (int64_t)K * c->synthetic.train_per_class;
+  d->synth.n_test = (int64_t)K * c->synthetic.test_per_class;
+  d->synth.c = c->synthetic.channels;
+  d->synth.h = d->synth.w = c->synthetic.size;
+  d->synth.noise = (float)c->synthetic.noise;
+  d->synth.seed = 0;  // the data set is the same for every seed of a sweep
+  (void)seed;
+  return 0;
+}
+
+static void forget_from_config(ForgetSpec *f, const ForgetCfg *c) {
+  memset(f, 0, sizeof *f);
+  if (c->random_fraction > 0) {
+    f->mode = FORGET_RANDOM_FRACTION;
+    f->fraction = c->random_fraction;
+  } else if (c->random_classes > 0) {
+    f->mode = FORGET_RANDOM_CLASSES;
+    f->k = c->random_classes;
+  } else {
+    f->mode = FORGET_CLASSES;
+    f->n_classes = c->classes.n < FORGET_MAX_CLASSES ? c->classes.n : FORGET_MAX_CLASSES;
+    for (int i = 0; i < f->n_classes; i++) f->classes[i] = c->classes.v[i];
+  }
+}
+
+static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
+  train_recipe_defaults(r);
+  r->epochs = c->epochs, r->batch_size = c->batch_size;
+  r->lr = (float)c->lr, r->momentum = (float)c->momentum, r->weight_decay = (float)c->weight_decay;
+  r->nesterov = c->nesterov;
+  static const SchedKind kinds[] = {SCHED_CONSTANT, SCHED_STEP, SCHED_MULTISTEP, SCHED_COSINE};
+  r->schedule.kind = kinds[c->schedule];
+  r->schedule.gamma = (float)c->gamma;
+  r->schedule.warmup_epochs = c->warmup_epochs;
+  r->schedule.step_size = c->step_size > 0 ? c->step_size : (c->epochs + 2) / 3;
+  if (c->milestones.n > 0) {
+    r->schedule.n_milestones = c->milestones.n < 8 ? c->milestones.n : 8;
+    for (int i = 0; i < r->schedule.n_milestones; i++)
+      r->schedule.milestones[i] = c->milestones.v[i];
+  } else {  // half and three quarters of the epochs
+    r->schedule.n_milestones = 2;
+    r->schedule.milestones[0] = c->epochs / 2;
+    r->schedule.milestones[1] = c->epochs * 3 / 4;
+  }
+}
+
+static const UnlearnMethod methods[CFG_METHOD_COUNT] = {
+    [CFG_METHOD_NONE] = UNLEARN_NONE,
+    [CFG_METHOD_FT] = UNLEARN_FT,
+    [CFG_METHOD_GA] = UNLEARN_GA,
+    [CFG_METHOD_NEGGRAD_PLUS] = UNLEARN_NEGGRAD_PLUS,
+    [CFG_METHOD_RL] = UNLEARN_RL,
+    [CFG_METHOD_SALUN] = UNLEARN_SALUN,
+    [CFG_METHOD_L1SPARSE] = UNLEARN_L1SPARSE,
+    [CFG_METHOD_SCRUB] = UNLEARN_SCRUB,
+    [CFG_METHOD_BS] = UNLEARN_BS,
+    [CFG_METHOD_CU] = UNLEARN_CU,
+};
+
+static void ec_from_config(EcSpec *s, const EcCfg *c) {
+  ec_spec_defaults(s);
+  s->enabled = c->enabled;
+  s->temperature = (float)c->temperature;
+  s->lambda_cu = (float)c->lambda_cu, s->lambda_ce = (float)c->lambda_ce;
+  s->log_eps = (float)c->log_eps;
+  s->variant = c->variant == EC_VARIANT_FORGET_ONLY ? EC_LOSS_FORGET_ONLY : EC_LOSS_CU;
+  s->push_original = c->push_original;
+  static const EcWeights schemes[] = {EC_WEIGHTS_UNIFORM, EC_WEIGHTS_INCREASING,
+                                      EC_WEIGHTS_DECREASING, EC_WEIGHTS_CKA, EC_WEIGHTS_LIST};
+  s->weights = schemes[c->layer_weights.scheme];
+  s->n_weights =
+      c->layer_weights.list.n < MODEL_MAX_POINTS ? c->layer_weights.list.n : MODEL_MAX_POINTS;
+  for (int i = 0; i < s->n_weights; i++) s->weight_list[i] = (float)c->layer_weights.list.v[i];
+  s->cka_every = c->cka_every;
+  s->batch_size = c->batch_size, s->retain_per_forget = c->retain_per_forget;
+  s->epochs = c->epochs;
+  s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
+  s->aux.summariser = c->summariser == SUMMARISER_CONV ? AUX_SUMMARISER_CONV : AUX_SUMMARISER_GAP;
+  s->aux.proj_dim = c->proj_dim;
+  s->aux.own_head_last = c->own_head_last;
+  s->pretrain.epochs = c->pretrain.epochs, s->pretrain.batch_size = c->pretrain.batch_size;
+  s->pretrain.lr = (float)c->pretrain.lr;
+  s->pretrain.supcon = c->pretrain.supcon;
+}
+
+static void unlearn_from_config(UnlearnSpec *s, const UnlearnCfg *c, const TrainRecipe *train) {
+  unlearn_spec_defaults(s, methods[c->method]);
+  s->epochs = c->epochs, s->batch_size = c->batch_size;
+  s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
+  s->schedule = c->schedule == USCHED_COSINE ? SCHED_COSINE : SCHED_CONSTANT;
+  s->neggrad_plus.alpha = (float)c->neggrad_plus.alpha;
+  s->salun.q = (float)c->salun.q;
+  s->l1sparse.alpha = (float)c->l1sparse.alpha;
+  s->scrub.temperature = (float)c->scrub.temperature;
+  s->scrub.gamma = (float)c->scrub.gamma, s->scrub.alpha = (float)c->scrub.alpha;
+  s->scrub.max_epochs = c->scrub.max_epochs;
+  s->bs.eps = (float)c->bs.eps;
+  s->cu.temperature = (float)c->cu.temperature;
+  s->retrain = *train;
+}
+
+static void eval_from_config(EvalOptions *o, const EvalCfg *c, uint64_t seed) {
+  eval_options_default(o);
+  o->cka = c->cka, o->knn = c->knn, o->mia = c->mia;
+  o->cka_batch = c->cka_batch;
+  o->knn_k = c->knn_k;
+  o->knn_probe_size = c->knn_probe_size;
+  o->mia_samples = c->mia_samples;
+  o->batch_size = c->batch_size;
+  o->seed = seed;
+}
+
+int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
+  memset(s, 0, sizeof *s);
+  s->seed = (uint64_t)c->seed;
+  if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
+  forget_from_config(&s->forget, &c->forget);
+  s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
+  static const Arch arches[] = {ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50};
+  s->arch = arches[c->model.arch];
+  s->width = c->model.width;
+  train_from_config(&s->train, &c->train);
+  unlearn_from_config(&s->unlearn, &c->unlearn, &s->train);
+  ec_from_config(&s->unlearn.ec, &c->ec);
+  eval_from_config(&s->eval, &c->eval, s->seed);
+  s->point_names = c->model.points.v;
+  s->n_points = c->model.points.n;
+  return 0;
+}
+
+ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) {
+  ModelSpec m = {.arch = s->arch,
+                 .in_c = d->train.c,
+                 .in_h = d->train.h,
+                 .in_w = d->train.w,
+                 .num_classes = d->train.num_classes,
+                 .batch_capacity = batch_capacity,
+                 .width = s->width};
+  return m;
+}

@@ -1,0 +1,55 @@
+// sweep_internal.h: the state of a sweep shared by sweep.c (setup, progress, results) and
+// sweep_items.c (what each work item does). Not an interface outside harness/.
+#pragma once
+
+#include <pthread.h>
+
+#include "config.h"
+#include "grid.h"
+#include "results.h"
+#include "runspec.h"
+#include "sweep.h"
+
+typedef enum { ITEM_ORIGINAL, ITEM_EC_MODULES, ITEM_RETRAIN, ITEM_ORIGINAL_ROW, ITEM_RUN } ItemKind;
+
+typedef struct {
+  ItemKind kind;
+  int index;  // plan->jobs index (shared jobs and original rows: the retrain job) or plan->runs
+  int n_deps;
+  int deps[3];
+  char label[96];  // for progress lines
+} Item;
+
+enum { SWEEP_MAX_DATA = 4 };
+
+typedef struct {
+  DataSpec spec;
+  Dataset d;
+} DataSlot;
+
+typedef struct {
+  const SweepArgs *args;
+  int world_rank, world_size;
+  ConfigFile *cf;
+  Plan *plan;
+  Item *items;
+  int n_items;
+  const char *out_path, *cache_dir;
+  ResultsSchema schema;
+  ResultsFile *results;  // world rank 0
+  pthread_mutex_t io_lock;
+  DataSlot data[SWEEP_MAX_DATA];  // data sets loaded by this process
+  int n_data;
+  double t0;
+  int n_ok, n_failed;
+} Sweep;
+
+// <cache_dir>/<kind>-<id>.<ext>
+void sweep_cache_path(const Sweep *s, const char *kind, uint64_t id, const char *ext, char *out,
+                      size_t size);
+int sweep_file_exists(const char *path);
+// Fills the row's id, method, seed and axis values for an item that has a row; false if the
+// item has none (shared jobs).
+bool sweep_item_row(const Sweep *s, int item, ResultRow *row);
+// SchedRunFn: runs item on the group.
+int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_row);
