@@ -6,3 +6,11 @@ foreach(cfg "1;1" "2;1" "4;1" "4;2")
   add_test(NAME sched_np${np}_rpr${rpr} COMMAND ${ECORE_MPIRUN} -np ${np} $<TARGET_FILE:test_sched> ${rpr})
   set_tests_properties(sched_np${np}_rpr${rpr} PROPERTIES LABELS "mpi" ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 endforeach()
+
+# End to end: sweeps at 1/2/4 ranks, kill and resume, shards and merge, the file via h5py.
+find_program(DEBIAN_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+add_test(NAME sweep_e2e
+         COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_sweep.py $<TARGET_FILE:ecore>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml ${ECORE_MPIRUN})
+set_tests_properties(sweep_e2e PROPERTIES LABELS "mpi" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")

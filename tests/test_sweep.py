@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""End-to-end sweeps with the real ecore binary, checked through h5py.
+
+  test_sweep.py ECORE CONFIG MPIRUN [MPIRUN ARGS...]
+
+1. The same sweep at 1, 2 and 4 ranks (ranks_per_run 1) gives identical rows; with
+   ranks_per_run 2 the same runs, statuses, and metrics within float tolerance.
+2. A sweep killed with SIGKILL part-way, then rerun, ends with every run exactly once, and the
+   runs finished before the kill are not rerun (their rows are unchanged).
+3. Two shards merged with `ecore merge` equal the unsharded sweep, row for row.
+4. The results file has SPEC.md's columns with the right types.
+5. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is
+   refused (exit 2) and left as it was.
+Exit 77 (skipped) when /usr/bin/python3 has no h5py.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:
+    print("SKIPPED: /usr/bin/python3 has no h5py/numpy (apt-get install python3-h5py)")
+    sys.exit(77)
+
+ECORE, CONFIG, MPIRUN = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3:]
+SCALARS = ["forget_acc", "retain_acc", "test_retain_acc", "test_forget_acc", "mia_efficacy",
+           "avg_gap"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAILED:", what, flush=True)
+
+
+def sweep(cwd, np_, *extra, rpr=1, check_rc=True):
+    cmd = MPIRUN + ["-np", str(np_), ECORE, "sweep", CONFIG, "--quiet",
+                    "--set", f"sweep.ranks_per_run={rpr}"] + list(extra)
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if check_rc and p.returncode != 0:
+        print(p.stdout, p.stderr)
+    if check_rc:
+        check(p.returncode == 0, f"sweep {' '.join(extra)} at {np_} ranks exited {p.returncode}")
+    return p
+
+
+def rows(path):
+    """The latest row of each run_id: {run_id: (status, scalars, cka_original row)}."""
+    with h5py.File(path, "r") as f:
+        runs = f["runs"][:]
+        cka = f["cka_original"][:]
+    out = {}
+    for i, r in enumerate(runs):
+        out[r["run_id"].decode()] = (r["status"].decode(), tuple(float(r[k]) for k in SCALARS),
+                                     tuple(float(x) for x in cka[i]))
+    return out, len(runs)
+
+
+def same(a, b, tol):
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        if a[k][0] != b[k][0]:
+            return False
+        for x, y in zip(a[k][1] + a[k][2], b[k][1] + b[k][2]):
+            if np.isnan(x) != np.isnan(y) or (not np.isnan(x) and abs(x - y) > tol):
+                return False
+    return True
+
+
+def test_ranks(tmp):
+    results = {}
+    for np_, rpr in ((1, 1), (2, 1), (4, 1), (4, 2)):
+        d = os.path.join(tmp, f"ranks{np_}_{rpr}")
+        os.makedirs(d)
+        sweep(d, np_, rpr=rpr)
+        results[(np_, rpr)], n = rows(os.path.join(d, "tiny.h5"))
+        check(n == len(results[(np_, rpr)]), f"{np_} ranks: duplicated rows")
+    ref = results[(1, 1)]
+    check(len(ref) == 14, f"expected 10 runs + an original and a retrain row per seed, got {len(ref)} rows")
+    check(all(v[0] == "ok" for v in ref.values()), "some runs failed at 1 rank")
+    check(same(results[(2, 1)], ref, 0), "2 ranks (1 per run) differ from 1 rank")
+    check(same(results[(4, 1)], ref, 0), "4 ranks (1 per run) differ from 1 rank")
+    # Two ranks per run: the same training up to float rounding; accuracies may flip a sample.
+    check(same(results[(4, 2)], ref, 0.05), "4 ranks (2 per run) differ from 1 rank")
+    return ref
+
+
+def test_kill_and_resume(tmp):
+    d = os.path.join(tmp, "kill")
+    os.makedirs(d)
+    path = os.path.join(d, "tiny.h5")
+    # Slower runs, so that the kill lands in the middle.
+    slow = ["--set", "train.epochs=6", "--set", "unlearn.epochs=3"]
+    cmd = MPIRUN + ["-np", "2", ECORE, "sweep", CONFIG, "--quiet"] + slow
+    p = subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.time() + 300
+    before = {}
+    while time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+        if os.path.exists(path):
+            try:
+                before, _ = rows(path)
+            except (OSError, KeyError):
+                continue  # being replaced right now
+            if len(before) >= 4:
+                break
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    check(p.returncode != 0, "the sweep ended before it could be killed: make it slower")
+    before, _ = rows(path)  # readable after the kill
+    print(f"killed with {len(before)} rows in the file", flush=True)
+    check(len(before) >= 4, "too few rows before the kill")
+    q = sweep(d, 2, *slow)
+    after, n = rows(path)
+    check(n == len(after), f"rows duplicated after resume: {n} rows for {len(after)} runs")
+    check(len(after) == 14, f"resumed sweep has {len(after)} rows, expected 14")
+    check(all(v[0] == "ok" for v in after.values()), "failed runs after resume")
+    for k, v in before.items():
+        if v[0] == "ok":
+            check(after[k] == v, f"run {k} finished before the kill was changed by the rerun")
+    return q
+
+
+def test_shards(tmp, ref):
+    d = os.path.join(tmp, "shards")
+    os.makedirs(d)
+    for i in range(2):
+        # Separate caches: each shard trains what it needs itself.
+        sweep(d, 1, "--shard", f"{i}/2", "--out", f"shard{i}.h5", "--set",
+              f"output.cache_dir=cache{i}")
+    m = subprocess.run([ECORE, "merge", "merged.h5", "shard0.h5", "shard1.h5"], cwd=d,
+                       capture_output=True, text=True)
+    check(m.returncode == 0, f"merge failed: {m.stderr}")
+    merged, n = rows(os.path.join(d, "merged.h5"))
+    check(same(merged, ref, 0), "shards merged differ from the unsharded sweep")
+    a, _ = rows(os.path.join(d, "shard0.h5"))
+    b, _ = rows(os.path.join(d, "shard1.h5"))
+    check(a.keys().isdisjoint(b.keys()), "shards share rows")
+
+
+def test_columns(path):
+    with h5py.File(path, "r") as f:
+        runs = f["runs"]
+        names = runs.dtype.names
+        for col in ["run_id", "method", "ec", "seed", "status", "forget_acc", "retain_acc",
+                    "test_retain_acc", "test_forget_acc", "mia_efficacy", "avg_gap", "wall_s",
+                    "unlearn.method", "ec.enabled"]:
+            check(col in names, f"/runs has no column {col}")
+        check(runs.dtype["ec"].kind == "i" and runs.dtype["seed"].kind == "i", "ec/seed not ints")
+        check(runs.dtype["forget_acc"].kind == "f", "forget_acc not float")
+        check(runs.dtype["method"].kind == "S", "method not a string")
+        r = runs[:]
+        for col in ["forget_acc", "retain_acc", "test_retain_acc"]:
+            check(np.all((r[col] >= 0) & (r[col] <= 1)), f"{col} outside [0, 1]")
+        methods = set(x.decode() for x in r["method"])
+        check({"original", "retrain", "none", "ft", "ga"} <= methods, f"methods: {methods}")
+        for ds in ["cka_original", "cka_retrain", "knn_forget_acc"]:
+            check(f[ds].shape == (len(r), 4), f"{ds} shape {f[ds].shape}")
+            check(list(x.decode() if isinstance(x, bytes) else x for x in f[ds].attrs["points"])
+                  == ["layer1", "layer2", "layer3", "layer4"], f"{ds} points")
+        orig = r["method"] == b"original"
+        check(np.allclose(f["cka_original"][:][orig], 1.0, atol=1e-6),
+              "CKA of the original with itself is not 1")
+        check("given" in f["config"] and "expanded" in f["config"], "/config incomplete")
+        for a in ["sweep_id", "ecore_version", "git_commit", "created", "mpi_world_size", "hosts"]:
+            check(a in f.attrs, f"root attribute {a} missing")
+
+
+def test_bad_input(tmp, ref_file):
+    d = os.path.join(tmp, "bad")
+    os.makedirs(d)
+    p = subprocess.run([ECORE, "sweep", CONFIG, "--set", "ec.temprature=0.5"], cwd=d,
+                       capture_output=True, text=True)
+    check(p.returncode == 2, f"unknown key: exit {p.returncode}")
+    check("did you mean" in p.stderr, f"no suggestion: {p.stderr}")
+    check(os.listdir(d) == [], f"a config error wrote files: {os.listdir(d)}")
+    # A results file of another sweep is refused and left as it was.
+    shutil.copy(ref_file, os.path.join(d, "tiny.h5"))
+    before = open(os.path.join(d, "tiny.h5"), "rb").read()
+    p = subprocess.run([ECORE, "sweep", CONFIG, "--set", "sweep.seeds=[5]"], cwd=d,
+                       capture_output=True, text=True)
+    check(p.returncode == 2, f"other sweep's file: exit {p.returncode} ({p.stderr})")
+    check(open(os.path.join(d, "tiny.h5"), "rb").read() == before, "other sweep's file changed")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="ecore_sweep_")
+    try:
+        ref = test_ranks(tmp)
+        ref_file = os.path.join(tmp, "ranks1_1", "tiny.h5")
+        test_columns(ref_file)
+        test_shards(tmp, ref)
+        test_kill_and_resume(tmp)
+        test_bad_input(tmp, ref_file)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("sweep end-to-end: " + (f"{len(failures)} check(s) failed" if failures else "all checks passed"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
