@@ -182,3 +182,20 @@ ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) 
                  .width = s->width};
   return m;
 }
+
+int runspec_check_data(const Config *c, const Dataset *d, Err *e) {
+  static const int64_t full[][2] = {[CFG_DATA_MNIST] = {60000, 10000},
+                                    [CFG_DATA_FASHION_MNIST] = {60000, 10000},
+                                    [CFG_DATA_CIFAR10] = {50000, 10000},
+                                    [CFG_DATA_CIFAR100] = {50000, 10000}};
+  if (c->data.allow_reduced || c->data.name > CFG_DATA_CIFAR100) return 0;
+  int64_t want_train = c->data.max_train > 0 ? c->data.max_train : full[c->data.name][0];
+  int64_t want_test = c->data.max_test > 0 ? c->data.max_test : full[c->data.name][1];
+  if (d->train.n < want_train || d->test.n < want_test)
+    return errf(e, ERR_CONFIG,
+                "data %s in %s holds %lld training and %lld test images, not the full %lld and "
+                "%lld: set data.allow_reduced: true to use a sample",
+                data_names[c->data.name], c->data.root ? c->data.root : "", (long long)d->train.n,
+                (long long)d->test.n, (long long)want_train, (long long)want_test);
+  return 0;
+}
