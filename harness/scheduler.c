@@ -39,10 +39,15 @@ static void unlock(const Sched *s) {
   if (s->io_lock) pthread_mutex_unlock(s->io_lock);
 }
 
-static void finish(Coord *c, int item, int status, const ResultRow *row, bool has_row) {
+// Marks item finished (so that its dependents may go) ...
+static void mark(Coord *c, int item, int status) {
   c->state[item] = status == 0 ? ITEM_DONE : ITEM_FAILED;
   c->any_failed |= status != 0;
   c->n_done++;
+}
+
+// ... and records it (the done callback writes the results file: slow, so after the reply).
+static void record(Coord *c, int item, int status, const ResultRow *row, bool has_row) {
   lock(c->s);
   c->s->done(c->s->ctx, item, status, row, has_row, c->n_done, c->n_total);
   unlock(c->s);
@@ -69,7 +74,8 @@ static int pick(Coord *c) {
       ResultRow row;
       results_row_init(&row);
       bool has_row = s->skip(s->ctx, i, failed_dep, &row);
-      finish(c, i, 1, &row, has_row);
+      mark(c, i, 1);
+      record(c, i, 1, &row, has_row);
       i = -1;  // a failure may unblock nothing but can fail more: look again from the start
       busy = 0;
       continue;
@@ -96,9 +102,10 @@ static void serve(Coord *c, MPI_Comm comm, int n_groups) {
       continue;
     }
     MPI_Recv(rep, sizeof *rep, MPI_BYTE, st.MPI_SOURCE, TAG_REQUEST, comm, MPI_STATUS_IGNORE);
-    if (rep->finished >= 0) finish(c, rep->finished, rep->status, &rep->row, rep->has_row);
+    if (rep->finished >= 0) mark(c, rep->finished, rep->status);
     int next = pick(c);
     MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_REPLY, comm);
+    if (rep->finished >= 0) record(c, rep->finished, rep->status, &rep->row, rep->has_row);
     stopped += next == REPLY_STOP;
   }
   free(rep);
@@ -116,18 +123,28 @@ static void *serve_thread(void *p) {
   return NULL;
 }
 
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 // A group's loop: ask for an item, run it on the whole group, report it, until told to stop.
-static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_coord) {
+static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_coord,
+                 SchedStats *st) {
   int grank;
   MPI_Comm_rank(group, &grank);
   Report *rep = calloc(1, sizeof *rep);
   rep->finished = -1;
   for (;;) {
     int next;
+    double t0 = now();
     if (grank == 0) {
       if (inline_coord) {  // the only group: no messages, the coordinator is right here
-        if (rep->finished >= 0)
-          finish(inline_coord, rep->finished, rep->status, &rep->row, rep->has_row);
+        if (rep->finished >= 0) {
+          mark(inline_coord, rep->finished, rep->status);
+          record(inline_coord, rep->finished, rep->status, &rep->row, rep->has_row);
+        }
         next = pick(inline_coord);
       } else {
         MPI_Send(rep, sizeof *rep, MPI_BYTE, 0, TAG_REQUEST, coord);
@@ -135,10 +152,13 @@ static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_c
       }
     }
     MPI_Bcast(&next, 1, MPI_INT, 0, group);
+    if (grank == 0) st->dispatch_s += now() - t0;
     if (next == REPLY_STOP) break;
     rep->finished = -1;
     if (next == REPLY_WAIT) {
+      double t1 = now();
       sleep_ms(50);
+      if (grank == 0) st->idle_s += now() - t1;
       continue;
     }
     results_row_init(&rep->row);
@@ -150,7 +170,7 @@ static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_c
   free(rep);
 }
 
-int sched_run(const Sched *s, Err *e) {
+int sched_run(const Sched *s, SchedStats *stats, Err *e) {
   int rank, world, provided;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
@@ -170,29 +190,33 @@ int sched_run(const Sched *s, Err *e) {
   MPI_Comm_split(MPI_COMM_WORLD, rank / rpr, rank, &group);
 
   Coord c = {.s = s, .n_total = s->n_items};
+  SchedStats mine = {0, 0};
   if (rank == 0) {
     c.state = calloc((size_t)(s->n_items ? s->n_items : 1), sizeof(ItemState));
     for (int i = 0; i < s->n_items; i++)
       if (s->already_done && s->already_done[i]) c.state[i] = ITEM_DONE, c.n_done++;
   }
   if (n_groups == 1) {
-    work(s, coord, group, rank == 0 ? &c : NULL);
+    work(s, coord, group, rank == 0 ? &c : NULL, &mine);
   } else if (dedicated) {
     if (rank / rpr == 0) {
       if (rank == 0) serve(&c, coord, n_groups - 1);
     } else {
-      work(s, coord, group, NULL);
+      work(s, coord, group, NULL, &mine);
     }
   } else {
     pthread_t th;
     ServeArgs args = {&c, coord, n_groups};
     if (rank == 0) pthread_create(&th, NULL, serve_thread, &args);
-    work(s, coord, group, NULL);
+    work(s, coord, group, NULL, &mine);
     if (rank == 0) pthread_join(th, NULL);
   }
   int rc = 0;
   if (rank == 0) rc = c.stopped ? 4 : c.any_failed ? 3 : 0;
   MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  SchedStats sum = {0, 0};
+  MPI_Reduce(&mine, &sum, 2, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (stats) *stats = sum;
   free(c.state);
   MPI_Comm_free(&group);
   MPI_Comm_free(&coord);

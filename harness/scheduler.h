@@ -56,7 +56,14 @@ typedef struct {
   pthread_mutex_t *io_lock;
 } Sched;
 
+// Where the groups' time went besides running items, summed over the groups' first ranks
+// (filled on world rank 0): asking for and receiving the next item, and idling because no
+// item was ready (waiting for a shared job another group is computing).
+typedef struct {
+  double dispatch_s, idle_s;
+} SchedStats;
+
 // Runs every item over MPI_COMM_WORLD (collective: every rank calls it). The world size must
 // be a multiple of ranks_per_run. Returns 0 when every item that ran succeeded, 3 when some
 // failed, 1 on an error (e), 4 when stopped early by sched->stop.
-int sched_run(const Sched *sched, Err *e);
+int sched_run(const Sched *sched, SchedStats *stats, Err *e);

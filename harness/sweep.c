@@ -208,8 +208,10 @@ static void on_done(void *ctx, int item, int status, const ResultRow *row, bool 
                     int total) {
   Sweep *s = ctx;
   Err e = {0};
+  double t0 = now();
   if (has_row && results_append(s->results, row, 1, &e))
     fprintf(stderr, "ecore sweep: cannot record %s: %s\n", row->run_id, e.msg);
+  s->write_s += now() - t0;
   if (status == 0)
     s->n_ok++;
   else
@@ -250,7 +252,7 @@ static bool on_stop(void *ctx) {
 
 // ---------------------------------------------------------------------------------------------
 
-static void summary(Sweep *s, int rc) {
+static void summary(Sweep *s, int rc, const SchedStats *st) {
   Err e = {0};
   ResultsTable t;
   if (!s->args->quiet && results_read(s->out_path, &t, &e) == 0) {
@@ -261,10 +263,22 @@ static void summary(Sweep *s, int rc) {
     results_table_free(&t);
   }
   char el[32];
-  format_duration(now() - s->t0, el, sizeof el);
-  printf("\n%d item(s) done in %s, %d failed%s\nresults: %s\n", s->n_ok + s->n_failed, el,
-         s->n_failed, rc == 4 ? "; stopped early (run the same command again to resume)" : "",
-         s->out_path);
+  double wall = now() - s->t0;
+  format_duration(wall, el, sizeof el);
+  printf("\n%d item(s) done in %s, %d failed%s\n", s->n_ok + s->n_failed, el, s->n_failed,
+         rc == 4 ? "; stopped early (run the same command again to resume)" : "");
+  if (!s->args->quiet) {
+    // The coordinator's own cost: planning and setup, dispatching items, writing rows (the
+    // writes overlap the other groups' work, so this is an upper bound).
+    double own = s->setup_s + st->dispatch_s + s->write_s;
+    printf(
+        "coordinator: setup %.3f s, dispatch %.3f s, writing rows %.3f s = %.2f%% of %.1f s "
+        "x %d group(s); idle waiting for shared jobs %.1f s\n",
+        s->setup_s, st->dispatch_s, s->write_s,
+        100 * own / (wall * s->world_size / s->cf->base.sweep.ranks_per_run), wall,
+        s->world_size / s->cf->base.sweep.ranks_per_run, st->idle_s);
+  }
+  printf("results: %s\n", s->out_path);
   fflush(stdout);
 }
 
@@ -340,11 +354,13 @@ int sweep_main(const SweepArgs *a) {
                    .stop = on_stop,
                    .ctx = &s,
                    .io_lock = &s.io_lock};
-    rc = sched_run(&sched, &e);
+    s.setup_s = now() - s.t0;
+    SchedStats st;
+    rc = sched_run(&sched, &st, &e);
     if (s.world_rank == 0) {
       if (rc == 1) fprintf(stderr, "ecore sweep: %s\n", e.msg);
       results_close(s.results);
-      if (rc != 1) summary(&s, rc);
+      if (rc != 1) summary(&s, rc, &st);
     }
     free(si), free(done);
   }

@@ -42,6 +42,7 @@ typedef struct {
   int n_data;
   double t0;
   int n_ok, n_failed;
+  double setup_s, write_s;  // world rank 0: planning and setup; appending rows
 } Sweep;
 
 // <cache_dir>/<kind>-<id>.<ext>

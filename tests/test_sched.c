@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
              .skip = skip,
              .ctx = &c};
   Err e = {0};
-  int rc = sched_run(&s, &e);
+  int rc = sched_run(&s, NULL, &e);
   if (rank == 0) {
     CHECK(rc == 3);  // item 5 failed
     int pos[N];
