@@ -1,0 +1,204 @@
+// unlearn.h: the unlearning methods of EC.md, and EC alone or plugged into any of them. The
+// whole public interface of jobs/unlearn.c, jobs/run.c, jobs/m_*.c, jobs/ec*.c and
+// jobs/train_recipe.c (aux.h holds the auxiliary modules' own interface).
+//
+// One call, unlearn_run, turns a copy of the original model θ_o into the unlearned θ_u. It runs
+// data-parallel over the communicator it is given: every step's global forget and retain batch
+// is split across the ranks (dist_share), gradients are summed over the group, BatchNorm is
+// synchronised, and the contrastive losses gather the embeddings of the whole global batch on
+// every rank. The same seed gives the same run on 1, 2 or 4 ranks (up to float rounding).
+//
+// How a method walks the data (so that its documented hyper-parameters mean one thing):
+// - forget-driven (ga, bs, cu, SCRUB's max passes, EC alone): an epoch is one pass over D_f in
+//   global batches of B forget images; each step adds retain_per_forget·B retain images from a
+//   reshuffled, endlessly cycled D_r when the method or EC needs retain images.
+// - retain-driven (ft, l1sparse, neggrad+, SCRUB's min passes): an epoch is one pass over D_r
+//   in batches of B; neggrad+ adds B forget images per step from a cycled D_f; with EC, ft and
+//   l1sparse add max(1, B/retain_per_forget) cycled forget images per step (SCRUB's min passes
+//   need none: L_cu joins the max passes).
+// - union-driven (rl, salun): an epoch is one pass over D_f ∪ D_r, shuffled together, batches
+//   of B; with EC, the batch's forget images are the anchors and its retain images the
+//   candidates of the contrastive loss.
+// B is unlearn.batch_size (UnlearnSpec.batch_size); EC alone uses EcSpec.batch_size.
+// Every step is one forward of the concatenated local batch [forget rows; retain rows] in
+// training mode (BatchNorm over the concatenated batch), L_total = L_base + L_EC, one backward,
+// one optimiser step for the backbone (SalUn's mask applies to it alone) and one for the
+// auxiliary modules (same lr, momentum and weight decay, never masked).
+#pragma once
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "aux.h"
+#include "data.h"
+#include "err.h"
+#include "model.h"
+#include "optim.h"
+
+typedef enum {
+  UNLEARN_ORIGINAL,  // no-op: θ_u = θ_o (EC ignored)
+  UNLEARN_RETRAIN,   // from scratch on D_r with UnlearnSpec.retrain (EC ignored)
+  UNLEARN_NONE,      // no base method: EC alone when ec.enabled, else a no-op
+  UNLEARN_FT,
+  UNLEARN_GA,
+  UNLEARN_NEGGRAD_PLUS,
+  UNLEARN_RL,
+  UNLEARN_SALUN,
+  UNLEARN_L1SPARSE,
+  UNLEARN_SCRUB,
+  UNLEARN_BS,
+  UNLEARN_CU,
+  UNLEARN_METHOD_COUNT
+} UnlearnMethod;
+
+// "original", "retrain", "none", "ft", "ga", "neggrad+", "rl", "salun", "l1sparse", "scrub",
+// "bs", "cu" <-> enum; unlearn_method_from_name returns -1 for an unknown name.
+int unlearn_method_from_name(const char *name);
+const char *unlearn_method_name(UnlearnMethod m);
+
+// How a model is trained from scratch: the original on D, the retrained model on D_r.
+typedef struct {
+  int epochs, batch_size;  // global batch
+  float lr, momentum, weight_decay;
+  int nesterov;
+  LrSchedule schedule;  // kind, milestones, gamma, warm-up; base_lr and epochs are taken from
+                        // lr and epochs above
+} TrainRecipe;
+
+// Defaults: 30 epochs, batch 128, lr 0.1, momentum 0.9, wd 5e-4, cosine, no nesterov.
+void train_recipe_defaults(TrainRecipe *r);
+
+typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
+typedef enum {
+  EC_WEIGHTS_UNIFORM,     // w_l = 1
+  EC_WEIGHTS_INCREASING,  // ∝ l (1-based), scaled to mean 1
+  EC_WEIGHTS_DECREASING,  // ∝ L + 1 - l, scaled to mean 1
+  EC_WEIGHTS_CKA,         // ∝ current CKA(θ_u, θ_o) at the point, scaled to mean 1
+  EC_WEIGHTS_LIST         // weight_list, as given
+} EcWeights;
+
+// Pretraining of the auxiliary modules (θ_o frozen, eval mode) on the full training set with
+// Σ_l CE(c_l(h_l), y), optionally + SupCon on z_l.
+typedef struct {
+  int epochs, batch_size;            // 5, 128
+  float lr, momentum, weight_decay;  // 0.01, 0.9, 5e-4; cosine schedule
+  int supcon;                        // 0
+  float supcon_temperature;          // 0.1 (SupCon's usual)
+} EcPretrainSpec;
+
+typedef struct {
+  int enabled;                          // 0
+  float temperature;                    // τ = 0.7
+  float lambda_cu, lambda_ce;           // 3, 1
+  float log_eps;                        // ε inside the log of L_cu: 1e-8
+  EcLoss variant;                       // cu
+  int push_original;                    // 0: add θ_o's embedding of the same image as a negative
+  EcWeights weights;                    // uniform
+  float weight_list[MODEL_MAX_POINTS];  // EC_WEIGHTS_LIST: one per module (AuxSpec order)
+  int n_weights;
+  int cka_every;                     // EC_WEIGHTS_CKA: steps between CKA measurements (20)
+  int cka_probe;                     // forget images in the CKA probe batch (128, at most |D_f|)
+  int batch_size;                    // EC alone: forget images per step (64)
+  int retain_per_forget;             // retain batches per forget batch (1): forget-driven
+                                     // methods and EC alone add rpf·B retain images per step,
+                                     // ft/l1sparse add B/rpf forget images; rl/salun: unused
+  int epochs;                        // EC alone: epochs over D_f (5)
+  float lr, momentum, weight_decay;  // EC alone: 0.01, 0.9, 5e-4
+  AuxSpec aux;  // the modules (points, summariser, projection size); must match the pretrained
+                // modules given to unlearn_run (ERR_CONFIG otherwise)
+  EcPretrainSpec pretrain;
+} EcSpec;
+
+void ec_spec_defaults(EcSpec *s);
+
+typedef struct {
+  UnlearnMethod method;
+  // The optimiser and schedule of the base method: SGD, constant or cosine lr per step.
+  int epochs, batch_size;  // epochs over the driving set (see the top), global batch
+  float lr, momentum, weight_decay;
+  SchedKind schedule;  // SCHED_CONSTANT (default) or SCHED_COSINE over `epochs`
+  struct {
+    float alpha;  // α·CE(retain) − (1−α)·CE(forget): 0.99
+  } neggrad_plus;
+  struct {
+    float q;  // fraction of backbone parameters in the saliency mask: 0.5
+  } salun;
+  struct {
+    float alpha;  // initial L1 weight α_0: 5e-5; α_e = α_0·(1 − e/epochs) in epoch e
+  } l1sparse;
+  struct {
+    float temperature;  // T = 4
+    float gamma;        // weight of the retain CE in min passes: 0.99
+    float alpha;        // weight of the KL in min passes: 0.001
+    int max_epochs;     // the first max_epochs epochs start with a max pass: 2 (of 3)
+  } scrub;
+  struct {
+    float eps;  // FGSM step in [0,1] pixel units: 0.1
+  } bs;
+  struct {
+    float temperature;           // 0.7
+    float lambda_cu, lambda_ce;  // 3, 1
+  } cu;
+  TrainRecipe retrain;  // method retrain
+  EcSpec ec;
+} UnlearnSpec;
+
+// Every default above, with the method's usual lr and epochs (EC.md; where it gives a range, its
+// lower end): ft 0.01/10, ga 1e-4/5, neggrad+ 0.01/5, rl 0.01/10, salun 0.01/10, l1sparse
+// 0.01/10, scrub 5e-4/3, bs 1e-5/10, cu 1e-3/5; batch 128, momentum 0.9, wd 5e-4. EC off.
+void unlearn_spec_defaults(UnlearnSpec *s, UnlearnMethod method);
+// Checks the spec against the model it will run on (ranges, the weight list's length, the
+// modules' points): ERR_CONFIG naming the field.
+int unlearn_spec_check(const UnlearnSpec *s, const Model *m, Err *e);
+// ERR_CONFIG unless m takes d's images (channels, height, width) and has d's classes.
+int unlearn_check_data(const Model *m, const Dataset *d, Err *e);
+// Whether the run uses EC (needs pretrained modules): ec.enabled and a method that unlearns.
+int unlearn_uses_ec(const UnlearnSpec *s);
+// Whether the run needs θ_o itself besides the starting copy (scrub, bs, EC push_original).
+int unlearn_needs_original(const UnlearnSpec *s);
+
+// Progress lines: called on every rank after each epoch of each phase (phase names: the
+// method's name, "scrub-max", "scrub-min", "salun-mask", "ec", "ec-pretrain", "train").
+typedef struct {
+  void (*fn)(void *user, const char *phase, int epoch /*1-based*/, int epochs, double loss);
+  void *user;
+} UnlearnProgress;
+
+// What a run reports besides the model.
+typedef struct {
+  int64_t steps;                        // optimiser steps taken
+  double last_loss;                     // mean total loss of the last epoch
+  double ec_weights[MODEL_MAX_POINTS];  // the layer weights in force at the end
+  int n_ec_weights;
+} UnlearnStats;
+
+// Unlearns: model starts as a copy of θ_o (any batch capacity, same arch) and ends as θ_u
+// (parameters and BN statistics; the auxiliary modules are dropped). original is θ_o, frozen,
+// used in eval mode and never written (it may be NULL unless unlearn_needs_original). pretrained:
+// the modules from ec_pretrain (NULL when EC is off); they are copied, not changed. All random
+// choices derive from seed (rng_derive(seed, RNG_METHOD, ...)). Every rank of comm calls this
+// with the same arguments. progress and stats may be NULL. ERR_RUNTIME if the loss becomes
+// non-finite ("diverged: ..."), ERR_CONFIG for a bad spec.
+int unlearn_run(Model *model, const Model *original, const Dataset *d, const ForgetSplit *fs,
+                const UnlearnSpec *spec, const AuxModules *pretrained, uint64_t seed, MPI_Comm comm,
+                const UnlearnProgress *progress, UnlearnStats *stats, Err *e);
+
+// Trains m from scratch (model_init(m, seed) first) on the training images subset [n] (NULL: all
+// of d->train) with d's augmentation: the original model on D, the retrained one on D_r.
+int train_recipe_run(Model *m, const Dataset *d, const int32_t *subset, int64_t n,
+                     const TrainRecipe *r, uint64_t seed, MPI_Comm comm,
+                     const UnlearnProgress *progress, Err *e);
+
+// Pretrains aux (created with aux_create for original's arch and initialised with aux_init) on
+// the full training set with original frozen. The result is the same on any number of ranks.
+int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const EcPretrainSpec *ps,
+                uint64_t seed, MPI_Comm comm, const UnlearnProgress *progress, Err *e);
+// Fraction of the test images each module's classifier gets right (θ_o features, eval mode):
+// acc [aux->n_modules] (the network's own head where own_head_last).
+int ec_aux_accuracy(const AuxModules *aux, const Model *original, const Dataset *d, MPI_Comm comm,
+                    double *acc, Err *e);
+
+// Saves θ_u in the SPEC.md checkpoint format (role "unlearned", run_id, d's normalisation); no
+// auxiliary modules.
+int unlearn_save_model(const char *path, const Model *m, const Dataset *d, const char *run_id,
+                       Err *e);
