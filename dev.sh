@@ -106,7 +106,7 @@ case "${1:-help}" in
     say "tests (release build)"
     (cd "$build" && ctest --output-on-failure --timeout 1200)
     say "tests (sanitizer build: AddressSanitizer + UndefinedBehaviorSanitizer; long tests excluded)"
-    configure_build "$asan_build" -DECORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    configure_build "$asan_build" -DECORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
     # Open MPI's own allocations are never freed: leak checking stays off.
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
       bash -c "cd '$asan_build' && ctest --output-on-failure --timeout 1200 -LE long"
