@@ -98,10 +98,11 @@ int cmd_sweep(int argc, char **argv) {
     return 2;
   }
   a.sets = sets, a.n_sets = n_sets;
-  int provided;
-  MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
+  // Before MPI starts: a signal that arrives during a slow start must not kill the process.
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
+  int provided;
+  MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
   int rc = sweep_main(&a);
   MPI_Finalize();
   free(sets);

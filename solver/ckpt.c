@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 // HDF5 prints its own error stack by default; we report through Err instead.
 typedef struct {
@@ -144,8 +145,10 @@ static int save_body(hid_t f, const Model *m, const CkptMeta *meta, const Sgd *o
 
 int ckpt_save(const char *path, const Model *m, const CkptMeta *meta, const Sgd *opt,
               const CkptTensor *aux, int n_aux, Err *e) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+  // A name of its own per writer: shards on other nodes may save the same cached model at once.
+  char tmp[4096], host[256] = "";
+  gethostname(host, sizeof host - 1);
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%s.%d", path, host, (int)getpid()) >= (int)sizeof tmp)
     return errf(e, ERR_RUNTIME, "%s: path too long", path);
   Quiet q = quiet_on();
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
