@@ -154,28 +154,8 @@ void aux_init(AuxModules *a, uint64_t seed) {
     const AuxParam *p = &a->params[i];
     float *d = aux_param_data(a, i);
     Rng r = rng_derive(base, RNG_INIT, (uint64_t)i);
-    switch (p->kind) {
-      case PARAM_CONV_W: {  // kaiming_normal_(mode="fan_out", nonlinearity="relu")
-        float std = sqrtf(2.0f / (float)(p->shape[0] * p->shape[2] * p->shape[3]));
-        for (int64_t j = 0; j < p->size; j++) d[j] = std * rng_normal(&r);
-        break;
-      }
-      case PARAM_LINEAR_W:
-      case PARAM_LINEAR_B: {  // U(±1/sqrt(in)); a bias follows its weight
-        int in = p->kind == PARAM_LINEAR_W ? p->shape[1] : a->params[i - 1].shape[1];
-        float bound = 1.0f / sqrtf((float)in);
-        for (int64_t j = 0; j < p->size; j++) d[j] = bound * (2.0f * rng_uniform(&r) - 1.0f);
-        break;
-      }
-      case PARAM_BN_W:
-      case PARAM_BN_VAR:
-        for (int64_t j = 0; j < p->size; j++) d[j] = 1.0f;
-        break;
-      case PARAM_BN_B:
-      case PARAM_BN_MEAN:
-        for (int64_t j = 0; j < p->size; j++) d[j] = 0.0f;
-        break;
-    }
+    int fan_in = p->kind == PARAM_LINEAR_B ? a->params[i - 1].shape[1] : p->shape[1];
+    param_init(p->kind, p->shape, p->size, fan_in, &r, d);
   }
 }
 

@@ -145,33 +145,37 @@ int model_find_param(const Model *m, const char *name) {
   return -1;
 }
 
+void param_init(ParamKind kind, const int *shape, int64_t size, int fan_in, Rng *r, float *d) {
+  switch (kind) {
+    case PARAM_CONV_W: {  // kaiming_normal_(mode="fan_out", nonlinearity="relu")
+      float std = sqrtf(2.0f / (float)(shape[0] * shape[2] * shape[3]));
+      for (int64_t j = 0; j < size; j++) d[j] = std * rng_normal(r);
+      break;
+    }
+    case PARAM_LINEAR_W:
+    case PARAM_LINEAR_B: {  // U(-1/sqrt(in), 1/sqrt(in))
+      float bound = 1.0f / sqrtf((float)fan_in);
+      for (int64_t j = 0; j < size; j++) d[j] = bound * (2.0f * rng_uniform(r) - 1.0f);
+      break;
+    }
+    case PARAM_BN_W:
+    case PARAM_BN_VAR:
+      for (int64_t j = 0; j < size; j++) d[j] = 1.0f;
+      break;
+    case PARAM_BN_B:
+    case PARAM_BN_MEAN:
+      for (int64_t j = 0; j < size; j++) d[j] = 0.0f;
+      break;
+  }
+}
+
 void model_init(Model *m, uint64_t seed) {
   for (int i = 0; i < m->n_params; i++) {
-    ParamInfo *p = &m->params[i];
-    float *d = model_param_data(m, i);
+    const ParamInfo *p = &m->params[i];
     Rng r = rng_derive(seed, RNG_INIT, (uint64_t)i);
-    switch (p->kind) {
-      case PARAM_CONV_W: {  // kaiming_normal_(mode="fan_out", nonlinearity="relu")
-        float std = sqrtf(2.0f / (float)(p->shape[0] * p->shape[2] * p->shape[3]));
-        for (int64_t j = 0; j < p->size; j++) d[j] = std * rng_normal(&r);
-        break;
-      }
-      case PARAM_LINEAR_W:
-      case PARAM_LINEAR_B: {  // U(-1/sqrt(in), 1/sqrt(in)); a bias follows its weight
-        int in = p->kind == PARAM_LINEAR_W ? p->shape[1] : m->params[i - 1].shape[1];
-        float bound = 1.0f / sqrtf((float)in);
-        for (int64_t j = 0; j < p->size; j++) d[j] = bound * (2.0f * rng_uniform(&r) - 1.0f);
-        break;
-      }
-      case PARAM_BN_W:
-      case PARAM_BN_VAR:
-        for (int64_t j = 0; j < p->size; j++) d[j] = 1.0f;
-        break;
-      case PARAM_BN_B:
-      case PARAM_BN_MEAN:
-        for (int64_t j = 0; j < p->size; j++) d[j] = 0.0f;
-        break;
-    }
+    // A linear bias follows its weight, whose input width it takes.
+    int fan_in = p->kind == PARAM_LINEAR_B ? m->params[i - 1].shape[1] : p->shape[1];
+    param_init(p->kind, p->shape, p->size, fan_in, &r, model_param_data(m, i));
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "layers.h"
+#include "rng.h"
 
 typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } Arch;
 
@@ -122,6 +123,9 @@ void model_free(Model *m);
 // Seeded initialisation, PyTorch's: Kaiming normal (fan_out, ReLU) for conv, U(±1/sqrt(in))
 // for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1.
 void model_init(Model *m, uint64_t seed);
+// PyTorch's initialisation of one tensor of the given kind from the stream r: Kaiming normal
+// (fan_out) for conv, U(±1/sqrt(fan_in)) for linear weights and biases, 1 and 0 for BN.
+void param_init(ParamKind kind, const int *shape, int64_t size, int fan_in, Rng *r, float *d);
 // Index of the parameter called name, or -1.
 int model_find_param(const Model *m, const char *name);
 float *model_param_data(Model *m, int i);  // into param_mem or buffer_mem
