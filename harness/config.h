@@ -104,6 +104,7 @@ typedef struct {
   int step_size;       // step; 0: a third of epochs
   double gamma;
   int warmup_epochs;
+  int checkpoint_every;  // epochs between resumable checkpoints (0: none); not part of any id
 } TrainCfg;
 
 typedef struct {

@@ -86,6 +86,7 @@ static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
     r->schedule.milestones[0] = c->epochs / 2;
     r->schedule.milestones[1] = c->epochs * 3 / 4;
   }
+  r->checkpoint.every = c->checkpoint_every;  // the sweep names the file (checkpoint.path)
 }
 
 static const UnlearnMethod methods[CFG_METHOD_COUNT] = {

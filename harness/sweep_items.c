@@ -147,12 +147,20 @@ typedef struct {
   const char *label;
   double t0;
   int grank;
+  const char *partial;  // the training's partial checkpoint (NULL: none)
 } ProgressCtx;
 
 static void on_epoch(void *user, const char *phase, int epoch, int epochs, double loss) {
   ProgressCtx *p = user;
   double t = now() - p->t0;
-  if (p->s->args->quiet || p->grank != 0 || t < 10) return;
+  if (p->s->args->quiet || p->grank != 0) return;
+  if (!strcmp(phase, "resume")) {  // always said: the run did not start from scratch
+    printf("      %s: resuming after epoch %d/%d from %s\n", p->label, epoch, epochs,
+           p->partial ? p->partial : "a checkpoint");
+    fflush(stdout);
+    return;
+  }
+  if (t < 10) return;
   printf("      %s: %s epoch %d/%d, loss %.4f, %.0f s\n", p->label, phase, epoch, epochs, loss, t);
   fflush(stdout);
 }
@@ -225,20 +233,51 @@ static void read_metrics(const char *path, EvalResult *r) {
   fclose(f);
 }
 
+// Partial checkpoints of the long trainings (original, retrain): r becomes the run's recipe
+// saving to and resuming from <cache>/<kind>-<id>.partial.h5 (the cache directory made first).
+static void ckpt_io(void *user, int begin) {
+  if (begin)
+    io_begin(user);
+  else
+    io_end(user);
+}
+
+static int partial_recipe(Sweep *s, ItemCtx *c, const char *partial, TrainRecipe *r, MPI_Comm g,
+                          Err *e) {
+  *r = c->rs.train;
+  r->checkpoint.path = partial;
+  r->checkpoint.io = ckpt_io;
+  r->checkpoint.io_user = s;
+  int rc = c->grank == 0 && r->checkpoint.every > 0 ? mkdir_p(s->cache_dir, e) : 0;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, g);
+  if (rc && c->grank != 0)
+    errf(e, ERR_RUNTIME, "%s: cannot create the cache directory", s->cache_dir);
+  return rc;
+}
+
+// Once the final model is saved, its partial checkpoint has served.
+static void drop_partial(ItemCtx *c, const char *partial) {
+  if (c->grank == 0) remove(partial);
+}
+
 // ---------------------------------------------------------------------------------------------
 // the items
 
 static int do_original(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
-  char path[4096];
+  char path[4096], partial[4096];
   sweep_cache_path(s, "original", job->id, "h5", path, sizeof path);
+  sweep_cache_path(s, "original", job->id, "partial.h5", partial, sizeof partial);
   if (sweep_file_exists(path)) return 0;  // another sweep or shard made it meanwhile
+  TrainRecipe r;
+  if (partial_recipe(s, c, partial, &r, g, e)) return e->code;
   Model m;
   if (new_model(c, &m, g, e)) return e->code;
-  ProgressCtx pc = {s, it->label, now(), c->grank};
+  ProgressCtx pc = {s, it->label, now(), c->grank, partial};
   UnlearnProgress prog = {on_epoch, &pc};
-  int rc = train_recipe_run(&m, c->d, NULL, 0, &c->rs.train, c->rs.seed, g, &prog, e);
+  int rc = train_recipe_run(&m, c->d, NULL, 0, &r, c->rs.seed, g, &prog, e);
   if (!rc) rc = save_model(s, c, path, &m, "original", g, e);
+  if (!rc) drop_partial(c, partial);
   model_free(&m);
   return rc;
 }
@@ -261,7 +300,7 @@ static int do_ec_modules(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *
   }
   aux.comm = g;
   aux_init(&aux, c->rs.seed);
-  ProgressCtx pc = {s, it->label, now(), c->grank};
+  ProgressCtx pc = {s, it->label, now(), c->grank, NULL};
   UnlearnProgress prog = {on_epoch, &pc};
   rc = ec_pretrain(&aux, &orig, c->d, &c->rs.unlearn.ec.pretrain, c->rs.seed, g, &prog, e);
   if (!rc && c->grank == 0) {
@@ -285,8 +324,9 @@ static uint64_t original_id(const Sweep *s, const PlanRun *r) {
 static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *row, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   const PlanRun *run = &s->plan->runs[job->run];
-  char path[4096], opath[4096], mpath[4096];
+  char path[4096], opath[4096], mpath[4096], partial[4096];
   sweep_cache_path(s, "retrain", job->id, "h5", path, sizeof path);
+  sweep_cache_path(s, "retrain", job->id, "partial.h5", partial, sizeof partial);
   sweep_cache_path(s, "retrain", job->id, "metrics", mpath, sizeof mpath);
   sweep_cache_path(s, "original", original_id(s, run), "h5", opath, sizeof opath);
   Model rt, orig;
@@ -294,13 +334,17 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
   if (sweep_file_exists(path)) {
     rc = load_model(s, c, path, &rt, g, e);
   } else {
+    TrainRecipe r;
+    rc = partial_recipe(s, c, partial, &r, g, e);
+    if (rc) return row_failed(row, e);
     rc = new_model(c, &rt, g, e);
-    ProgressCtx pc = {s, it->label, now(), c->grank};
+    ProgressCtx pc = {s, it->label, now(), c->grank, partial};
     UnlearnProgress prog = {on_epoch, &pc};
     if (!rc)
-      rc = train_recipe_run(&rt, c->d, c->fs.train_retain, c->fs.n_train_retain, &c->rs.train,
-                            c->rs.seed, g, &prog, e);
+      rc = train_recipe_run(&rt, c->d, c->fs.train_retain, c->fs.n_train_retain, &r, c->rs.seed, g,
+                            &prog, e);
     if (!rc) rc = save_model(s, c, path, &rt, "retrain", g, e);
+    if (!rc) drop_partial(c, partial);
     if (rc) model_free(&rt);
   }
   if (rc) return row_failed(row, e);
@@ -382,7 +426,7 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
       io_end(s);
     }
   }
-  ProgressCtx pc = {s, it->label, now(), c->grank};
+  ProgressCtx pc = {s, it->label, now(), c->grank, NULL};
   UnlearnProgress prog = {on_epoch, &pc};
   if (!rc) rc = unlearn_spec_check(&c->rs.unlearn, &u, e);
   if (!rc)

@@ -9,7 +9,9 @@
    runs finished before the kill are not rerun (their rows are unchanged).
 3. Two shards merged with `ecore merge` equal the unsharded sweep, row for row.
 4. The results file has SPEC.md's columns with the right types.
-5. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is
+5. A sweep killed while training its original model resumes that training from the last
+   epoch checkpoint (train.checkpoint_every) and ends with the rows of an uninterrupted sweep.
+6. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is
    refused (exit 2) and left as it was.
 Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 """
@@ -175,6 +177,38 @@ def test_columns(path):
             check(a in f.attrs, f"root attribute {a} missing")
 
 
+def test_resume_training(tmp):
+    long_train = ["--set", "train.epochs=60", "--set", "data.synthetic.train_per_class=80"]
+    ref_dir = os.path.join(tmp, "train_ref")
+    os.makedirs(ref_dir)
+    sweep(ref_dir, 1, *long_train)
+    ref, _ = rows(os.path.join(ref_dir, "tiny.h5"))
+    d = os.path.join(tmp, "train_kill")
+    os.makedirs(d)
+    cmd = MPIRUN + ["-np", "1", ECORE, "sweep", CONFIG, "--quiet"] + long_train
+    p = subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    cache = os.path.join(d, "cache")
+    deadline = time.time() + 120
+    partial = []
+    while time.time() < deadline and p.poll() is None and not partial:
+        time.sleep(0.02)
+        if os.path.isdir(cache):
+            partial = [f for f in os.listdir(cache) if f.endswith(".partial.h5")]
+    time.sleep(0.3)  # a few more epochs
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    check(bool(partial), "no partial checkpoint appeared while training")
+    q = subprocess.run(MPIRUN + ["-np", "1", ECORE, "sweep", CONFIG] + long_train, cwd=d,
+                       capture_output=True, text=True, timeout=600)
+    check(q.returncode == 0, f"resumed sweep exited {q.returncode}: {q.stderr}")
+    check("resuming after epoch" in q.stdout, "the rerun did not resume the training")
+    after, _ = rows(os.path.join(d, "tiny.h5"))
+    check(same(after, ref, 0), "resumed training gives other rows than an uninterrupted one")
+    left = [f for f in os.listdir(cache) if f.endswith(".partial.h5")]
+    check(not left, f"partial checkpoints left behind: {left}")
+
+
 def test_bad_input(tmp, ref_file):
     d = os.path.join(tmp, "bad")
     os.makedirs(d)
@@ -200,6 +234,7 @@ def main():
         test_columns(ref_file)
         test_shards(tmp, ref)
         test_kill_and_resume(tmp)
+        test_resume_training(tmp)
         test_bad_input(tmp, ref_file)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
