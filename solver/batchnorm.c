@@ -42,11 +42,13 @@ static void normalize_rows(float *out, const float *x, const float *center, cons
 // ----------------------------------------------------------------------------------------------
 // training mode: forward
 
+// The sums over rows stay in double (so that the sums of row ranges add up to the whole's, as
+// data parallelism needs); the loops are written so that they vectorise.
 void bn_stats(double *sums, const float *x, int N, int C) {
-  double *sx = sums, *sxx = sums + C;
+  double *restrict sx = sums, *restrict sxx = sums + C;
   memset(sums, 0, sizeof(double) * 2 * C);
   for (int n = 0; n < N; n++) {
-    const float *xr = x + (size_t)n * C;
+    const float *restrict xr = x + (size_t)n * C;
     for (int c = 0; c < C; c++) {
       const double v = xr[c];
       sx[c] += v;
@@ -100,17 +102,31 @@ void bn_forward_eval(float *out, const float *x, const float *gamma, const float
 void bn_backward_stats(double *sums, float *dgamma, float *dbeta, const float *dout,
                        const float *out, const float *x, const float *mean, const float *rstd,
                        int N, int C, int relu) {
-  if (!relu) out = dout;  // out is only read with the ReLU fused; any valid pointer will do
-  double *sg = sums, *sgx = sums + C;
+  double *restrict sg = sums, *restrict sgx = sums + C;
   memset(sums, 0, sizeof(double) * 2 * C);
-  for (int n = 0; n < N; n++) {
-    const size_t r = (size_t)n * C;
-    const float *d = dout + r, *o = out + r, *xr = x + r;
-    for (int c = 0; c < C; c++) {
-      const float g = bn_grad(d[c], relu ? o[c] : 0.0f, relu);
-      const float xhat = (xr[c] - mean[c]) * rstd[c];
-      sg[c] += g;
-      sgx[c] += (double)g * xhat;
+  for (int c0 = 0; c0 < C; c0 += BN_TILE) {
+    const int nc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
+    const float *restrict m = mean + c0, *restrict rs = rstd + c0;
+    for (int n = 0; n < N; n++) {
+      const size_t r = (size_t)n * C + c0;
+      const float *restrict d = dout + r, *restrict xr = x + r;
+      // g and g*xhat in float first (the masked select vectorises only without the doubles),
+      // then the double sums.
+      float g[BN_TILE], gx[BN_TILE];
+      if (relu) {
+        const float *restrict o = out + r;
+        for (int j = 0; j < nc; j++) {
+          const float dv = d[j];  // loaded unconditionally
+          g[j] = o[j] > 0.0f ? dv : 0.0f;
+        }
+      } else {
+        for (int j = 0; j < nc; j++) g[j] = d[j];
+      }
+      for (int j = 0; j < nc; j++) gx[j] = g[j] * ((xr[j] - m[j]) * rs[j]);
+      for (int j = 0; j < nc; j++) {
+        sg[c0 + j] += g[j];
+        sgx[c0 + j] += (double)gx[j];
+      }
     }
   }
   for (int c = 0; c < C; c++) {

@@ -18,10 +18,22 @@
 // already is the column matrix [B*H*W, C] and whose weight already is [G][Og, Cg]; and
 // depthwise convs (groups = C = O), done directly with the inner loops over channels.
 //
-// Scratch layout (general case): wt [O*K] | dwt [O*K] | col [chunk*P*G*K].
+// Where conv_gemm.c's AVX-512 micro-kernel serves the shape (groups 1, at most 16 taps, O a
+// multiple of 16; for the input gradient C one too), the im2col products run on it instead of
+// OpenBLAS: a little faster than OpenBLAS's SkylakeX kernel, twice its Haswell one (which
+// OPENBLAS_CORETYPE=Haswell selects on this AVX-512 machine). The weight layouts then differ
+// (see "the products on conv_gemm.c's micro-kernel" below).
+//
+// 3x3 pad-1 convs of stride 1 or 2 with groups 1 and at least 16 channels in and out go to
+// Winograd instead (conv_winograd.c), product by product, where measured faster (conv_algo).
+//
+// Scratch layout (general case): wt [O*K] | dwt [O*K] | col [chunk*P*G*K]; Winograd's
+// (wg_scratch_floats) where larger.
 #include <cblas.h>
 #include <string.h>
 
+#include "conv_gemm.h"
+#include "conv_winograd.h"
 #include "layers.h"
 
 // Chunk size: as many samples as keep the column matrix within CONV_COL_FLOATS (4 MB, so that
@@ -76,7 +88,48 @@ size_t conv_scratch_floats(const ConvShape *s) {
   if (is_pointwise(s)) return 0;
   if (is_depthwise(s)) return 2 * taps * s->C;  // wt [T, C] | dwt [T, C]
   size_t wt = (size_t)s->O * taps * (s->C / s->groups);
-  return 2 * wt + (size_t)conv_chunk_samples(s) * col_floats_per_sample(s);
+  size_t n = 2 * wt + (size_t)conv_chunk_samples(s) * col_floats_per_sample(s);
+  if (wg_applicable(s, 2) && wg_scratch_floats(s, 2) > n) n = wg_scratch_floats(s, 2);
+  if (wg_applicable(s, 4) && wg_scratch_floats(s, 4) > n) n = wg_scratch_floats(s, 4);
+  return n;
+}
+
+// ----------------------------------------------------------------------------------------------
+// algorithm choice
+
+static int tile_size(ConvAlgo algo) {
+  return algo == CONV_WINOGRAD2 ? 2 : 4;
+}
+
+int conv_winograd_applicable(const ConvShape *s, ConvAlgo algo) {
+  return (algo == CONV_WINOGRAD2 || algo == CONV_WINOGRAD4) && wg_applicable(s, tile_size(algo));
+}
+
+int conv_winograd_block_tiles(const ConvShape *s, ConvAlgo algo, ConvPass pass) {
+  return wg_block_tiles(s, algo == CONV_WINOGRAD2 ? 2 : 4, pass == CONV_PASS_WEIGHT);
+}
+
+// Measured per shape on this machine (AMD Zen 5, one core and two at once, batch 32-64): the
+// F(2x2) forward beats im2col by 1.2-2x wherever C and O are at least 16; the F(4x4) gradients
+// beat it by 2-3x, except the input gradient on tiny images with wide layers (4x4, 512
+// channels), where F(2x2)'s smaller transformed kernels (16*C*O floats, against 36*C*O, made
+// and read once per call) make it as fast or faster. Stride 2 (F(2x2) only) beats im2col by
+// 1.15-1.4x on each product of ResNet's downsampling convs.
+ConvAlgo conv_algo(const ConvShape *s, ConvPass pass) {
+  // Without AVX-512 the micro-kernel is the portable one, slower than OpenBLAS.
+  if (!wg_applicable(s, 2) || !cg_fast()) return CONV_IM2COL;
+  if (s->C < 16 || s->O < 16) return CONV_IM2COL;  // mostly padding in the 16-channel vectors
+  if (pass == CONV_PASS_FORWARD || s->stride == 2) return CONV_WINOGRAD2;
+  if (pass == CONV_PASS_DATA && s->OH * s->OW <= 16 && (long)s->C * s->O >= 256L * 256)
+    return CONV_WINOGRAD2;
+  return CONV_WINOGRAD4;
+}
+
+// The algorithm to run: algo, or conv_algo's choice for CONV_AUTO, or im2col where Winograd
+// cannot serve the shape.
+static ConvAlgo resolve(ConvAlgo algo, const ConvShape *s, ConvPass pass) {
+  if (algo == CONV_AUTO) return conv_algo(s, pass);
+  return conv_winograd_applicable(s, algo) ? algo : CONV_IM2COL;
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -256,6 +309,52 @@ static void depthwise_backward(float *din, float *dwt, const float *dout, const 
 }
 
 // ----------------------------------------------------------------------------------------------
+// the products on conv_gemm.c's micro-kernel (where it is the AVX-512 one) instead of OpenBLAS:
+// groups 1 and at most 16 taps; the forward and weight products have the O outputs as their
+// vector side (O a multiple of 16), the data product the K = T*C columns (C a multiple of 16).
+// The weight layouts they read and write, made with 16 x 16 transposes:
+//   forward: wp = w as [K][O] (k = t*C + c), in panels of 64 columns ([O/64][K][64]);
+//   data:    wt = w as [O][K] (weight_to_taps's layout);
+//   weight:  dwt = dw as [K][O].
+
+static int own_gemm(const ConvShape *s) {
+  return cg_fast() && s->groups == 1 && s->O % 16 == 0 && s->KH * s->KW <= 16;
+}
+
+static int own_gemm_data(const ConvShape *s) {
+  return own_gemm(s) && s->C % 16 == 0;
+}
+
+static void weight_panels(float *wp, const float *w, int O, int C, int T) {
+  const int K = T * C;
+  for (int o0 = 0; o0 < O; o0 += 16) {
+    const int p = o0 / CG_PANEL, width = O - p * CG_PANEL < CG_PANEL ? O - p * CG_PANEL : CG_PANEL;
+    float *panel = wp + (size_t)p * CG_PANEL * K + (o0 - p * CG_PANEL);
+    // row k = t*C + c of the panel gets w[o0..o0+15, c, t]
+    for (int c = 0; c < C; c++)
+      cg_transpose(panel + (size_t)c * width, (ptrdiff_t)C * width, w + ((size_t)o0 * C + c) * T,
+                   (ptrdiff_t)C * T, 16, T, 0);
+  }
+}
+
+static void weight_rows(float *wt, const float *w, int O, int C, int T) {
+  const size_t K = (size_t)T * C;
+  for (int o = 0; o < O; o++)
+    for (int c0 = 0; c0 < C; c0 += 16)  // wt[o, t*C + c0 + l] = w[o, c0 + l, t]
+      cg_transpose(wt + o * K + c0, C, w + ((size_t)o * C + c0) * T, T, 16, T, 0);
+}
+
+// dw [O, C, T] += dwk [T*C, O], the weight gradient as the product makes it: K = T*C rows by
+// O columns, so that the micro-kernel's vectors run along O and its blocks of 6 rows along K
+// (9C rows: no partial block for an even C).
+static void weight_cols_grad_add(float *dw, const float *dwk, int O, int C, int T) {
+  for (int o0 = 0; o0 < O; o0 += 16)
+    for (int c = 0; c < C; c++)  // dw[o0 + k, c, t] += dwk[t*C + c, o0 + k]
+      cg_transpose(dw + ((size_t)o0 * C + c) * T, (ptrdiff_t)C * T, dwk + (size_t)c * O + o0,
+                   (ptrdiff_t)C * O, T, 16, 1);
+}
+
+// ----------------------------------------------------------------------------------------------
 // forward
 
 // out [rows, O] = A [rows, G*K] (row stride lda) · wt [G][Og, K]ᵀ, group by group.
@@ -276,6 +375,16 @@ static void add_bias(float *out, const float *bias, size_t rows, int O) {
 
 void conv_forward(float *out, const float *in, const float *w, const float *bias,
                   const ConvShape *s, float *scratch) {
+  conv_forward_algo(out, in, w, bias, s, scratch, CONV_AUTO);
+}
+
+void conv_forward_algo(float *out, const float *in, const float *w, const float *bias,
+                       const ConvShape *s, float *scratch, ConvAlgo algo) {
+  algo = resolve(algo, s, CONV_PASS_FORWARD);
+  if (algo != CONV_IM2COL) {
+    wg_forward(out, in, w, bias, s, scratch, tile_size(algo));
+    return;
+  }
   const int T = s->KH * s->KW, Cg = s->C / s->groups, K = T * Cg;
   const size_t P = (size_t)s->OH * s->OW;
   if (is_pointwise(s)) {
@@ -291,13 +400,20 @@ void conv_forward(float *out, const float *in, const float *w, const float *bias
     return;
   }
   float *wt = scratch, *col = scratch + 2 * (size_t)s->O * K;
-  weight_to_taps(wt, w, s->O, Cg, T);
+  const int own = own_gemm(s);
+  if (own)
+    weight_panels(wt, w, s->O, s->C, T);
+  else
+    weight_to_taps(wt, w, s->O, Cg, T);
   const int chunk = conv_chunk_samples(s);
   for (int b0 = 0; b0 < s->B; b0 += chunk) {
     const int nb = s->B - b0 < chunk ? s->B - b0 : chunk;
     float *out_chunk = out + (size_t)b0 * P * s->O;
     im2col(col, in + (size_t)b0 * s->H * s->W * s->C, nb, s);
-    gemm_groups_forward(out_chunk, col, T * s->C, wt, nb * (int)P, K, s);
+    if (own)
+      cg_gemm_nn(out_chunk, s->O, col, K, wt, 0, 1, nb * (int)P, K, s->O, 0);
+    else
+      gemm_groups_forward(out_chunk, col, T * s->C, wt, nb * (int)P, K, s);
     if (bias) add_bias(out_chunk, bias, nb * P, s->O);
   }
 }
@@ -325,7 +441,16 @@ static void gemm_groups_dinput(float *dA, int lda, float beta, const float *dout
 
 void conv_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
                    const float *w, const ConvShape *s, float *scratch) {
-  const int T = s->KH * s->KW, Cg = s->C / s->groups, K = T * Cg;
+  conv_backward_algo(din, dw, dbias, dout, in, w, s, scratch, CONV_AUTO, CONV_AUTO);
+}
+
+// The im2col backward: din (may be NULL) and dw (may be NULL) together, one im2col per chunk.
+static void im2col_backward(float *din, float *dw, const float *dout, const float *in,
+                            const float *w, const ConvShape *s, float *scratch);
+
+void conv_backward_algo(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                        const float *w, const ConvShape *s, float *scratch, ConvAlgo data_algo,
+                        ConvAlgo weight_algo) {
   const size_t P = (size_t)s->OH * s->OW;
   if (dbias) {
     // dbias [O] += Σ_rows dout; the inner loop runs over contiguous channels.
@@ -334,13 +459,26 @@ void conv_backward(float *din, float *dw, float *dbias, const float *dout, const
       for (int o = 0; o < s->O; o++) dbias[o] += d[o];
     }
   }
+  data_algo = resolve(data_algo, s, CONV_PASS_DATA);
+  weight_algo = resolve(weight_algo, s, CONV_PASS_WEIGHT);
+  const int wg_data = din && data_algo != CONV_IM2COL, wg_weight = weight_algo != CONV_IM2COL;
+  if (wg_weight) wg_backward_weight(dw, dout, in, s, scratch, tile_size(weight_algo));
+  if (wg_data) wg_backward_data(din, dout, w, s, scratch, tile_size(data_algo));
+  if (!wg_weight || (din && !wg_data))
+    im2col_backward(wg_data ? NULL : din, wg_weight ? NULL : dw, dout, in, w, s, scratch);
+}
+
+static void im2col_backward(float *din, float *dw, const float *dout, const float *in,
+                            const float *w, const ConvShape *s, float *scratch) {
+  const int T = s->KH * s->KW, Cg = s->C / s->groups, K = T * Cg;
+  const size_t P = (size_t)s->OH * s->OW;
   if (is_pointwise(s)) {
     const int rows = s->B * s->H * s->W;
-    gemm_groups_dweight(dw, dout, in, s->C, rows, K, s);
+    if (dw) gemm_groups_dweight(dw, dout, in, s->C, rows, K, s);
     if (din) gemm_groups_dinput(din, s->C, 1.0f, dout, w, rows, K, s);
     return;
   }
-  if (is_depthwise(s)) {
+  if (is_depthwise(s)) {  // (never without dw: Winograd does not serve grouped convs)
     const int C = s->C;
     float *wt = scratch, *dwt = scratch + (size_t)T * C;  // [T, C] each
     for (int c = 0; c < C; c++)
@@ -352,20 +490,39 @@ void conv_backward(float *din, float *dw, float *dbias, const float *dout, const
     return;
   }
   float *wt = scratch, *dwt = scratch + (size_t)s->O * K, *col = scratch + 2 * (size_t)s->O * K;
-  weight_to_taps(wt, w, s->O, Cg, T);
-  memset(dwt, 0, sizeof(float) * s->O * K);
+  const int own = own_gemm(s), own_data = own_gemm_data(s);
+  if (din) {
+    if (own_data)
+      weight_rows(wt, w, s->O, s->C, T);
+    else
+      weight_to_taps(wt, w, s->O, Cg, T);
+  }
+  if (dw) memset(dwt, 0, sizeof(float) * s->O * K);
   const int chunk = conv_chunk_samples(s);
   for (int b0 = 0; b0 < s->B; b0 += chunk) {
     const int nb = s->B - b0 < chunk ? s->B - b0 : chunk;
     const int rows = nb * (int)P;
     const size_t in_off = (size_t)b0 * s->H * s->W * s->C;
     const float *dout_chunk = dout + (size_t)b0 * P * s->O;
-    im2col(col, in + in_off, nb, s);
-    gemm_groups_dweight(dwt, dout_chunk, col, T * s->C, rows, K, s);
-    if (din) {
-      gemm_groups_dinput(col, T * s->C, 0.0f, dout_chunk, wt, rows, K, s);  // col := dcol
+    if (dw) {
+      im2col(col, in + in_off, nb, s);
+      if (own)
+        cg_gemm_tn(dwt, s->O, col, K, dout_chunk, s->O, rows, K, s->O, 1);  // dwt [K, O]
+      else
+        gemm_groups_dweight(dwt, dout_chunk, col, T * s->C, rows, K, s);
+    }
+    if (din) {  // col := dcol
+      if (own_data)
+        cg_gemm_nn(col, K, dout_chunk, s->O, wt, K, 0, rows, s->O, K, 0);
+      else
+        gemm_groups_dinput(col, T * s->C, 0.0f, dout_chunk, wt, rows, K, s);
       col2im_add(din + in_off, col, nb, s);
     }
   }
-  taps_grad_add(dw, dwt, s->O, Cg, T);
+  if (dw) {
+    if (own)
+      weight_cols_grad_add(dw, dwt, s->O, s->C, T);
+    else
+      taps_grad_add(dw, dwt, s->O, Cg, T);
+  }
 }

@@ -48,6 +48,33 @@ void conv_forward(float *out, const float *in, const float *w, const float *bias
 void conv_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
                    const float *w, const ConvShape *s, float *scratch);
 
+// Algorithms. 3x3 pad-1 convs with groups 1 may also be done with Winograd (conv_winograd.c):
+// stride 1 with F(2x2, 3x3) or F(4x4, 3x3), 2.25x or 4x fewer multiplications; stride 2 with
+// F(2x2) (1.44x fewer). F(2x2) is as accurate as im2col, F(4x4) about 5x less. conv_forward and
+// conv_backward pick per shape and per product (conv_algo): F(2x2) for the forward pass, whose
+// values decide ReLU masks and max-pool argmaxes, F(4x4) for the gradients (F(2x2) for the input
+// gradient of tiny wide layers), each only where it is faster than im2col. The _algo variants force
+// an algorithm (tests, benchmarks). conv_scratch_floats covers every algorithm the shape allows.
+typedef enum { CONV_AUTO = 0, CONV_IM2COL, CONV_WINOGRAD2, CONV_WINOGRAD4 } ConvAlgo;
+typedef enum { CONV_PASS_FORWARD, CONV_PASS_DATA, CONV_PASS_WEIGHT } ConvPass;
+// 1 if algo (CONV_WINOGRAD2 or 4) can serve this shape: 3x3 kernel, pad 1, groups 1, and
+// stride 1, or stride 2 with CONV_WINOGRAD2.
+int conv_winograd_applicable(const ConvShape *s, ConvAlgo algo);
+// Winograd works on blocks of consecutive m x m output tiles (m = 2, 4) over the whole batch
+// (t = (b*TH + th)*TW + tw, TH = ceil(OH/m), TW = ceil(OW/m); a block may split a sample).
+// Tiles per block of algo (CONV_WINOGRAD2 or 4) in pass for this shape (tests, benchmarks).
+int conv_winograd_block_tiles(const ConvShape *s, ConvAlgo algo, ConvPass pass);
+// The algorithm conv_forward (CONV_PASS_FORWARD) or conv_backward (the input gradient,
+// CONV_PASS_DATA; the weight gradient, CONV_PASS_WEIGHT) uses for this shape.
+ConvAlgo conv_algo(const ConvShape *s, ConvPass pass);
+// conv_forward / conv_backward with the algorithm of each product forced; CONV_AUTO is
+// conv_algo's choice, a Winograd algorithm on a shape it cannot serve falls back to im2col.
+void conv_forward_algo(float *out, const float *in, const float *w, const float *bias,
+                       const ConvShape *s, float *scratch, ConvAlgo algo);
+void conv_backward_algo(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                        const float *w, const ConvShape *s, float *scratch, ConvAlgo data_algo,
+                        ConvAlgo weight_algo);
+
 // ----------------------------------------------------------------------------------------------
 // batchnorm2d over NHWC rows: N = B*H*W rows of C channels. Optionally fused with a ReLU after
 // it (relu = 1), so that the pre-ReLU output need not be stored.

@@ -250,28 +250,55 @@ static double conv_ref_loss(void *p) {
   return dot_dd(c->out, c->R, (size_t)c->s.B * c->s.OH * c->s.OW * c->s.O);
 }
 
+static const char *algo_name(ConvAlgo a) {
+  return a == CONV_AUTO ? "auto" : a == CONV_IM2COL ? "im2col" : a == CONV_WINOGRAD2 ? "F2" : "F4";
+}
+
 // One conv shape: forward against the naive conv, backward against its adjoint, and (fd) against
-// finite differences. straddle: the batch must span several im2col chunks, the last one partial.
-static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, int stride, int pad,
-                           int groups, int fd, int straddle) {
-  char label[160], what[200];
+// finite differences, with the algorithms forced: fwd for the forward, data and weight for the
+// two backward products (CONV_AUTO: conv_forward/conv_backward's own choice). straddle: the
+// batch must span several chunks of samples (im2col), or blocks of tiles (Winograd, when fwd
+// is one), the last one partial.
+static void test_conv_algos(int B, int H, int W, int C, int O, int KH, int KW, int stride, int pad,
+                            int groups, int fd, int straddle, ConvAlgo fwd, ConvAlgo data,
+                            ConvAlgo weight) {
+  char label[200], what[240];
   const int f0 = test_failures;
-  snprintf(label, sizeof label, "conv B%d %dx%dx%d->%d k%dx%d s%d p%d g%d", B, H, W, C, O, KH, KW,
-           stride, pad, groups);
+  snprintf(label, sizeof label, "conv B%d %dx%dx%d->%d k%dx%d s%d p%d g%d [%s/%s/%s]", B, H, W, C,
+           O, KH, KW, stride, pad, groups, algo_name(fwd), algo_name(data), algo_name(weight));
   const ConvShape s = conv_shape(B, H, W, C, O, KH, KW, stride, pad, groups);
   const size_t n_in = (size_t)B * H * W * C, n_out = (size_t)B * s.OH * s.OW * O;
   const size_t n_w = (size_t)O * (C / groups) * KH * KW;
   const size_t n_scratch = conv_scratch_floats(&s);
-  const int chunk = conv_chunk_samples(&s);
-  CHECK(chunk >= 1 && chunk <= B);
-  if (straddle) CHECK(chunk < B && B % chunk != 0);
-  // The im2col buffer stays bounded (<= 8M floats) unless one sample alone needs more.
-  const size_t per_sample = (size_t)s.OH * s.OW * KH * KW * C;
-  CHECK(chunk == 1 || (size_t)chunk * per_sample <= ((size_t)8 << 20));
+  const int winograd = conv_winograd_applicable(&s, fwd);
+  // im2col: samples per chunk. Winograd: tiles per block, of the forward/data passes and of the
+  // weight pass; the chunk or block buffers stay bounded (<= 8M floats) unless one sample (for
+  // im2col) or the minimum block alone needs more.
+  int chunk;
+  if (winograd) {
+    const int mt = fwd == CONV_WINOGRAD2 ? 2 : 4;
+    const int nf = stride == 1 ? (mt + 2) * (mt + 2) : (2 * mt + 1) * (2 * mt + 1);
+    const int tiles = B * ((s.OH + mt - 1) / mt) * ((s.OW + mt - 1) / mt);
+    const int tb = conv_winograd_block_tiles(&s, fwd, CONV_PASS_FORWARD);
+    const int tw = conv_winograd_block_tiles(&s, fwd, CONV_PASS_WEIGHT);
+    CHECK(tb >= 1 && tb <= tiles && tw >= tb && tw <= tiles);
+    if (straddle) CHECK(tb < tiles && tiles % tb != 0 && tw < tiles && tiles % tw != 0);
+    const size_t per_tile = (size_t)nf * ((C + 15) / 16 * 16 + (O + 15) / 16 * 16);
+    CHECK(tw <= 32 || (size_t)tw * per_tile <= ((size_t)8 << 20));
+    chunk = tb;
+  } else {
+    chunk = conv_chunk_samples(&s);
+    CHECK(chunk >= 1 && chunk <= B);
+    if (straddle) CHECK(chunk < B && B % chunk != 0);
+    const size_t per_sample = (size_t)s.OH * s.OW * KH * KW * C;
+    CHECK(chunk == 1 || (size_t)chunk * per_sample <= ((size_t)8 << 20));
+  }
   // Scratch sized for B suffices for any smaller batch.
-  ConvShape s1 = s;
-  s1.B = 1;
-  CHECK(conv_scratch_floats(&s1) <= n_scratch);
+  for (int b = 1; b < B; b++) {
+    ConvShape sb = s;
+    sb.B = b;
+    CHECK(conv_scratch_floats(&sb) <= n_scratch);
+  }
 
   Rng r = test_rng(1000 + (uint64_t)B * 7919 + H * 131 + C * 17 + O * 5 + KH * 3 + groups);
   float *in = falloc(n_in), *w = falloc(n_w), *bias = falloc(O), *R = falloc(n_out);
@@ -288,12 +315,27 @@ static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, in
                  to_double(bias, O),
                  to_double(R, n_out),
                  dalloc(n_out)};
-  conv_forward(out, in, w, bias, &s, scratch);
+  conv_forward_algo(out, in, w, bias, &s, scratch, fwd);
   ref_conv_forward(ctx.out, ctx.in, ctx.w, ctx.bias, &s);
   snprintf(what, sizeof what, "%s: out", label);
-  check_array(what, out, ctx.out, n_out, FWD_RTOL, FWD_ATOL);
+  // F(4x4)'s largest errors reach 1.5e-5 of the output's scale (C = 512); the others' 1e-6.
+  const int f4 = winograd && fwd == CONV_WINOGRAD4;
+  check_array(what, out, ctx.out, n_out, FWD_RTOL, f4 ? 5 * FWD_ATOL : FWD_ATOL);
+  // The forward's rms error relative to the largest output: im2col and F(2x2) ~5e-8, F(4x4)
+  // ~3e-7 (it grows with C). conv_forward uses only the first two: the forward pass feeds ReLU
+  // masks and max-pool argmaxes, which an error of F(4x4)'s size flips near ties.
+  double err2 = 0.0, maxabs = 0.0;
+  for (size_t i = 0; i < n_out; i++) {
+    err2 += (out[i] - ctx.out[i]) * (out[i] - ctx.out[i]);
+    maxabs = fmax(maxabs, fabs(ctx.out[i]));
+  }
+  const double rms = sqrt(err2 / (double)n_out) / maxabs;
+  if (!(rms <= (f4 ? 2e-6 : 3e-7))) {
+    fprintf(stderr, "%s: forward rms error %.3g of the largest output\n", label, rms);
+    test_failures++;
+  }
   float *out_nb = falloc(n_out);
-  conv_forward(out_nb, in, w, NULL, &s, scratch);
+  conv_forward_algo(out_nb, in, w, NULL, &s, scratch, fwd);
   for (size_t i = 0; i < n_out; i++) out_nb[i] += bias[i % O];
   snprintf(what, sizeof what, "%s: out without bias + bias", label);
   check_array_f(what, out_nb, out, n_out, 1e-5, 1e-6);
@@ -304,7 +346,7 @@ static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, in
   fill_normal(dw, n_w, &r, 1.0f);
   fill_normal(db, O, &r, 1.0f);
   float *din0 = copy_floats(din, n_in), *dw0 = copy_floats(dw, n_w), *db0 = copy_floats(db, O);
-  conv_backward(din, dw, db, R, in, w, &s, scratch);
+  conv_backward_algo(din, dw, db, R, in, w, &s, scratch, data, weight);
   subtract(din, din0, n_in);
   subtract(dw, dw0, n_w);
   subtract(db, db0, O);
@@ -328,19 +370,19 @@ static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, in
 
   // two calls into zeroed buffers double the gradients; NULL din and dbias are skipped
   float *din2 = falloc(n_in), *dw2 = falloc(n_w), *db2 = falloc(O), *dw3 = falloc(n_w);
-  conv_backward(din2, dw2, db2, R, in, w, &s, scratch);
-  conv_backward(din2, dw2, db2, R, in, w, &s, scratch);
+  conv_backward_algo(din2, dw2, db2, R, in, w, &s, scratch, data, weight);
+  conv_backward_algo(din2, dw2, db2, R, in, w, &s, scratch, data, weight);
   snprintf(what, sizeof what, "%s: din twice", label);
   check_doubled(what, din2, din, n_in);
   snprintf(what, sizeof what, "%s: dw twice", label);
   check_doubled(what, dw2, dw, n_w);
   snprintf(what, sizeof what, "%s: dbias twice", label);
   check_doubled(what, db2, db, O);
-  conv_backward(NULL, dw3, NULL, R, in, w, &s, scratch);
+  conv_backward_algo(NULL, dw3, NULL, R, in, w, &s, scratch, data, weight);
   snprintf(what, sizeof what, "%s: dw with NULL din, dbias", label);
   check_array_f(what, dw3, dw, n_w, 1e-5, 1e-6);
 
-  snprintf(what, sizeof what, "%s (chunk %d)", label, chunk);
+  snprintf(what, sizeof what, "%s (%s %d)", label, winograd ? "block" : "chunk", chunk);
   case_done(what, f0);
   free(in), free(w), free(bias), free(R), free(out), free(scratch), free(out_nb);
   free(ctx.in), free(ctx.w), free(ctx.bias), free(ctx.R), free(ctx.out);
@@ -348,7 +390,49 @@ static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, in
   free(rdin), free(rdw), free(rdb), free(din2), free(dw2), free(db2), free(dw3);
 }
 
+static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, int stride, int pad,
+                           int groups, int fd, int straddle) {
+  test_conv_algos(B, H, W, C, O, KH, KW, stride, pad, groups, fd, straddle, CONV_IM2COL,
+                  CONV_IM2COL, CONV_IM2COL);
+}
+
+// A 3x3 stride-1 pad-1 shape with every product done by Winograd F(2x2), then by F(4x4).
+static void test_winograd_case(int B, int H, int W, int C, int O, int fd, int straddle) {
+  test_conv_algos(B, H, W, C, O, 3, 3, 1, 1, 1, fd, straddle, CONV_WINOGRAD2, CONV_WINOGRAD2,
+                  CONV_WINOGRAD2);
+  test_conv_algos(B, H, W, C, O, 3, 3, 1, 1, 1, fd, straddle, CONV_WINOGRAD4, CONV_WINOGRAD4,
+                  CONV_WINOGRAD4);
+}
+
+// conv_scratch_floats for a batch covers every smaller batch (models size the scratch once, for
+// their capacity), also where the Winograd blocking changes with the batch (ResNet's last stage
+// is "fused" up to 128 samples, not beyond).
+static void test_conv_scratch(void) {
+  const int f0 = test_failures;
+  static const int shapes[][5] = {{4, 512, 512, 3, 1}, {8, 256, 256, 3, 1}, {32, 64, 64, 3, 1},
+                                  {7, 128, 256, 3, 1}, {16, 64, 128, 3, 2}, {32, 64, 128, 1, 2},
+                                  {28, 1, 32, 3, 1}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const int *d = shapes[i];
+    const ConvShape big = conv_shape(300, d[0], d[0], d[1], d[2], d[3], d[3], d[4], d[3] / 2, 1);
+    const size_t n = conv_scratch_floats(&big);
+    for (int b = 1; b < 300; b++) {
+      ConvShape sb = big;
+      sb.B = b;
+      CHECK(conv_scratch_floats(&sb) <= n);
+    }
+  }
+  case_done("conv scratch covers smaller batches", f0);
+}
+
+// A 3x3 stride-2 pad-1 shape with every product done by Winograd F(2x2).
+static void test_s2_case(int B, int H, int W, int C, int O, int fd, int straddle) {
+  test_conv_algos(B, H, W, C, O, 3, 3, 2, 1, 1, fd, straddle, CONV_WINOGRAD2, CONV_WINOGRAD2,
+                  CONV_WINOGRAD2);
+}
+
 static void test_conv(void) {
+  test_conv_scratch();
   // B, H, W, C, O, KH, KW, stride, pad, groups, fd, straddle
   test_conv_case(2, 5, 6, 3, 4, 3, 3, 1, 1, 1, 1, 0);  // 3x3, the common case
   test_conv_case(2, 7, 7, 4, 6, 3, 3, 2, 1, 2, 1, 0);  // stride 2, groups 2
@@ -373,6 +457,60 @@ static void test_conv(void) {
   test_conv_case(35, 4, 4, 256, 4, 3, 3, 1, 1, 1, 0, 1);    // tiny images: many samples a chunk
   test_conv_case(5, 24, 24, 64, 8, 1, 1, 1, 0, 1, 0, 0);    // large pointwise
   test_conv_case(3, 20, 20, 64, 64, 3, 3, 1, 1, 64, 0, 0);  // large depthwise
+  // The im2col products on conv_gemm.c's micro-kernel (groups 1, at most 16 taps; forward and
+  // weight gradient with O a multiple of 16, the input gradient with C one too; the rest, and
+  // the shapes above that are not, take OpenBLAS): two panels of outputs, the last narrower;
+  // stride 2 over several chunks; the strided 1x1 of a ResNet downsample; a stem with 3 input
+  // channels (forward and weight on the micro-kernel, input gradient on OpenBLAS).
+  test_conv_case(3, 9, 9, 16, 80, 3, 3, 1, 1, 1, 1, 0);
+  test_conv_case(5, 56, 56, 32, 48, 3, 3, 2, 1, 1, 0, 1);
+  test_conv_case(2, 8, 8, 32, 16, 1, 1, 2, 0, 1, 1, 0);
+  test_conv_case(2, 6, 7, 3, 32, 3, 3, 1, 1, 1, 1, 0);
+  test_conv_case(4, 28, 28, 1, 32, 3, 3, 1, 1, 1, 0, 0);
+
+  // Winograd F(4x4, 3x3): every product, on images that are whole tiles (8x8, 4x4), partial
+  // tiles (7x7, 5x6, 3x3, 2x2, 1x1), channel counts below, at and above the vector width of 16,
+  // and not multiples of it.
+  test_winograd_case(2, 8, 8, 3, 4, 1, 0);
+  test_winograd_case(2, 5, 6, 3, 5, 1, 0);
+  test_winograd_case(1, 7, 7, 17, 2, 1, 0);
+  test_winograd_case(2, 3, 3, 2, 19, 1, 0);
+  test_winograd_case(3, 1, 1, 5, 3, 1, 0);
+  test_winograd_case(2, 2, 2, 4, 4, 1, 0);
+  test_winograd_case(1, 4, 4, 33, 16, 1, 0);
+  test_winograd_case(4, 7, 7, 64, 128, 0, 0);   // cnn4 layer3
+  test_winograd_case(3, 3, 3, 128, 256, 0, 0);  // cnn4 layer4
+  test_winograd_case(2, 32, 32, 64, 64, 0, 0);  // resnet layer1
+  test_winograd_case(2, 4, 4, 512, 512, 0, 0);  // resnet layer4: the accuracy of long sums
+  test_winograd_case(3, 5, 5, 250, 240, 0, 0);  // F(4x4) "fused" (kernels a panel at a time)
+  // Batches that straddle Winograd blocks of tiles (splitting samples), the last one partial.
+  test_winograd_case(11, 28, 28, 64, 48, 0, 1);
+  test_winograd_case(17, 14, 14, 160, 40, 0, 1);
+  // Each product by Winograd alone, the others by im2col (conv_backward mixes them per product),
+  // and the automatic choice.
+  test_conv_algos(2, 9, 7, 20, 24, 3, 3, 1, 1, 1, 1, 0, CONV_IM2COL, CONV_WINOGRAD4, CONV_IM2COL);
+  test_conv_algos(2, 9, 7, 20, 24, 3, 3, 1, 1, 1, 1, 0, CONV_IM2COL, CONV_IM2COL, CONV_WINOGRAD4);
+  test_conv_algos(2, 9, 7, 20, 24, 3, 3, 1, 1, 1, 0, 0, CONV_WINOGRAD2, CONV_WINOGRAD4,
+                  CONV_WINOGRAD2);
+  test_conv_algos(3, 16, 16, 32, 32, 3, 3, 1, 1, 1, 0, 0, CONV_AUTO, CONV_AUTO, CONV_AUTO);
+  test_conv_algos(3, 8, 8, 32, 64, 3, 3, 2, 1, 1, 0, 0, CONV_WINOGRAD4, CONV_WINOGRAD4,
+                  CONV_WINOGRAD2);  // stride 2: F(4x4) falls back to im2col, F(2x2) serves
+
+  // Stride 2 (F(2x2) only: output tiles of 2x2 from 5x5 input windows that overlap by one):
+  // whole and partial tiles, odd sizes, images smaller than a window, channels below and above
+  // the vector width, the ResNet downsampling shapes (the last one "fused"), blocks straddled.
+  test_s2_case(2, 8, 8, 3, 4, 1, 0);
+  test_s2_case(2, 7, 7, 5, 3, 1, 0);
+  test_s2_case(1, 5, 6, 17, 18, 1, 0);
+  test_s2_case(2, 2, 2, 3, 2, 1, 0);
+  test_s2_case(3, 1, 1, 2, 3, 1, 0);
+  test_s2_case(2, 9, 3, 16, 33, 1, 0);
+  test_s2_case(3, 32, 32, 64, 128, 0, 0);
+  test_s2_case(2, 8, 8, 256, 512, 0, 0);
+  test_s2_case(9, 32, 32, 64, 48, 0, 1);
+  test_conv_algos(2, 9, 7, 20, 24, 3, 3, 2, 1, 1, 1, 0, CONV_IM2COL, CONV_WINOGRAD2, CONV_IM2COL);
+  test_conv_algos(2, 9, 7, 20, 24, 3, 3, 2, 1, 1, 1, 0, CONV_WINOGRAD2, CONV_IM2COL, CONV_AUTO);
+  test_conv_algos(3, 16, 16, 32, 32, 3, 3, 2, 1, 1, 0, 0, CONV_AUTO, CONV_AUTO, CONV_AUTO);
 }
 
 // ----------------------------------------------------------------------------------------------
