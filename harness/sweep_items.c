@@ -129,7 +129,7 @@ static int save_model(Sweep *s, ItemCtx *c, const char *path, const Model *m, co
     rc = mkdir_p(s->cache_dir, e);
     CkptMeta meta = {0};
     snprintf(meta.role, sizeof meta.role, "%s", role);
-    for (int i = 0; i < c->d->train.c && i < 4; i++)
+    for (int i = 0; i < c->d->train.c && i < DATA_MAX_CHANNELS; i++)
       meta.mean[i] = c->d->mean[i], meta.std[i] = c->d->std[i];
     io_begin(s);
     if (!rc) rc = ckpt_save(path, m, &meta, NULL, NULL, 0, e);

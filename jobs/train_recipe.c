@@ -49,7 +49,7 @@ static int save_point(const Model *w, const Sgd *opt, const Dataset *d, const Tr
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     CkptMeta meta = {.role = "partial", .has_progress = 1, .seed = seed, .epoch = epochs};
-    for (int i = 0; i < d->train.c && i < 4; i++)
+    for (int i = 0; i < d->train.c && i < DATA_MAX_CHANNELS; i++)
       meta.mean[i] = d->mean[i], meta.std[i] = d->std[i];
     io_bracket(c, 1);
     rc = ckpt_save(c->path, w, &meta, opt, NULL, 0, e);
