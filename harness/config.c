@@ -164,7 +164,8 @@ static int parse_string(const Loader *l, const KeySpec *k, const YNode *n, const
 // ---------------------------------------------------------------------------------------------
 // lists and whole values
 
-static int parse_list(const Loader *l, const KeySpec *k, const YNode *n, KeyType item, CfgValue *v) {
+static int parse_list(const Loader *l, const KeySpec *k, const YNode *n, KeyType item,
+                      CfgValue *v) {
   static const char *const want[] = {[T_INTS] = "a list of integers, such as [3, 8]",
                                      [T_FLOATS] = "a list of numbers, such as [1, 0.5]",
                                      [T_STRINGS] = "a list of names, such as [a, b]"};
@@ -664,7 +665,8 @@ int config_value_equal(KeyType t, const CfgValue *a, const CfgValue *b) {
     case T_WEIGHTS:
       if (a->w.scheme != b->w.scheme) return 0;
       if (a->w.scheme != WEIGHTS_LIST) return 1;
-      return config_value_equal(T_FLOATS, &(CfgValue){.fl = a->w.list}, &(CfgValue){.fl = b->w.list});
+      return config_value_equal(T_FLOATS, &(CfgValue){.fl = a->w.list},
+                                &(CfgValue){.fl = b->w.list});
     case T_GRID:
     case T_CASES:
       return 1;

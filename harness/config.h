@@ -40,9 +40,20 @@ typedef enum {
   CFG_DATA_HDF5,
   CFG_DATA_SYNTHETIC
 } CfgDataName;
-typedef enum { CFG_AUG_AUTO, CFG_AUG_NONE, CFG_AUG_FLIP, CFG_AUG_CROP, CFG_AUG_CROP_FLIP } CfgAugment;
+typedef enum {
+  CFG_AUG_AUTO,
+  CFG_AUG_NONE,
+  CFG_AUG_FLIP,
+  CFG_AUG_CROP,
+  CFG_AUG_CROP_FLIP
+} CfgAugment;
 typedef enum { CFG_ARCH_MLP, CFG_ARCH_CNN4, CFG_ARCH_RESNET18, CFG_ARCH_RESNET50 } CfgArch;
-typedef enum { CFG_SCHED_CONSTANT, CFG_SCHED_STEP, CFG_SCHED_MULTISTEP, CFG_SCHED_COSINE } CfgSchedule;
+typedef enum {
+  CFG_SCHED_CONSTANT,
+  CFG_SCHED_STEP,
+  CFG_SCHED_MULTISTEP,
+  CFG_SCHED_COSINE
+} CfgSchedule;
 typedef enum { USCHED_CONSTANT, USCHED_COSINE } UnlearnSchedule;
 typedef enum {
   CFG_METHOD_NONE,

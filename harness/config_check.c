@@ -16,8 +16,9 @@ void config_resolve(Config *c) {
     if (u->epochs == 0) u->epochs = epochs;
   }
   if (c->data.augment == CFG_AUG_AUTO)
-    c->data.augment =
-        c->data.name == CFG_DATA_CIFAR10 || c->data.name == CFG_DATA_CIFAR100 ? CFG_AUG_CROP_FLIP : CFG_AUG_NONE;
+    c->data.augment = c->data.name == CFG_DATA_CIFAR10 || c->data.name == CFG_DATA_CIFAR100
+                          ? CFG_AUG_CROP_FLIP
+                          : CFG_AUG_NONE;
   if (c->model.points.n == 0) {
     const char *const *p = config_arch_points(c->model.arch);
     int n = 0;

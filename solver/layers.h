@@ -26,10 +26,10 @@ void nhwc_to_nchw(float *out, const float *in, int B, int C, int H, int W);
 // conv2d: any kernel, stride, padding, groups. im2col (chunks of samples) + sgemm.
 
 typedef struct {
-  int B, H, W, C;       // input [B, H, W, C]
-  int O, KH, KW;        // weight [O, C/groups, KH, KW]
+  int B, H, W, C;  // input [B, H, W, C]
+  int O, KH, KW;   // weight [O, C/groups, KH, KW]
   int stride, pad, groups;
-  int OH, OW;           // output [B, OH, OW, O]
+  int OH, OW;  // output [B, OH, OW, O]
 } ConvShape;
 
 // Fills a ConvShape, deriving OH = (H + 2*pad - KH)/stride + 1 (likewise OW).
@@ -86,10 +86,9 @@ void bn_stats(double *sums, const float *x, int N, int C);
 // out = gamma*(x - mean)*rstd + beta (then ReLU if relu). Saves mean [C] and rstd [C] for
 // backward. Updates running_mean/running_var (PyTorch semantics: running = (1-momentum)*running +
 // momentum*batch, with the unbiased variance var*n/(n-1)) when they are not NULL.
-void bn_forward_train(float *out, float *mean, float *rstd, float *running_mean,
-                      float *running_var, const float *x, const float *gamma, const float *beta,
-                      const double *sums, long n_total, int N, int C, float momentum, float eps,
-                      int relu);
+void bn_forward_train(float *out, float *mean, float *rstd, float *running_mean, float *running_var,
+                      const float *x, const float *gamma, const float *beta, const double *sums,
+                      long n_total, int N, int C, float momentum, float eps, int relu);
 // Eval-mode forward with the running statistics.
 void bn_forward_eval(float *out, const float *x, const float *gamma, const float *beta,
                      const float *running_mean, const float *running_var, int N, int C, float eps,
@@ -104,15 +103,14 @@ void bn_backward_stats(double *sums, float *dgamma, float *dbeta, const float *d
 // Training-mode backward, step 2, with the (global) sums over n_total rows:
 // din += gamma*rstd*(g - sums[c]/n - xhat*sums[C+c]/n).
 void bn_backward_apply(float *din, const float *dout, const float *out, const float *x,
-                       const float *mean, const float *rstd, const float *gamma,
-                       const double *sums, long n_total, int N, int C, int relu);
+                       const float *mean, const float *rstd, const float *gamma, const double *sums,
+                       long n_total, int N, int C, int relu);
 // Eval-mode backward (running statistics are constants):
 // din += g*gamma/sqrt(running_var + eps); dgamma += Σ g*xhat; dbeta += Σ g.
 // din, dgamma, dbeta may each be NULL.
-void bn_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout,
-                      const float *out, const float *x, const float *gamma,
-                      const float *running_mean, const float *running_var, int N, int C,
-                      float eps, int relu);
+void bn_backward_eval(float *din, float *dgamma, float *dbeta, const float *dout, const float *out,
+                      const float *x, const float *gamma, const float *running_mean,
+                      const float *running_var, int N, int C, float eps, int relu);
 
 // ----------------------------------------------------------------------------------------------
 // elementwise
@@ -156,12 +154,11 @@ void linear_backward(float *din, float *dw, float *dbias, const float *dout, con
 
 // Softmax cross-entropy. probs [B,K] = softmax(logits [B,K]); returns Σ_b -log probs[b, y_b]
 // (a sum, in double: callers divide by the global batch size). labels in [0, K).
-double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B,
-                            int K);
+double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int K);
 // dlogits [B,K] += scale*(probs - onehot(labels)). scale is usually 1/global_batch
 // (negative for gradient ascent).
-void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B,
-                           int K, float scale);
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int K,
+                           float scale);
 
 // ----------------------------------------------------------------------------------------------
 // L2 normalisation of rows: out [B,D] = in / max(‖in‖, eps), norms [B] saved for backward.
