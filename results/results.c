@@ -1,4 +1,5 @@
-// results.c: the results file: schema, rows, create/open/append/read. Layout: results.h.
+// results.c: the results file: schema, rows, create/open/append/read. Layout: results.h; the
+// trace's part is in trace.c.
 #include "results.h"
 
 #include <errno.h>
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "results_internal.h"
 
 #define FORMAT_NAME "ecore-results"
 // HDF5 before 1.10.7 cannot turn its own file locks off, and they would collide with the
@@ -125,6 +128,7 @@ bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSch
   for (int c = 0; !f && c < RESULTS_N_CURVES; c++)
     for (int p = 0; !f && p < s->n_points; p++)
       if (!same_double(results_row_curve(a, c)[p], results_row_curve(b, c)[p])) f = CURVES[c].name;
+  if (!f) trace_equal(a, b, &f);
   if (field) *field = f;
   return f == NULL;
 }
@@ -191,7 +195,7 @@ static int row_check(const ResultRow *r, const char *path, Err *e) {
   for (int i = 0; i < RESULTS_MAX_AXES; i++)
     if (!terminated(r->axis[i], RESULTS_VALUE_LEN))
       return errf(e, ERR_CONFIG, "%s: run %s: axis value %d unterminated", path, r->run_id, i);
-  return 0;
+  return trace_check(r, path, e);
 }
 
 // ---------------------------------------------------------------- HDF5 helpers
@@ -219,15 +223,14 @@ static herr_t innermost(unsigned n, const H5E_error2_t *err, void *out) {
   return 0;
 }
 
-// Fills e with "PATH: WHAT: <HDF5's innermost reason>"; call right after the failing call.
-static int h5fail(Err *e, const char *path, const char *what) {
+int h5fail(Err *e, const char *path, const char *what) {
   char reason[256] = "";
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, reason);
   if (reason[0]) return errf(e, ERR_RUNTIME, "%s: %s (%s)", path, what, reason);
   return errf(e, ERR_RUNTIME, "%s: %s", path, what);
 }
 
-static void h5close(hid_t id) {
+void h5close(hid_t id) {
   if (id < 0) return;
   switch (H5Iget_type(id)) {
     case H5I_FILE:
@@ -271,22 +274,20 @@ static hid_t vlen_str(void) {
   return t;
 }
 
-// Adds a member: in the file type packed one after another (NUL-padded strings, little
-// endian numbers); in the memory type at its place in ResultRow.
-static void add_member(hid_t t, bool file, size_t *offset, const char *name, size_t row_offset,
-                       hid_t file_type, hid_t mem_type) {
+// File types: NUL-padded strings and little endian numbers.
+void add_member(hid_t t, bool file, size_t *offset, const char *name, size_t mem_offset,
+                hid_t file_type, hid_t mem_type) {
   if (file) {
     H5Tinsert(t, name, *offset, file_type);
     *offset += H5Tget_size(file_type);
   } else {
-    H5Tinsert(t, name, row_offset, mem_type);
+    H5Tinsert(t, name, mem_offset, mem_type);
   }
 }
 
-static void add_str(hid_t t, bool file, size_t *off, const char *name, size_t row_off,
-                    size_t size) {
+void add_str(hid_t t, bool file, size_t *off, const char *name, size_t mem_off, size_t size) {
   hid_t ft = fixed_str(size, H5T_STR_NULLPAD), mt = fixed_str(size, H5T_STR_NULLTERM);
-  add_member(t, file, off, name, row_off, ft, mt);
+  add_member(t, file, off, name, mem_off, ft, mt);
   H5Tclose(ft);
   H5Tclose(mt);
 }
@@ -453,11 +454,13 @@ static void utc_now(char *buf, size_t n) {
   strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
-                          const hsize_t *chunk, hid_t *out, const char *path, Err *e) {
+int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
+                   const hsize_t *chunk, int deflate, hid_t *out, const char *path, Err *e) {
   hsize_t maxdims[2] = {H5S_UNLIMITED, rank > 1 ? dims[1] : 0};
   hid_t sp = H5Screate_simple(rank, dims, maxdims), pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
+  if (deflate > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0)  // else stored as it is
+    H5Pset_shuffle(pl), H5Pset_deflate(pl, (unsigned)deflate);
   if (rank > 1) {  // an unwritten cell reads as NaN, "not computed"
     double nan = NAN;
     H5Pset_fill_value(pl, H5T_NATIVE_DOUBLE, &nan);
@@ -468,7 +471,8 @@ static int create_dataset(hid_t f, const char *name, hid_t type, int rank, const
   return 0;
 }
 
-// Writes everything but the rows: attributes, /config, empty /runs and per-point datasets.
+// Writes everything but the rows: attributes, /config, empty /runs, per-point datasets and
+// /trace.
 static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m, const char *path,
                           Err *e) {
   char created[32];
@@ -496,20 +500,20 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
 
   hid_t d = -1, t = runs_type(s, true);
   hsize_t dims[2] = {0, (hsize_t)s->n_points}, chunk[2] = {CHUNK_ROWS, (hsize_t)s->n_points};
-  rc = create_dataset(f, "runs", t, 1, dims, chunk, &d, path, e);
+  rc = create_dataset(f, "runs", t, 1, dims, chunk, 0, &d, path, e);
   h5close(d), h5close(t);
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
-    rc = create_dataset(f, CURVES[c].name, H5T_IEEE_F64LE, 2, dims, chunk, &d, path, e);
+    rc = create_dataset(f, CURVES[c].name, H5T_IEEE_F64LE, 2, dims, chunk, 0, &d, path, e);
     if (!rc)
       rc = attr_write_names(d, "points", &s->points[0][0], s->n_points, RESULTS_NAME_LEN, path, e);
     h5close(d);
   }
+  if (!rc) rc = trace_create(f, path, e);
   return rc;
 }
 
-// Extends dataset `name` by n rows and writes buf (n rows of `type`) into them.
-static int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
-                            const char *path, Err *e) {
+int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
+                     const char *path, Err *e) {
   hid_t d = H5Dopen2(f, name, H5P_DEFAULT), fs = -1, ms = -1;
   hsize_t dims[2] = {0, 0}, start[2] = {0, 0}, count[2] = {(hsize_t)n, 0};
   int rc = 0, rank = 0;
@@ -531,12 +535,16 @@ static int extend_and_write(hid_t f, const char *name, hid_t type, int n, const 
   return rc;
 }
 
-// Appends rows to an open (staged) file: each dataset grows by n rows.
+// Appends rows to an open (staged) file: each row dataset grows by n rows, /trace by their
+// entries.
 static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n,
                           const char *path, Err *e) {
   if (n == 0) return 0;
   int P = s->n_points, rc = 0;
-  double *buf = malloc(sizeof(double) * (size_t)n * (size_t)P);
+  hsize_t first = 0;  // the index in /runs of rows[0]
+  if ((rc = dataset_rows(f, "runs", 0, &first, path, e))) return rc;
+  if ((rc = trace_append(f, rows, n, (long long)first, path, e))) return rc;
+  double *buf = malloc(sizeof(double) * (size_t)n * (size_t)P);  // [n x P]
   if (!buf) return errf(e, ERR_RUNTIME, "out of memory");
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
     for (int r = 0; r < n; r++)
@@ -735,9 +743,7 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
   return rc;
 }
 
-// Rows in a dataset (its first dimension); checks the second against `cols` when rank 2.
-static int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, const char *path,
-                        Err *e) {
+int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, const char *path, Err *e) {
   hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = -1;
   hsize_t dims[2] = {0, 0};
   int rc = 0;
@@ -749,6 +755,19 @@ static int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, cons
     rc = errf(e, ERR_RUNTIME, "%s: dataset /%s has the wrong shape", path, name);
   *rows = dims[0];
   h5close(sp), h5close(d);
+  return rc;
+}
+
+int check_fields(hid_t d, hid_t mt, const char *name, const char *path, Err *e) {
+  hid_t ft = H5Dget_type(d);
+  int rc = 0;
+  for (int i = 0; !rc && i < H5Tget_nmembers(mt); i++) {
+    char *field = H5Tget_member_name(mt, (unsigned)i);
+    if (H5Tget_member_index(ft, field) < 0)
+      rc = errf(e, ERR_RUNTIME, "%s: /%s has no field '%s'", path, name, field);
+    H5free_memory(field);
+  }
+  h5close(ft);
   return rc;
 }
 
@@ -772,20 +791,12 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
     return errf(e, ERR_RUNTIME, "out of memory");
   }
   for (hsize_t r = 0; r < n; r++) results_row_init(&t->rows[r]);
-  hid_t ft = -1, mt = runs_type(s, false);
+  hid_t mt = runs_type(s, false);
   hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT);
-  ft = H5Dget_type(d);
-  // Every field the reader expects must be present (HDF5 matches compound fields by name and
-  // would silently leave a missing one untouched).
-  for (int i = 0; !rc && i < H5Tget_nmembers(mt); i++) {
-    char *name = H5Tget_member_name(mt, (unsigned)i);
-    if (H5Tget_member_index(ft, name) < 0)
-      rc = errf(e, ERR_RUNTIME, "%s: /runs has no field '%s'", path, name);
-    H5free_memory(name);
-  }
+  rc = check_fields(d, mt, "runs", path, e);
   if (!rc && n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows) < 0)
     rc = h5fail(e, path, "cannot read /runs");
-  h5close(ft), h5close(mt), h5close(d);
+  h5close(mt), h5close(d);
   for (int c = 0; !rc && n > 0 && c < RESULTS_N_CURVES; c++) {
     d = H5Dopen2(f, CURVES[c].name, H5P_DEFAULT);
     if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
@@ -799,7 +810,8 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
   return rc;
 }
 
-int results_read(const char *path, ResultsTable *t, Err *e) {
+// results_read, with the traces or (what results_open needs) without.
+static int read_table(const char *path, ResultsTable *t, bool trace, Err *e) {
   memset(t, 0, sizeof *t);
   struct stat st;
   if (stat(path, &st) < 0) return errf(e, ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
@@ -815,16 +827,21 @@ int results_read(const char *path, ResultsTable *t, Err *e) {
     rc = h5fail(e, path, "cannot open");
   if (!rc) rc = read_header(f, t, path, e);
   if (!rc) rc = read_rows(f, t, path, e);
+  if (!rc && trace) rc = trace_read(f, t, path, e);
   h5close(f), h5close(fapl);
   quiet_end(q);
   if (rc) results_table_free(t);
   return rc;
 }
 
+int results_read(const char *path, ResultsTable *t, Err *e) {
+  return read_table(path, t, true, e);
+}
+
 void results_table_free(ResultsTable *t) {
   free(t->ecore_version), free(t->git_commit), free(t->created), free(t->hosts);
   free(t->shard), free(t->merged_from), free(t->config_text), free(t->config_expanded);
-  free(t->config_path), free(t->rows);
+  free(t->config_path), free(t->rows), free(t->traces);
   memset(t, 0, sizeof *t);
 }
 
@@ -898,7 +915,7 @@ static int note_status(ResultsFile *f, const char *id, bool ok, Err *e) {
 int results_open(const char *path, const ResultsSchema *expect, ResultsFile **out, Err *e) {
   *out = NULL;
   ResultsTable t;
-  int rc = results_read(path, &t, e);
+  int rc = read_table(path, &t, false, e);  // the statuses are all it needs
   if (rc) return rc;
   if (expect && strcmp(expect->sweep_id, t.schema.sweep_id))
     rc = errf(e, ERR_CONFIG,

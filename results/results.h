@@ -15,6 +15,17 @@
 //   /cka_original, /cka_retrain, /knn_forget_acc
 //                    float64 [rows x points], chunked, rows aligned with /runs; attribute
 //                    `points` (strings) names the supervision points.
+//   /trace           compound [entries], chunked, maxdims unlimited: the per-epoch training
+//                    trace of the runs, one entry per (row, phase, epoch, point), each row's
+//                    entries together and in the order given. Fields in this order:
+//                      row int64 (the index in /runs of the row the entry belongs to: a
+//                      rerun's entries never mix with those of the row it supersedes),
+//                      run_id S128, phase S32, epoch int32, point S64 ("": the whole model),
+//                      loss, forget_acc, cu, ce, cos_fr, spread, weight float64 (NaN: not
+//                      defined there; see ResultTrace). Stored with shuffle + deflate, which
+//                      h5py reads as it is. Files written before the trace existed have no
+//                      /trace (still schema_version 1): they read as rows without entries,
+//                      and the next append creates it.
 //   /config          group: scalar string datasets `given` (the config text as given) and
 //                    `expanded` (the expanded, defaulted config); attribute `path`.
 //   /                attributes: format "ecore-results", schema_version 1, sweep_id,
@@ -26,7 +37,8 @@
 // Duplicates: a run that failed is rerun on resume and appends a new row with the same run_id;
 // the latest row of a run_id wins (pandas: df.drop_duplicates("run_id", keep="last")). Runs
 // whose status is "ok" are never rerun, so an ok row is never duplicated. Merge and report use
-// the latest row of each run_id only.
+// the latest row of each run_id only. The trace of the latest row: the /trace entries whose
+// `row` is its index in /runs (not all entries of its run_id).
 //
 // Durability: every change is made on a copy (PATH.tmp) which is flushed, fsynced and renamed
 // over PATH, so PATH is always a complete file: a kill at any moment leaves the file as it was
@@ -35,7 +47,9 @@
 // between appends, so h5py can read it while a sweep runs. One writer per file: a writer holds
 // an flock on PATH.tmp while it stages a change, and a second writer gets an error (HDF5's own
 // file locks are off: they would collide with it, and PATH is never changed in place).
-// Cost: an append copies the file (about 3 ms per append at 2000 rows, 2.3 MB).
+// A row and its trace are written in the same change: a kill never leaves one without the other.
+// Cost: an append copies the file (about 3 ms per append at 2000 rows, 2.3 MB; with a trace of
+// 100 entries per row about 20 ms, 5.4 MB, of which /trace 3.4 MB, deflated from 58 MB).
 #pragma once
 
 #include <stdbool.h>
@@ -52,6 +66,7 @@ enum {
   RESULTS_VALUE_LEN = 128,  // an axis value's canonical text
   RESULTS_MAX_AXES = 16,
   RESULTS_MAX_POINTS = 16,
+  RESULTS_PHASE_LEN = 32,  // a trace entry's phase name
 };
 
 // What must match for a resume or a merge.
@@ -74,6 +89,20 @@ typedef struct {
   const char *merged_from;      // set by merge
 } ResultsMeta;
 
+// One epoch of one phase of a run, at one supervision point or for the whole model.
+typedef struct {
+  char phase[RESULTS_PHASE_LEN];  // "ec", "rl", "scrub-max", ...
+  int epoch;                      // 1-based
+  char point[RESULTS_NAME_LEN];   // a supervision point name ("layer3"), or "" for the whole model
+  double loss;                    // whole model: the epoch's mean total loss; NaN at a point
+  double forget_acc;  // whole model: fraction of the epoch's forget rows the network classified
+                      // as their true class (training mode); NaN at a point
+  double cu, ce;      // at a point: the epoch's mean contrastive and retain-CE losses of EC
+  double cos_fr;      // at a point: mean cosine between forget and retain embeddings
+  double spread;      // at a point: 1 − ‖mean embedding‖² over the batch (0: collapsed)
+  double weight;      // at a point: the layer weight w_l in force at the end of the epoch
+} ResultTrace;
+
 // One finished run. Start from results_row_init(); strings must be NUL-terminated.
 typedef struct {
   char run_id[RESULTS_RUN_ID_LEN];
@@ -86,6 +115,11 @@ typedef struct {
   double cka_original[RESULTS_MAX_POINTS];  // per schema point
   double cka_retrain[RESULTS_MAX_POINTS];
   double knn_forget_acc[RESULTS_MAX_POINTS];
+  // The run's training trace [n_trace], in the order it is to be stored. Writing: the
+  // caller's memory, only read (phase and point NUL-terminated). Read back: points into the
+  // ResultsTable's `traces`, freed by results_table_free.
+  int n_trace;
+  const ResultTrace *trace;
 } ResultRow;
 
 // Everything a file holds, as read back. Owned strings; free with results_table_free.
@@ -96,19 +130,22 @@ typedef struct {
   int world_size;
   int n_rows;
   ResultRow *rows;  // file order
+  int n_traces;
+  ResultTrace *traces;  // [n_traces] every row's trace, row by row; rows[i].trace points in here
 } ResultsTable;
 
 // An open results file of a sweep. Nothing is held open on disk between calls.
 typedef struct ResultsFile ResultsFile;
 
 // ---- rows and schema
-// Zeroes the row, sets status "ok" and every metric to NaN.
+// Zeroes the row (no trace), sets status "ok" and every metric to NaN.
 void results_row_init(ResultRow *row);
 // Sets the value of axis `axis` (a name in s); ERR_CONFIG if unknown or too long.
 int results_row_set_axis(ResultRow *row, const ResultsSchema *s, const char *axis,
                          const char *value, Err *e);
 bool results_row_ok(const ResultRow *row);  // status is "ok"
-// Same values in every field (NaN equals NaN); the first differing field's name in `field`.
+// Same values in every field (NaN equals NaN), the trace too (same count, then every field of
+// every entry); the first differing field's name in `field` ("trace", "trace.loss", ...).
 bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
                         const char **field);
 // Checks names, counts and lengths; ERR_CONFIG with what is wrong.
@@ -134,7 +171,7 @@ int results_open(const char *path, const ResultsSchema *expect, ResultsFile **ou
 // results_open if PATH exists, else results_create then open: what `ecore sweep` needs.
 int results_open_or_create(const char *path, const ResultsSchema *s, const ResultsMeta *m,
                            ResultsFile **out, Err *e);
-// Appends rows (one copy-and-rename for all n); durable when it returns 0.
+// Appends rows and their traces (one copy-and-rename for all n); durable when it returns 0.
 int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e);
 // Whether run_id's latest row is "ok": such runs are skipped on resume.
 bool results_is_finished(const ResultsFile *f, const char *run_id);
@@ -144,11 +181,13 @@ int results_n_rows(const ResultsFile *f);                      // every row, sup
 const ResultsSchema *results_file_schema(const ResultsFile *f);
 void results_close(ResultsFile *f);
 
-// Writes a whole file (rows in the given order) to PATH atomically, replacing it.
+// Writes a whole file (rows in the given order, with their traces) to PATH atomically,
+// replacing it.
 int results_write(const char *path, const ResultsSchema *s, const ResultsMeta *m,
                   const ResultRow *rows, int n, Err *e);
 
 // ---- reading
+// Reads the whole file, traces included (a file without /trace: no row has entries).
 int results_read(const char *path, ResultsTable *t, Err *e);
 void results_table_free(ResultsTable *t);
 // Indices of the latest row of each run_id, sorted by run_id; *idx is malloc'd (free it).
@@ -158,7 +197,8 @@ int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e);
 // Joins shard files into OUT: same sweep id and schema everywhere (else ERR_CONFIG); a run_id
 // in two inputs must have identical latest rows (kept once), else ERR_CONFIG naming the run,
 // the field and both files; OUT must not be an input. OUT holds the latest row of each run_id,
-// sorted by run_id, and is written atomically: on failure OUT and the inputs are untouched.
+// sorted by run_id, each with its trace, and is written atomically: on failure OUT and the
+// inputs are untouched.
 int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e);
 
 // ---- report (report.c, plot_svg.c)

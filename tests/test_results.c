@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -65,6 +66,38 @@ static const ResultsMeta META = {
     .world_size = 2,
 };
 
+// The training trace of make_row(.., i): 3 * (i % 5) entries (none when i % 5 == 0). Each
+// epoch 1..i % 5 has a whole-model entry (point "", values at points NaN) and entries at
+// layer1 and layer3 (loss and forget_acc NaN); phase "ec" in odd epochs, "scrub-max" in even.
+// The same values are in test_results_h5py.py.
+enum { TRACE_KINDS = 5, MAX_TRACE = 3 * (TRACE_KINDS - 1) };
+static const ResultTrace *make_trace(int i, int *n) {
+  static ResultTrace traces[TRACE_KINDS][MAX_TRACE];
+  static bool filled = false;
+  for (int k = 0; !filled && k < TRACE_KINDS; k++)
+    for (int ep = 1, j = 0; ep <= k; ep++)
+      for (int p = 0; p < 3; p++, j++) {
+        ResultTrace *t = &traces[k][j];
+        snprintf(t->phase, sizeof t->phase, "%s", ep % 2 ? "ec" : "scrub-max");
+        t->epoch = ep;
+        snprintf(t->point, sizeof t->point, "%s", p == 0 ? "" : p == 1 ? "layer1" : "layer3");
+        t->loss = t->forget_acc = t->cu = t->ce = t->cos_fr = t->spread = t->weight = NAN;
+        if (p == 0) {
+          t->loss = k + 0.1 * ep;
+          t->forget_acc = 1.0 / (ep + 1);
+        } else {
+          t->cu = 0.5 * p + 0.01 * ep;
+          t->ce = 0.25 * k;
+          t->cos_fr = -0.1 * ep;
+          t->spread = 1.0 / (ep + p);
+          t->weight = p == 1 ? 0.5 : 1.0;
+        }
+      }
+  filled = true;
+  *n = 3 * (i % TRACE_KINDS);
+  return *n ? traces[i % TRACE_KINDS] : NULL;
+}
+
 // A row whose every value follows from i (so a reader can check it whole).
 static ResultRow make_row(const ResultsSchema *s, const char *prefix, int i) {
   static const char *const methods[] = {"ft", "rl", "retrain", "original"};
@@ -89,7 +122,41 @@ static ResultRow make_row(const ResultsSchema *s, const char *prefix, int i) {
     r.cka_retrain[p] = 0.5 + 0.05 * p;
     r.knn_forget_acc[p] = 0.2 * p;
   }
+  r.trace = make_trace(i, &r.n_trace);
   return r;
+}
+
+// The `row` and `run_id` of each /trace entry of PATH, read with HDF5 alone (not through
+// results_read, which checks them): at most max; the number of entries, or -1.
+typedef struct {
+  long long row;
+  char run_id[RESULTS_RUN_ID_LEN];
+} TraceKey;
+static int read_trace_keys(const char *path, TraceKey *keys, int max) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d =
+      f >= 0 && H5Lexists(f, "trace", H5P_DEFAULT) > 0 ? H5Dopen2(f, "trace", H5P_DEFAULT) : -1;
+  hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+  hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+  hid_t str = H5Tcopy(H5T_C_S1), mt = H5Tcreate(H5T_COMPOUND, sizeof(TraceKey));
+  H5Tset_size(str, RESULTS_RUN_ID_LEN);
+  H5Tset_cset(str, H5T_CSET_UTF8);  // as stored: HDF5 converts no ASCII to UTF-8
+  H5Tinsert(mt, "row", offsetof(TraceKey, row), H5T_NATIVE_LLONG);
+  H5Tinsert(mt, "run_id", offsetof(TraceKey, run_id), str);
+  if (n > max || (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, keys) < 0)) n = -1;
+  H5Tclose(mt), H5Tclose(str);
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  if (f >= 0) H5Fclose(f);
+  return (int)n;
+}
+
+// Removes /trace from PATH: what a file written before the trace existed looks like.
+static bool drop_trace(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  bool ok = f >= 0 && H5Ldelete(f, "trace", H5P_DEFAULT) >= 0;
+  if (f >= 0) H5Fclose(f);
+  return ok;
 }
 
 static void test_create_append_reopen(const char *dir) {
@@ -99,6 +166,8 @@ static void test_create_append_reopen(const char *dir) {
   Err e = {0};
   CHECK(results_create(path, &s, &META, &e) == 0);
   CHECK(results_create(path, &s, &META, &e) == ERR_CONFIG);  // never over an existing file
+  TraceKey none[1];
+  CHECK(read_trace_keys(path, none, 1) == 0);  // an empty /trace comes with every new file
   ResultsFile *f = NULL;
   CHECK(results_open(path, &s, &f, &e) == 0);
   if (!f) return;
@@ -131,7 +200,16 @@ static void test_create_append_reopen(const char *dir) {
     CHECK(results_rows_equal(&t.rows[i], &rows[i], &s, &field));
     if (field) fprintf(stderr, "  row %d differs in %s\n", i, field);
   }
-  CHECK(isnan(t.rows[0].avg_gap));
+  CHECK(t.n_rows == 3 && isnan(t.rows[0].avg_gap));
+  // The traces came back (results_rows_equal compared them), each with its row.
+  CHECK(t.n_traces == 3 + 6 && t.n_rows == 3 && t.rows[0].n_trace == 0 && !t.rows[0].trace);
+  if (t.n_rows == 3 && t.rows[2].n_trace == 6) {
+    const ResultTrace *tr = &t.rows[2].trace[4];  // epoch 2 at layer1
+    CHECK(!strcmp(tr->phase, "scrub-max") && tr->epoch == 2 && !strcmp(tr->point, "layer1"));
+    CHECK(isnan(tr->loss) && isnan(tr->forget_acc) && tr->weight == 0.5);
+    CHECK_CLOSE(tr->cu, 0.52, 0, 1e-15);
+    CHECK(t.rows[1].trace == t.traces && t.rows[2].trace == t.traces + 3);
+  }
   CHECK(t.config_text && !strcmp(t.config_text, META.config_text));
   CHECK(t.config_expanded && !strcmp(t.config_expanded, META.config_expanded));
   CHECK(t.config_path && !strcmp(t.config_path, META.config_path));
@@ -168,8 +246,49 @@ static void test_create_append_reopen(const char *dir) {
   CHECK(results_open(path, &s, &f, &e) == 0);
   r.ec = 7;
   CHECK(f && results_append(f, &r, 1, &e) == ERR_CONFIG);
+  r = make_row(&s, "run", 9);  // 12 trace entries
+  r.trace = NULL;
+  CHECK(f && results_append(f, &r, 1, &e) == ERR_CONFIG);
+  r.trace = make_trace(9, &r.n_trace);
+  r.n_trace = -1;
+  CHECK(f && results_append(f, &r, 1, &e) == ERR_CONFIG);
+  ResultTrace unterminated = {.epoch = 1};
+  memset(unterminated.point, 'x', sizeof unterminated.point);
+  r.trace = &unterminated, r.n_trace = 1;
+  CHECK(f && results_append(f, &r, 1, &e) == ERR_CONFIG && strstr(e.msg, "unterminated"));
   CHECK(f && results_n_rows(f) == 3);
   results_close(f);
+}
+
+// results_rows_equal (merge's test for conflicting duplicates) compares the traces: their
+// lengths, then every field of every entry, NaN equal to NaN.
+static void test_trace_equal(void) {
+  ResultsSchema s = make_schema("0123456789abcdef");
+  ResultRow a = make_row(&s, "run", 2), b = a;
+  ResultTrace copy[MAX_TRACE];
+  memcpy(copy, a.trace, sizeof *copy * (size_t)a.n_trace);
+  b.trace = copy;
+  const char *field = "unset";
+  CHECK(results_rows_equal(&a, &b, &s, &field) && field == NULL);  // NaNs at the same places
+  // One change at a time (entry 5: epoch 2 at layer3), each undone before the next.
+  for (int c = 0; c < 6; c++) {
+    static const char *const want[] = {"trace.phase", "trace.epoch",  "trace.point",
+                                       "trace.loss",  "trace.spread", "trace.weight"};
+    ResultTrace *t = &copy[5];
+    if (c == 0) strcpy(t->phase, "rl");
+    if (c == 1) t->epoch = 3;
+    if (c == 2) strcpy(t->point, "layer4");
+    if (c == 3) t->loss = 0;  // NaN at a point: a number differs from it
+    if (c == 4) t->spread += 1e-12;
+    if (c == 5) t->weight = NAN;
+    field = NULL;
+    CHECK(!results_rows_equal(&a, &b, &s, &field) && field && !strcmp(field, want[c]));
+    *t = a.trace[5];
+  }
+  b.n_trace = 5;
+  CHECK(!results_rows_equal(&a, &b, &s, &field) && field && !strcmp(field, "trace"));
+  b.n_trace = 0;
+  CHECK(!results_rows_equal(&a, &b, &s, &field) && field && !strcmp(field, "trace"));
 }
 
 static void test_resume(const char *dir) {
@@ -195,10 +314,12 @@ static void test_resume(const char *dir) {
   CHECK(!results_is_finished(f, "nope"));
   CHECK(!strcmp(results_finished_id(f, 0), "r00000"));
   int appended = 0;
+  ResultRow rerun;
   for (int i = 0; i < 4; i++) {
     if (results_is_finished(f, rows[i].run_id)) continue;
-    ResultRow rerun = rows[i];
+    rerun = rows[i];
     strcpy(rerun.status, "ok");
+    rerun.trace = make_trace(4, &rerun.n_trace);  // another trace than the failed run's 6
     CHECK(results_append(f, &rerun, 1, &e) == 0);
     appended++;
   }
@@ -216,7 +337,31 @@ static void test_resume(const char *dir) {
   for (int i = 0; i < n; i++) CHECK(results_row_ok(&t.rows[idx[i]]));
   CHECK(n == 4 && idx[2] == 4);  // r00002's latest row is the rerun, appended last
   free(idx);
+  // Each of r00002's rows has its own trace: /trace's `row` tells them apart, not run_id.
+  CHECK(t.n_rows == 5 && results_rows_equal(&t.rows[2], &rows[2], &s, NULL));
+  CHECK(t.n_rows == 5 && results_rows_equal(&t.rows[4], &rerun, &s, NULL));
+  CHECK(t.n_rows == 5 && t.rows[2].n_trace == 6 && t.rows[4].n_trace == 12);
   results_table_free(&t);
+  TraceKey keys[64];
+  int n_keys = read_trace_keys(path, keys, 64), of_row[5] = {0};
+  CHECK(n_keys == 0 + 3 + 6 + 9 + 12);
+  for (int k = 0; k < n_keys; k++)
+    if (keys[k].row >= 0 && keys[k].row < 5) of_row[keys[k].row]++;
+  CHECK(of_row[0] == 0 && of_row[1] == 3 && of_row[2] == 6 && of_row[3] == 9 && of_row[4] == 12);
+
+  // A merge keeps the latest row's trace only, renumbered: r00002's rerun is its row 2.
+  char merged[512];
+  join(merged, dir, "resume_merged.h5");
+  const char *inputs[1] = {path};
+  CHECK(results_merge(merged, inputs, 1, &n, &e) == 0 && n == 4);
+  CHECK(results_read(merged, &t, &e) == 0);
+  CHECK(t.n_rows == 4 && t.n_traces == 0 + 3 + 12 + 9);
+  CHECK(t.n_rows == 4 && results_rows_equal(&t.rows[2], &rerun, &s, NULL));
+  results_table_free(&t);
+  n_keys = read_trace_keys(merged, keys, 64);
+  CHECK(n_keys == 24);
+  for (int k = 0; k < n_keys; k++)
+    CHECK(keys[k].row == (k < 3 ? 1 : k < 15 ? 2 : 3));  // each row's entries together
 
   // A second resume appends nothing.
   CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
@@ -256,6 +401,82 @@ static void test_wrong_files(const char *dir) {
   hid_t h = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(h);
   CHECK(results_read(other, &t, &e) == ERR_CONFIG && strstr(e.msg, "not an ecore results file"));
+}
+
+// A file written before the trace existed (no /trace) reads, its rows without entries, and
+// takes appends: the first creates /trace, whose `row` then counts the old rows too.
+static void test_file_without_trace(const char *dir) {
+  char path[512];
+  join(path, dir, "old.h5");
+  ResultsSchema s = make_schema("01d01d01d01d01d0");
+  Err e = {0};
+  ResultRow rows[3];
+  for (int i = 0; i < 3; i++) {
+    rows[i] = make_row(&s, "old", i);
+    rows[i].n_trace = 0, rows[i].trace = NULL;
+  }
+  CHECK(results_write(path, &s, &META, rows, 3, &e) == 0);
+  TraceKey keys[64];
+  CHECK(read_trace_keys(path, keys, 64) == 0);  // every new file has /trace, empty here
+  CHECK(drop_trace(path));
+  CHECK(read_trace_keys(path, keys, 64) == -1);
+  ResultsTable t;
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 3 && t.n_traces == 0 && !t.traces);
+  for (int i = 0; i < t.n_rows; i++) CHECK(results_rows_equal(&t.rows[i], &rows[i], &s, NULL));
+  results_table_free(&t);
+
+  ResultsFile *f = NULL;
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
+  ResultRow next[2] = {make_row(&s, "old", 4), make_row(&s, "old", 5)};  // 12 and 0 entries
+  CHECK(f && results_append(f, next, 2, &e) == 0);
+  results_close(f);
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 5 && t.n_traces == 12);
+  for (int i = 0; i < t.n_rows && i < 5; i++)
+    CHECK(results_rows_equal(&t.rows[i], i < 3 ? &rows[i] : &next[i - 3], &s, NULL));
+  results_table_free(&t);
+  int n = read_trace_keys(path, keys, 64);
+  CHECK(n == 12);
+  for (int k = 0; k < n; k++) CHECK(keys[k].row == 3 && !strcmp(keys[k].run_id, "old00004"));
+}
+
+// Sets the `row` of /trace's first entry in PATH to `row` (HDF5 alone; the other fields stay).
+static bool set_trace_row(const char *path, long long row) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = f < 0 ? -1 : H5Dopen2(f, "trace", H5P_DEFAULT);
+  hid_t fs = d < 0 ? -1 : H5Dget_space(d), ms = H5Screate_simple(1, (hsize_t[]){1}, NULL);
+  hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof row);
+  H5Tinsert(mt, "row", 0, H5T_NATIVE_LLONG);
+  bool ok =
+      fs >= 0 &&
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, (hsize_t[]){0}, NULL, (hsize_t[]){1}, NULL) >= 0 &&
+      H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, &row) >= 0;
+  H5Tclose(mt), H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  if (d >= 0) H5Dclose(d);
+  if (f >= 0) H5Fclose(f);
+  return ok;
+}
+
+// A /trace entry whose row is not in /runs, or is another run's, is an error on reading.
+static void test_bad_trace(const char *dir) {
+  char path[512];
+  join(path, dir, "badtrace.h5");
+  ResultsSchema s = make_schema("bad0bad0bad0bad0");
+  ResultRow rows[3] = {make_row(&s, "b", 1), make_row(&s, "b", 2), make_row(&s, "b", 3)};
+  Err e = {0};
+  ResultsTable t;
+  CHECK(results_write(path, &s, &META, rows, 3, &e) == 0);
+  CHECK(results_read(path, &t, &e) == 0);
+  results_table_free(&t);
+  CHECK(set_trace_row(path, 3));
+  CHECK(results_read(path, &t, &e) == ERR_RUNTIME && strstr(e.msg, "belongs to row 3"));
+  CHECK(set_trace_row(path, 1));
+  CHECK(results_read(path, &t, &e) == ERR_RUNTIME && strstr(e.msg, "is of run b00001"));
+  CHECK(set_trace_row(path, 0));  // back where it was
+  CHECK(results_read(path, &t, &e) == 0 && t.n_traces == 3 + 6 + 9);
+  results_table_free(&t);
 }
 
 // Rows of the "unsharded sweep": 30 runs; shards take run i when i % 3 == shard.
@@ -304,8 +525,20 @@ static void test_merge(const char *dir) {
   CHECK(results_read(whole, &ref, &e) == 0);
   CHECK(merged.n_rows == ref.n_rows);
   for (int i = 0; i < merged.n_rows && i < ref.n_rows; i++) {
-    CHECK(results_rows_equal(&merged.rows[i], &ref.rows[i], &s, NULL));
+    CHECK(results_rows_equal(&merged.rows[i], &ref.rows[i], &s, NULL));  // traces too
     if (i) CHECK(strcmp(merged.rows[i - 1].run_id, merged.rows[i].run_id) < 0);
+  }
+  CHECK(merged.n_traces == ref.n_traces && merged.n_traces == 6 * (0 + 3 + 6 + 9 + 12));
+  // /trace's `row` renumbered: a shard holds its runs in reverse order (shard0's row 0 is
+  // m00027), the merged file sorted by run_id (m00027 is row 27).
+  TraceKey keys[30 * MAX_TRACE];
+  int n_keys = read_trace_keys(in[0], keys, 30 * MAX_TRACE);
+  CHECK(n_keys > 0 && keys[0].row == 0 && !strcmp(keys[0].run_id, "m00027"));
+  n_keys = read_trace_keys(out, keys, 30 * MAX_TRACE);
+  CHECK(n_keys == merged.n_traces);
+  for (int k = 0; k < n_keys; k++) {
+    CHECK(keys[k].row >= 0 && keys[k].row < 30 && !strcmp(keys[k].run_id, all[keys[k].row].run_id));
+    if (k) CHECK(keys[k - 1].row <= keys[k].row);
   }
   CHECK(results_schema_equal(&merged.schema, &s));
   CHECK(merged.shard && merged.shard[0] == '\0');
@@ -347,6 +580,17 @@ static void test_merge_refusals(const char *dir) {
   const char *conflict[2] = {in0, diff};
   CHECK(results_merge(out, conflict, 2, NULL, &e) == ERR_CONFIG);
   CHECK(strstr(e.msg, "m00000") && strstr(e.msg, "retain_acc") && strstr(e.msg, "diff.h5"));
+  CHECK(same_bytes(out, keep));
+
+  // The same run with another trace: one weight differs.
+  r = make_row(&s, "m", 3);  // shard0 holds m00003: 9 entries
+  ResultTrace other_trace[MAX_TRACE];
+  memcpy(other_trace, r.trace, sizeof *other_trace * (size_t)r.n_trace);
+  other_trace[7].weight = 0.75;
+  r.trace = other_trace;
+  CHECK(results_write(diff, &s, &META, &r, 1, &e) == 0);
+  CHECK(results_merge(out, conflict, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "m00003") && strstr(e.msg, "trace.weight"));
   CHECK(same_bytes(out, keep));
 
   // Another sweep.
@@ -687,7 +931,10 @@ int main(int argc, char **argv) {
     test_cli(argv[2], dir);
   } else {
     test_create_append_reopen(dir);
+    test_trace_equal();
     test_resume(dir);
+    test_file_without_trace(dir);
+    test_bad_trace(dir);
     test_wrong_files(dir);
     test_merge(dir);
     test_merge_refusals(dir);

@@ -35,6 +35,51 @@ INTS = ["ec", "seed"]
 ACCURACIES = ["forget_acc", "retain_acc", "test_retain_acc", "test_forget_acc", "mia_efficacy"]
 FLOATS = ACCURACIES + ["avg_gap", "wall_s"]
 POINTS = ["layer1", "layer2", "layer3", "layer4"]
+TRACE_FIELDS = ["row", "run_id", "phase", "epoch", "point", "loss", "forget_acc", "cu", "ce",
+                "cos_fr", "spread", "weight"]
+TRACE_STRINGS = {"run_id": "S128", "phase": "S32", "point": "S64"}
+
+
+def trace_len(i):
+    """Entries of row i in the sample (make_trace in test_results.c)."""
+    return 3 * (i % 5)
+
+
+def check_trace(f, rows):
+    tr = f["trace"]
+    check(tr.ndim == 1 and tr.maxshape == (None,), "/trace is 1-D and extendable")
+    check(tr.chunks is not None, "/trace is chunked")
+    check(list(tr.dtype.names) == TRACE_FIELDS, f"/trace fields in order: {tr.dtype.names}")
+    check(tr.dtype["row"] == np.int64, "/trace row is int64")
+    check(tr.dtype["epoch"] == np.int32, "/trace epoch is int32")
+    for name, kind in TRACE_STRINGS.items():
+        check(tr.dtype[name] == np.dtype(kind), f"/trace {name} is {kind}: {tr.dtype[name]}")
+    for name in TRACE_FIELDS[5:]:
+        check(tr.dtype[name] == np.float64, f"/trace {name} is float64")
+    t = tr[:]
+    n = len(rows)
+    want = [trace_len(i) for i in range(n)]
+    check(len(t) == sum(want), f"/trace has {sum(want)} entries, got {len(t)}")
+    if len(t) != sum(want):
+        return
+    # `row` indexes /runs: every entry carries its row's run_id; rows in order, entries together
+    check(np.all((t["row"] >= 0) & (t["row"] < n)), "/trace row within /runs")
+    check(np.all(t["run_id"] == rows["run_id"][t["row"]]), "/trace row aligns with /runs")
+    check(np.all(np.diff(t["row"]) >= 0), "/trace entries grouped by row, in row order")
+    check(list(np.bincount(t["row"], minlength=n)) == want, "/trace entries per row")
+    whole = t["point"] == b""
+    check(np.count_nonzero(whole) == len(t) // 3, "a third of the entries are the whole model's")
+    check(np.all(np.isfinite(t["loss"][whole])) and np.all(np.isnan(t["cu"][whole])),
+          "whole-model entries: loss set, point values NaN")
+    check(np.all(np.isnan(t["loss"][~whole])) and np.all(np.isfinite(t["spread"][~whole])),
+          "point entries: loss NaN, point values set")
+    check(set(t["phase"]) == {b"ec", b"scrub-max"}, f"phases {set(t['phase'])}")
+    e = t[(t["row"] == 2) & (t["epoch"] == 2) & (t["point"] == b"layer1")]
+    check(len(e) == 1, "one entry for row 2, epoch 2, layer1")
+    if len(e) == 1:
+        check(e["phase"][0] == b"scrub-max" and abs(e["cu"][0] - 0.52) < 1e-12
+              and e["ce"][0] == 0.5 and e["weight"][0] == 0.5 and abs(e["cos_fr"][0] + 0.2) < 1e-12,
+              f"values of row 2, epoch 2, layer1: {e}")
 
 
 def check_file(path):
@@ -94,11 +139,19 @@ def check_file(path):
         check(a.get("hosts") == "node1,node2", "hosts")
         check(list(a.get("axes", [])) == ["ec.temperature", "forget.classes"], "axes")
 
+        check("trace" in f, "/trace")
+        if "trace" in f:
+            check_trace(f, rows)
+
     try:  # the pandas route the docs suggest, where pandas is installed
         import pandas as pd
         with h5py.File(path, "r") as f:
             df = pd.DataFrame(f["runs"][:])
+            trace = pd.DataFrame(f["trace"][:])
         check(len(df) == 8 and "ec.temperature" in df.columns, "pandas DataFrame")
+        check(list(trace.columns) == TRACE_FIELDS, "pandas DataFrame of /trace")
+        joined = trace.join(df[["method"]], on="row")  # `row` is the index of /runs
+        check(list(joined["method"][joined["row"] == 1].unique()) == [b"rl"], "trace joins runs")
     except ImportError:
         pass
 

@@ -1,0 +1,49 @@
+// results_internal.h: what results.c and trace.c share. Not part of the interface: nothing
+// outside results/ includes it.
+#pragma once
+
+#include <hdf5.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "results.h"
+
+// ---- HDF5 helpers (results.c)
+// Fills e with "PATH: WHAT: <HDF5's innermost reason>"; call right after the failing call.
+int h5fail(Err *e, const char *path, const char *what);
+void h5close(hid_t id);  // any kind of id; ignores id < 0
+// Adds a member to a compound type: in the file type (file) packed one after another at
+// *offset (advanced), in the memory type at mem_offset.
+void add_member(hid_t t, bool file, size_t *offset, const char *name, size_t mem_offset,
+                hid_t file_type, hid_t mem_type);
+// The same for a fixed-length string of `size` bytes: NUL-padded in the file, NUL-terminated
+// in memory.
+void add_str(hid_t t, bool file, size_t *offset, const char *name, size_t mem_offset, size_t size);
+// Creates an empty extendable dataset [0] (rank 1) or [0 x dims[1]] (rank 2) with chunks of
+// `chunk`; deflate > 0 adds shuffle and deflate at that level.
+int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
+                   const hsize_t *chunk, int deflate, hid_t *out, const char *path, Err *e);
+// Extends dataset `name` by n rows and writes buf (n rows of `type`) into them.
+int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
+                     const char *path, Err *e);
+// Rows in dataset `name` (its first dimension) in *rows; checks the second against `cols` when
+// cols > 0 (rank 2), else that it has rank 1.
+int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, const char *path, Err *e);
+// ERR_RUNTIME unless every member of the memory type mt is a field of the dataset d's type
+// (HDF5 matches compound fields by name and would silently leave a missing one untouched).
+int check_fields(hid_t d, hid_t mt, const char *name, const char *path, Err *e);
+
+// ---- the trace (trace.c)
+// The row's trace is well formed: n_trace >= 0, entries given, strings terminated.
+int trace_check(const ResultRow *r, const char *path, Err *e);
+// Same traces (NaN equals NaN); else the first differing field in *field.
+bool trace_equal(const ResultRow *a, const ResultRow *b, const char **field);
+// Creates the empty /trace of a new file.
+int trace_create(hid_t f, const char *path, Err *e);
+// Appends the traces of rows [n], whose indices in /runs are first_row.., to /trace (creating
+// it in a file from before the trace).
+int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, const char *path,
+                 Err *e);
+// Reads /trace into t->traces and points t->rows[i].trace at each row's entries (none when the
+// file has no /trace). Checks that every entry's row exists and carries its run_id.
+int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e);
