@@ -1,13 +1,15 @@
-// cmd_report.c: `ecore report FILE.h5 [--format md|csv] [--plots DIR]`.
+// cmd_report.c: `ecore report FILE.h5 [--format md|csv] [--plots DIR] [--claims]`.
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "claims.h"
 #include "commands.h"
 #include "results.h"
 
 static const char *usage_text =
-    "usage: ecore report FILE.h5 [--format md|csv] [--plots DIR]\n"
+    "usage: ecore report FILE.h5 [--format md|csv] [--plots DIR] [--claims | --claims-strict]\n"
     "\n"
     "Prints the results of a sweep: one row per group of runs that differ only by seed (same\n"
     "method, EC on/off and grid values), with mean ± std over the seeds of every metric, the\n"
@@ -22,9 +24,18 @@ static const char *usage_text =
     "  --plots DIR   also write DIR/cka_original.svg, DIR/cka_retrain.svg and\n"
     "                DIR/knn_forget_acc.svg: the metric per supervision point, one line per\n"
     "                method with and without EC\n"
+    "  --claims      instead of the metrics, the paper's claims about EC (C1 EC alone forgets,\n"
+    "                C2 EC alone reaches the core, C3 EC as a plug-in), each marked holds /\n"
+    "                fails per setting and supervision point, with mean ± std over seeds, the\n"
+    "                margin and the spread (rules below). md: one table per claim and a\n"
+    "                summary line; csv: one line per comparison: claim,setting,point,a,a_mean,\n"
+    "                a_std,a_n,b,b_mean,b_std,b_n,margin,spread,verdict (claim ref.*: the\n"
+    "                retrained model's values, verdict \"reference\")\n"
+    "  --claims-strict  --claims, and exit 5 when some comparison fails\n"
     "\n"
-    "Exit codes: 0 done; 2 bad arguments or not an ecore results file; 1 I/O error or a file\n"
-    "with no runs yet.\n";
+    "Exit codes: 0 done (whatever the claims' verdicts); 2 bad arguments or not an ecore\n"
+    "results file; 1 I/O error or a file with no runs yet; 5 --claims-strict and a claim\n"
+    "fails.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
   va_list ap;
@@ -39,11 +50,15 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 int cmd_report(int argc, char **argv) {
   const char *file = NULL, *plots = NULL;
   ReportFormat fmt = REPORT_MARKDOWN;
+  bool claims = false, strict = false;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
+      printf("%s\nHow --claims checks the claims:\n%s", usage_text, results_claims_rules());
       return 0;
+    } else if (!strcmp(a, "--claims") || !strcmp(a, "--claims-strict")) {
+      claims = true;
+      strict |= !strcmp(a, "--claims-strict");
     } else if (!strcmp(a, "--format") || !strcmp(a, "--plots")) {
       if (i + 1 == argc) return usage_error("%s needs a value", a);
       const char *v = argv[++i];
@@ -70,12 +85,19 @@ int cmd_report(int argc, char **argv) {
   int rc = results_read(file, &t, &e);
   if (!rc && t.n_rows == 0)
     rc = errf(&e, ERR_RUNTIME, "%s: holds no runs yet (sweep %s)", file, t.schema.sweep_id);
-  if (!rc) rc = results_report(&t, fmt, stdout, &e);
+  int n_failed = 0;
+  if (!rc)
+    rc = claims ? results_claims(&t, fmt, stdout, &n_failed, &e)
+                : results_report(&t, fmt, stdout, &e);
   if (!rc && plots) {
     rc = results_plot_svg(&t, plots, &e);
     if (!rc) fprintf(stderr, "plots written to %s/\n", plots);
   }
   if (rc) fprintf(stderr, "ecore report: %s\n", e.msg);
   results_table_free(&t);
-  return rc == 0 ? 0 : e.code == ERR_CONFIG ? 2 : 1;
+  if (!rc && strict && n_failed)
+    fprintf(stderr, "ecore report: %d comparison%s fail%s\n", n_failed, n_failed == 1 ? "" : "s",
+            n_failed == 1 ? "s" : "");
+  if (rc) return e.code == ERR_CONFIG ? 2 : 1;
+  return strict && n_failed ? 5 : 0;
 }

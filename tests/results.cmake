@@ -10,3 +10,9 @@ add_test(NAME results_h5py
                  $<TARGET_FILE:test_results> $<TARGET_FILE:ecore>)
 set_tests_properties(results_unit results_cli results_h5py PROPERTIES
                      LABELS "unit" SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# `ecore report --claims` (results/claims.c): verdicts of tables built in memory, and the CLI.
+ecore_test_exe(test_claims SOURCES test_claims.c LIBS ecore_results)
+add_test(NAME claims_unit COMMAND test_claims)
+add_test(NAME claims_cli COMMAND test_claims --cli $<TARGET_FILE:ecore>)
+set_tests_properties(claims_unit claims_cli PROPERTIES LABELS "unit" TIMEOUT 300)
