@@ -20,6 +20,7 @@
 //   A drops ≤ t from B   margin = t − (mean_B − mean_A); holds when margin ≥ 0.
 // Differences under EPS (rounding of the means) count as zero. The claims: RULES.
 #include "claims.h"
+#include "results_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -179,13 +180,6 @@ static bool is_plugin(const ResultRow *r) {
 }
 
 // Numbers compare as numbers ("2" < "10"), anything else as text.
-static int cmp_value(const char *a, const char *b) {
-  char *ea, *eb;
-  double x = strtod(a, &ea), y = strtod(b, &eb);
-  if (*a && *b && !*ea && !*eb && x != y) return x < y ? -1 : 1;
-  return strcmp(a, b);
-}
-
 static int method_rank(const char *m) {
   return !strcmp(m, "original") ? 0 : !strcmp(m, "retrain") ? 1 : !strcmp(m, "none") ? 2 : 3;
 }
@@ -195,14 +189,14 @@ static int cmp_group(const Claims *c, const ResultRow *x, const ResultRow *y) {
   int d = method_rank(x->method) - method_rank(y->method);
   if (!d) d = strcmp(x->method, y->method);
   if (!d) d = x->ec - y->ec;
-  for (int i = 0; !d && i < c->s->n_axes; i++) d = cmp_value(x->axis[i], y->axis[i]);
+  for (int i = 0; !d && i < c->s->n_axes; i++) d = report_cmp_value(x->axis[i], y->axis[i]);
   return d;
 }
 
 static int cmp_setting(const Claims *c, const ResultRow *x, const ResultRow *y) {
   int d = 0;
   for (int i = 0; !d && i < c->s->n_axes; i++)
-    if (axis_kind(c->s->axes[i]) == AX_SETTING) d = cmp_value(x->axis[i], y->axis[i]);
+    if (axis_kind(c->s->axes[i]) == AX_SETTING) d = report_cmp_value(x->axis[i], y->axis[i]);
   return d;
 }
 
@@ -744,33 +738,15 @@ static void print_md(const Claims *c, FILE *out) {
 
 // ---------------------------------------------------------------- CSV
 
-static void csv_text(FILE *out, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, out);
-    return;
-  }
-  fputc('"', out);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', out);
-    fputc(*s, out);
-  }
-  fputc('"', out);
-}
-
-static void csv_num(FILE *out, double v) {
-  fputc(',', out);
-  if (!isnan(v)) fprintf(out, "%.9g", v);
-}
-
 static void csv_group(FILE *out, const char *label, Stat st) {
   fputc(',', out);
-  csv_text(out, label);
+  report_csv_text(out, label);
   if (!label[0]) {
     fprintf(out, ",,,");
     return;
   }
-  csv_num(out, st.mean);
-  csv_num(out, st.n ? st.std : NAN);
+  report_csv_num(out, st.mean);
+  report_csv_num(out, st.n ? st.std : NAN);
   fprintf(out, ",%d", st.n);
 }
 
@@ -779,19 +755,19 @@ static void print_csv(const Claims *c, FILE *out) {
   for (int i = 0; i < c->n_lines; i++) {
     const Line *l = &c->lines[i];
     char buf[LABEL_LEN];
-    csv_text(out, l->code);
+    report_csv_text(out, l->code);
     fputc(',', out);
     setting_label(c, l->setting, buf, sizeof buf);
-    csv_text(out, buf);
+    report_csv_text(out, buf);
     fputc(',', out);
-    csv_text(out, l->point >= 0 ? c->s->points[l->point] : "");
+    report_csv_text(out, l->point >= 0 ? c->s->points[l->point] : "");
     csv_group(out, l->a, l->sa);
     csv_group(out, l->b, l->sb);
-    csv_num(out, l->margin);
-    csv_num(out, l->spread);
+    report_csv_num(out, l->margin);
+    report_csv_num(out, l->spread);
     verdict_text(l, buf, sizeof buf);
     fputc(',', out);
-    csv_text(out, buf);
+    report_csv_text(out, buf);
     fputc('\n', out);
   }
 }

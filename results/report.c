@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "results.h"
+#include "results_internal.h"
 
 typedef struct {
   double mean, std;
@@ -54,8 +55,7 @@ static bool is_retrain_for(const ResultRow *r, const ResultRow *key, const Resul
   return true;
 }
 
-// Numbers compare as numbers ("2" < "10"), anything else as text.
-static int cmp_value(const char *a, const char *b) {
+int report_cmp_value(const char *a, const char *b) {
   char *ea, *eb;
   double x = strtod(a, &ea), y = strtod(b, &eb);
   if (*a && *b && !*ea && !*eb && x != y) return x < y ? -1 : 1;
@@ -71,7 +71,7 @@ static int cmp_group(const Group *a, const Group *b, const ResultsSchema *s) {
   int c = method_rank(x->method) - method_rank(y->method);
   if (!c) c = strcmp(x->method, y->method);
   if (!c) c = x->ec - y->ec;
-  for (int i = 0; !c && i < s->n_axes; i++) c = cmp_value(x->axis[i], y->axis[i]);
+  for (int i = 0; !c && i < s->n_axes; i++) c = report_cmp_value(x->axis[i], y->axis[i]);
   return c;
 }
 
@@ -268,7 +268,7 @@ static void print_md(const Report *r, FILE *out) {
 
 // ---------------------------------------------------------------- CSV
 
-static void csv_text(FILE *out, const char *s) {
+void report_csv_text(FILE *out, const char *s) {
   if (!strpbrk(s, ",\"\n\r")) {
     fputs(s, out);
     return;
@@ -281,7 +281,7 @@ static void csv_text(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-static void csv_num(FILE *out, double v) {
+void report_csv_num(FILE *out, double v) {
   fputc(',', out);
   if (!isnan(v)) fprintf(out, "%.9g", v);
 }
@@ -289,18 +289,19 @@ static void csv_num(FILE *out, double v) {
 static void csv_line(FILE *out, const Report *r, int g, const char *metric, const char *point,
                      Stat st, double ref, double gap) {
   const Group *gr = &r->groups[g];
-  csv_text(out, gr->key->method);
+  report_csv_text(out, gr->key->method);
   fprintf(out, ",%d", gr->key->ec);
   for (int i = 0; i < r->t->schema.n_axes; i++) {
     fputc(',', out);
-    csv_text(out, gr->key->axis[i]);
+    report_csv_text(out, gr->key->axis[i]);
   }
   fputc(',', out);
-  csv_text(out, metric);
+  report_csv_text(out, metric);
   fputc(',', out);
-  csv_text(out, point);
+  report_csv_text(out, point);
   fprintf(out, ",%d", st.n);
-  csv_num(out, st.mean), csv_num(out, st.std), csv_num(out, ref), csv_num(out, gap);
+  report_csv_num(out, st.mean), report_csv_num(out, st.std), report_csv_num(out, ref),
+      report_csv_num(out, gap);
   fprintf(out, ",%d\n", gr->n_failed);
 }
 
@@ -310,7 +311,7 @@ static void print_csv(const Report *r, FILE *out) {
   fprintf(out, "method,ec");
   for (int i = 0; i < s->n_axes; i++) {
     fputc(',', out);
-    csv_text(out, s->axes[i]);
+    report_csv_text(out, s->axes[i]);
   }
   fprintf(out, ",metric,point,n,mean,std,retrain,gap,n_failed\n");
   for (int g = 0; g < r->n_groups; g++) {

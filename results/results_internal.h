@@ -1,10 +1,11 @@
-// results_internal.h: what results.c and trace.c share. Not part of the interface: nothing
+// results_internal.h: what the files of results/ share. Not part of the interface: nothing
 // outside results/ includes it.
 #pragma once
 
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "results.h"
 
@@ -47,3 +48,11 @@ int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, con
 // Reads /trace into t->traces and points t->rows[i].trace at each row's entries (none when the
 // file has no /trace). Checks that every entry's row exists and carries its run_id.
 int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e);
+
+// ---- report helpers (report.c), also used by claims.c
+// Axis values: numbers compare as numbers ("2" < "10"), anything else as text.
+int report_cmp_value(const char *a, const char *b);
+// A CSV field: quoted (with "" for ") when it holds a comma, quote or line break.
+void report_csv_text(FILE *out, const char *s);
+// ",v" with v in %.9g, or "," alone for NaN.
+void report_csv_num(FILE *out, double v);
