@@ -82,6 +82,7 @@ typedef struct {
 } LayerWeights;
 typedef enum { EC_VARIANT_CU, EC_VARIANT_FORGET_ONLY } EcVariant;
 typedef enum { SUMMARISER_GAP, SUMMARISER_CONV } Summariser;
+typedef enum { EC_HEAD_MLP, EC_HEAD_FROZEN, EC_HEAD_NONE } EcHeadCfg;
 typedef enum { MIA_LOGISTIC, MIA_SVM } MiaModel;
 
 typedef struct {
@@ -157,8 +158,9 @@ typedef struct {
   LayerWeights layer_weights;
   int cka_every;
   EcVariant variant;
-  bool push_original;
+  bool push_original, detach_retain;
   Summariser summariser;
+  EcHeadCfg head;
   int proj_dim;
   bool own_head_last;
   int batch_size, retain_per_forget;

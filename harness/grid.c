@@ -99,8 +99,12 @@ static Hash h_settings(Hash h, const Config *c, const Config *defaults, unsigned
   return h;
 }
 
+// Ids fold in only the values that differ from the defaults, so a change of a default changes
+// what an id means: the version in "ecore run vN" and "ecore ec_modules vN" is raised with it
+// (v2: EC's defaults of docs/ec-study.md), and results files and caches made under other
+// defaults are never mistaken for these.
 uint64_t plan_config_id(const Config *c, const Config *defaults) {
-  Hash h = h_settings(h_begin("ecore run v1"), c, defaults, 0);
+  Hash h = h_settings(h_begin("ecore run v2"), c, defaults, 0);
   return h_final(h_u64(h, (uint64_t)c->seed));
 }
 
@@ -284,10 +288,10 @@ static int add_job(Expander *x, JobKind kind, uint64_t id, int seed, int needs, 
 static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
   Plan *p = x->p;
   const Config *def = &p->cf->defaults;
-  Hash run_h = h_settings(h_begin("ecore run v1"), c, def, 0);
+  Hash run_h = h_settings(h_begin("ecore run v2"), c, def, 0);
   Hash orig_h = h_settings(h_begin("ecore original v1"), c, def, J_ORIGINAL);
   Hash retrain_h = h_settings(h_begin("ecore retrain v1"), c, def, J_ORIGINAL | J_FORGET);
-  Hash mod_h = h_settings(h_begin("ecore ec_modules v1"), c, def, J_ORIGINAL | J_EC_MODULES);
+  Hash mod_h = h_settings(h_begin("ecore ec_modules v2"), c, def, J_ORIGINAL | J_EC_MODULES);
   for (int s = 0; s < c->sweep.seeds.n; s++) {
     int seed = c->sweep.seeds.v[s];
     uint64_t id = h_final(h_u64(run_h, (uint64_t)seed));

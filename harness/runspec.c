@@ -110,6 +110,7 @@ static void ec_from_config(EcSpec *s, const EcCfg *c) {
   s->log_eps = (float)c->log_eps;
   s->variant = c->variant == EC_VARIANT_FORGET_ONLY ? EC_LOSS_FORGET_ONLY : EC_LOSS_CU;
   s->push_original = c->push_original;
+  s->detach_retain = c->detach_retain;
   static const EcWeights schemes[] = {EC_WEIGHTS_UNIFORM, EC_WEIGHTS_INCREASING,
                                       EC_WEIGHTS_DECREASING, EC_WEIGHTS_CKA, EC_WEIGHTS_LIST};
   s->weights = schemes[c->layer_weights.scheme];
@@ -121,6 +122,8 @@ static void ec_from_config(EcSpec *s, const EcCfg *c) {
   s->epochs = c->epochs;
   s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
   s->aux.summariser = c->summariser == SUMMARISER_CONV ? AUX_SUMMARISER_CONV : AUX_SUMMARISER_GAP;
+  static const AuxHead heads[] = {AUX_HEAD_MLP, AUX_HEAD_FROZEN, AUX_HEAD_NONE};
+  s->aux.head = heads[c->head];
   s->aux.proj_dim = c->proj_dim;
   s->aux.own_head_last = c->own_head_last;
   s->pretrain.epochs = c->pretrain.epochs, s->pretrain.batch_size = c->pretrain.batch_size;

@@ -1,22 +1,64 @@
 // scheduler.c: see scheduler.h.
 #include "scheduler.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { TAG_REQUEST = 101, TAG_REPLY = 102 };
+enum { TAG_REQUEST = 101, TAG_REPLY = 102, TAG_TRACE = 103 };
 enum { REPLY_STOP = -1, REPLY_WAIT = -2 };
 typedef enum { ITEM_TODO, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED } ItemState;
 
-// What a group's first rank tells the coordinator when it asks for the next item.
+// What a group's first rank tells the coordinator when it asks for the next item. The row's
+// trace (row.n_trace entries) follows in messages of its own (TAG_TRACE, TRACE_CHUNK entries
+// each); the pointer in the row is the sender's and is replaced by the receiver's copy.
 typedef struct {
   int finished;  // the item it just finished, or -1
   int status;    // 0 ok, else failed
   int has_row;
   ResultRow row;
 } Report;
+
+enum { TRACE_CHUNK = 256 };
+
+static int has_trace(const Report *rep) {
+  return rep->finished >= 0 && rep->has_row && rep->row.n_trace > 0;
+}
+
+static void send_report(const Report *rep, int dest, MPI_Comm comm) {
+  MPI_Send(rep, sizeof *rep, MPI_BYTE, dest, TAG_REQUEST, comm);
+  for (int i = 0; has_trace(rep) && i < rep->row.n_trace; i += TRACE_CHUNK) {
+    int n = rep->row.n_trace - i < TRACE_CHUNK ? rep->row.n_trace - i : TRACE_CHUNK;
+    MPI_Send(rep->row.trace + i, n * (int)sizeof(ResultTrace), MPI_BYTE, dest, TAG_TRACE, comm);
+  }
+}
+
+// Receives a report from src (already probed) and its trace into *buf (grown as needed). If the
+// buffer cannot grow, the trace's messages are still received, into a chunk that is dropped:
+// the row is recorded without its trace.
+static void recv_report(Report *rep, ResultTrace **buf, int *cap, int src, MPI_Comm comm) {
+  MPI_Recv(rep, sizeof *rep, MPI_BYTE, src, TAG_REQUEST, comm, MPI_STATUS_IGNORE);
+  if (!has_trace(rep)) {
+    rep->row.n_trace = 0, rep->row.trace = NULL;
+    return;
+  }
+  const int n = rep->row.n_trace;
+  if (n > *cap) {
+    ResultTrace *grown = realloc(*buf, (size_t)n * sizeof **buf);
+    if (grown) *buf = grown, *cap = n;
+  }
+  static_assert(sizeof(ResultTrace) * TRACE_CHUNK < 256 * 1024, "a chunk fits the stack");
+  ResultTrace drop[TRACE_CHUNK];
+  for (int i = 0; i < n; i += TRACE_CHUNK) {
+    int k = n - i < TRACE_CHUNK ? n - i : TRACE_CHUNK;
+    MPI_Recv(n <= *cap ? *buf + i : drop, k * (int)sizeof(ResultTrace), MPI_BYTE, src, TAG_TRACE,
+             comm, MPI_STATUS_IGNORE);
+  }
+  rep->row.trace = n <= *cap ? *buf : NULL;
+  if (!rep->row.trace) rep->row.n_trace = 0;
+}
 
 // The coordinator's state; lives on world rank 0 only.
 typedef struct {
@@ -93,6 +135,8 @@ static int pick(Coord *c) {
 static void serve(Coord *c, MPI_Comm comm, int n_groups) {
   int stopped = 0;
   Report *rep = malloc(sizeof *rep);
+  ResultTrace *trace = NULL;
+  int trace_cap = 0;
   while (stopped < n_groups) {
     int flag = 0;
     MPI_Status st;
@@ -101,7 +145,7 @@ static void serve(Coord *c, MPI_Comm comm, int n_groups) {
       sleep_ms(1);  // a blocking receive would spin a core in Open MPI
       continue;
     }
-    MPI_Recv(rep, sizeof *rep, MPI_BYTE, st.MPI_SOURCE, TAG_REQUEST, comm, MPI_STATUS_IGNORE);
+    recv_report(rep, &trace, &trace_cap, st.MPI_SOURCE, comm);
     if (rep->finished >= 0) mark(c, rep->finished, rep->status);
     int next = pick(c);
     MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_REPLY, comm);
@@ -109,6 +153,7 @@ static void serve(Coord *c, MPI_Comm comm, int n_groups) {
     stopped += next == REPLY_STOP;
   }
   free(rep);
+  free(trace);
 }
 
 typedef struct {
@@ -147,7 +192,7 @@ static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_c
         }
         next = pick(inline_coord);
       } else {
-        MPI_Send(rep, sizeof *rep, MPI_BYTE, 0, TAG_REQUEST, coord);
+        send_report(rep, 0, coord);
         MPI_Recv(&next, 1, MPI_INT, 0, TAG_REPLY, coord, MPI_STATUS_IGNORE);
       }
     }

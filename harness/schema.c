@@ -27,6 +27,7 @@ static const char *const method_names[] = {"none",     "ft",    "ga", "neggrad+"
 static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
+static const char *const head_names[] = {"mlp", "frozen", "none", NULL};
 static const char *const mia_names[] = {"logistic", "svm", NULL};
 
 // clang-format off
@@ -166,11 +167,15 @@ const KeySpec config_schema[] = {
    .doc = "Contrastive loss: cu (forget batch against retain batch) or forget_only (SupCon-style within the forget batch)."},
   {"ec.push_original", T_BOOL, OFF(ec.push_original), "false", .when = W_EC,
    .doc = "Add the original model's embedding of the same image as a negative."},
+  {"ec.detach_retain", T_BOOL, OFF(ec.detach_retain), "true", .when = W_EC,
+   .doc = "The contrastive loss moves the forget embeddings only; the retain embeddings are its fixed targets (false: both are pulled toward each other, as in the Contrastive Unlearning code). See docs/ec-study.md."},
+  {"ec.head", T_ENUM, OFF(ec.head), "none", .choices = head_names, .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "How the embedding z of the contrastive loss is formed from the pooled features h: none (z = h/norm(h): the loss moves the backbone's features themselves), mlp (projection head Linear-ReLU-Linear, trained during unlearning), frozen (the same head, kept as pretrained: random unless ec.pretrain.supcon). A trained head can absorb the loss by collapsing z (docs/ec-study.md)."},
   {"ec.summariser", T_ENUM, OFF(ec.summariser), "gap", .choices = summariser_names, .when = W_EC, .flags = J_EC_MODULES,
    .doc = "Auxiliary summariser: gap (global average pooling) or conv (stride-2 3x3 conv-BN-ReLU blocks down to the last stage, then pooling; not for mlp)."},
   {"ec.proj_dim", T_INT, OFF(ec.proj_dim), "128", RANGE(1, 65536), .when = W_EC, .flags = J_EC_MODULES,
-   .doc = "Output size of the projection heads."},
-  {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "false", .when = W_EC, .flags = J_EC_MODULES,
+   .doc = "Output size of the projection heads (ec.head mlp or frozen)."},
+  {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "true", .when = W_EC, .flags = J_EC_MODULES,
    .doc = "At the last point, use the network's own head instead of an auxiliary classifier."},
   {"ec.batch_size", T_INT, OFF(ec.batch_size), "64", RANGE(1, 1000000), .when = W_EC,
    .doc = "Forget images per step; each retain batch has the same size."},

@@ -365,7 +365,7 @@ int sweep_main(const SweepArgs *a) {
     free(si), free(done);
   }
   for (int i = 0; i < s.n_data; i++) dataset_free(&s.data[i].d);
-  free(s.items);
+  free(s.items), free(s.trace);
   if (s.plan) plan_free(s.plan);
   if (s.cf) config_free(s.cf);
   pthread_mutex_destroy(&s.io_lock);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -148,12 +149,13 @@ typedef struct {
   double t0;
   int grank;
   const char *partial;  // the training's partial checkpoint (NULL: none)
+  int epoch_lines;      // an unlearning run: on_unlearn_epoch prints its epochs
 } ProgressCtx;
 
 static void on_epoch(void *user, const char *phase, int epoch, int epochs, double loss) {
   ProgressCtx *p = user;
   double t = now() - p->t0;
-  if (p->s->args->quiet || p->grank != 0) return;
+  if (p->s->args->quiet || p->grank != 0 || p->epoch_lines) return;
   if (!strcmp(phase, "resume")) {  // always said: the run did not start from scratch
     printf("      %s: resuming after epoch %d/%d from %s\n", p->label, epoch, epochs,
            p->partial ? p->partial : "a checkpoint");
@@ -162,6 +164,50 @@ static void on_epoch(void *user, const char *phase, int epoch, int epochs, doubl
   }
   if (t < 10) return;
   printf("      %s: %s epoch %d/%d, loss %.4f, %.0f s\n", p->label, phase, epoch, epochs, loss, t);
+  fflush(stdout);
+}
+
+// An unlearning run's epoch: one line with its loss, the forget accuracy of its training
+// batches and, with EC, per point: the contrastive and CE parts, the mean forget-retain
+// cosine and the spread of the embeddings (a spread near 0 is a collapse).
+// One trace entry more in s->trace (dropped if it cannot grow: the trace is a diagnostic).
+static ResultTrace *trace_add(Sweep *s, const char *phase, int epoch, const char *point) {
+  if (s->n_trace == s->trace_cap) {
+    int cap = s->trace_cap ? 2 * s->trace_cap : 64;
+    ResultTrace *t = realloc(s->trace, (size_t)cap * sizeof *t);
+    if (!t) return NULL;
+    s->trace = t, s->trace_cap = cap;
+  }
+  ResultTrace *t = &s->trace[s->n_trace++];
+  memset(t, 0, sizeof *t);
+  snprintf(t->phase, sizeof t->phase, "%s", phase);
+  snprintf(t->point, sizeof t->point, "%s", point);
+  t->epoch = epoch;
+  t->loss = t->forget_acc = t->cu = t->ce = t->cos_fr = t->spread = t->weight = NAN;
+  return t;
+}
+
+static void on_unlearn_epoch(void *user, const char *phase, int epoch, int epochs,
+                             const UnlearnEpoch *ep) {
+  ProgressCtx *p = user;
+  if (p->grank != 0) return;
+  ResultTrace *t = trace_add(p->s, phase, epoch, "");
+  if (t) t->loss = ep->loss, t->forget_acc = ep->forget_acc;
+  for (int k = 0; k < ep->n_points; k++)
+    if ((t = trace_add(p->s, phase, epoch, ep->point[k]))) {
+      t->cu = ep->cu[k], t->ce = ep->ce[k], t->cos_fr = ep->cos_fr[k];
+      t->spread = ep->spread[k], t->weight = ep->weight[k];
+    }
+  if (p->s->args->quiet) return;
+  char line[2048];
+  int n =
+      snprintf(line, sizeof line, "      %s: %s epoch %d/%d, loss %.4f, forget acc %.3f, %.0f s",
+               p->label, phase, epoch, epochs, ep->loss, ep->forget_acc, now() - p->t0);
+  for (int k = 0; k < ep->n_points && n < (int)sizeof line; k++)
+    n += snprintf(line + n, sizeof line - (size_t)n,
+                  "\n        %-8s cu %8.4f  ce %.4f  cos(f,r) %.3f  spread %.3f  w %.2f",
+                  ep->point[k], ep->cu[k], ep->ce[k], ep->cos_fr[k], ep->spread[k], ep->weight[k]);
+  printf("%s\n", line);
   fflush(stdout);
 }
 
@@ -273,8 +319,8 @@ static int do_original(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *e)
   if (partial_recipe(s, c, partial, &r, g, e)) return e->code;
   Model m;
   if (new_model(c, &m, g, e)) return e->code;
-  ProgressCtx pc = {s, it->label, now(), c->grank, partial};
-  UnlearnProgress prog = {on_epoch, &pc};
+  ProgressCtx pc = {s, it->label, now(), c->grank, partial, 0};
+  UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   int rc = train_recipe_run(&m, c->d, NULL, 0, &r, c->rs.seed, g, &prog, e);
   if (!rc) rc = save_model(s, c, path, &m, "original", g, e);
   if (!rc) drop_partial(c, partial);
@@ -300,8 +346,8 @@ static int do_ec_modules(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *
   }
   aux.comm = g;
   aux_init(&aux, c->rs.seed);
-  ProgressCtx pc = {s, it->label, now(), c->grank, NULL};
-  UnlearnProgress prog = {on_epoch, &pc};
+  ProgressCtx pc = {s, it->label, now(), c->grank, NULL, 0};
+  UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   rc = ec_pretrain(&aux, &orig, c->d, &c->rs.unlearn.ec.pretrain, c->rs.seed, g, &prog, e);
   if (!rc && c->grank == 0) {
     rc = mkdir_p(s->cache_dir, e);
@@ -338,8 +384,8 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
     rc = partial_recipe(s, c, partial, &r, g, e);
     if (rc) return row_failed(row, e);
     rc = new_model(c, &rt, g, e);
-    ProgressCtx pc = {s, it->label, now(), c->grank, partial};
-    UnlearnProgress prog = {on_epoch, &pc};
+    ProgressCtx pc = {s, it->label, now(), c->grank, partial, 0};
+    UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
     if (!rc)
       rc = train_recipe_run(&rt, c->d, c->fs.train_retain, c->fs.n_train_retain, &r, c->rs.seed, g,
                             &prog, e);
@@ -356,6 +402,7 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
   rc = evaluate(&r, &rt, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
   if (!rc && c->grank == 0) rc = write_metrics(mpath, &r, e);
   MPI_Bcast(&rc, 1, MPI_INT, 0, g);
+  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     row->avg_gap = 0;  // the reference itself
@@ -381,6 +428,7 @@ static int do_original_row(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Res
   }
   EvalResult r, ref;
   int rc = evaluate(&r, &orig, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
+  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);
@@ -426,8 +474,9 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
       io_end(s);
     }
   }
-  ProgressCtx pc = {s, it->label, now(), c->grank, NULL};
-  UnlearnProgress prog = {on_epoch, &pc};
+  ProgressCtx pc = {s, it->label, now(), c->grank, NULL, 1};
+  s->n_trace = 0;
+  UnlearnProgress prog = {.fn = on_epoch, .user = &pc, .epoch_fn = on_unlearn_epoch};
   if (!rc) rc = unlearn_spec_check(&c->rs.unlearn, &u, e);
   if (!rc)
     rc = unlearn_run(&u, &orig, c->d, &c->fs, &c->rs.unlearn, have_aux ? &aux : NULL, c->rs.seed, g,
@@ -435,6 +484,7 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
   EvalResult r, ref;
   if (!rc)
     rc = evaluate(&r, &u, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
+  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);

@@ -13,7 +13,9 @@ enum { AUX_MAX_PARAMS = MODEL_MAX_POINTS * (5 * AUX_MAX_BLOCKS + 6) };
 void aux_spec_defaults(AuxSpec *s) {
   memset(s, 0, sizeof *s);
   s->summariser = AUX_SUMMARISER_GAP;
+  s->head = AUX_HEAD_NONE;
   s->proj_dim = 128;
+  s->own_head_last = 1;
 }
 
 int aux_points_from_names(AuxSpec *s, const Model *m, const char *const *names, int n, Err *e) {
@@ -113,12 +115,17 @@ int aux_create(AuxModules *a, const Model *m, const AuxSpec *spec, Err *e) {
     if (spec->summariser == AUX_SUMMARISER_CONV && !is_last) add_blocks(a, md, hL, wL, cL);
     char p[80];
     const int d = md->d;
-    snprintf(p, sizeof p, "%s.projection.0", md->name);
-    md->w1 = add_param(a, p, "weight", PARAM_LINEAR_W, d, d, 0, 0);
-    md->b1 = add_param(a, p, "bias", PARAM_LINEAR_B, d, 0, 0, 0);
-    snprintf(p, sizeof p, "%s.projection.2", md->name);
-    md->w2 = add_param(a, p, "weight", PARAM_LINEAR_W, P, d, 0, 0);
-    md->b2 = add_param(a, p, "bias", PARAM_LINEAR_B, P, 0, 0, 0);
+    md->w1 = md->b1 = md->w2 = md->b2 = -1;
+    md->p = d;
+    if (spec->head != AUX_HEAD_NONE) {
+      snprintf(p, sizeof p, "%s.projection.0", md->name);
+      md->w1 = add_param(a, p, "weight", PARAM_LINEAR_W, d, d, 0, 0);
+      md->b1 = add_param(a, p, "bias", PARAM_LINEAR_B, d, 0, 0, 0);
+      snprintf(p, sizeof p, "%s.projection.2", md->name);
+      md->w2 = add_param(a, p, "weight", PARAM_LINEAR_W, P, d, 0, 0);
+      md->b2 = add_param(a, p, "bias", PARAM_LINEAR_B, P, 0, 0, 0);
+      md->p = P;
+    }
     md->wc = md->bc = -1;
     if (!(is_last && spec->own_head_last)) {
       snprintf(p, sizeof p, "%s.classifier", md->name);
@@ -126,8 +133,8 @@ int aux_create(AuxModules *a, const Model *m, const AuxSpec *spec, Err *e) {
       md->bc = add_param(a, p, "bias", PARAM_LINEAR_B, K, 0, 0, 0);
     }
   }
-  a->param_mem = calloc((size_t)a->n_param_floats, sizeof(float));
-  a->grad_mem = calloc((size_t)a->n_param_floats, sizeof(float));
+  a->param_mem = calloc((size_t)(a->n_param_floats ? a->n_param_floats : 1), sizeof(float));
+  a->grad_mem = calloc((size_t)(a->n_param_floats ? a->n_param_floats : 1), sizeof(float));
   a->buffer_mem = calloc((size_t)(a->n_buffer_floats ? a->n_buffer_floats : 1), sizeof(float));
   if (!a->param_mem || !a->grad_mem || !a->buffer_mem) {
     aux_free(a);
@@ -162,8 +169,8 @@ void aux_init(AuxModules *a, uint64_t seed) {
 int aux_clone(AuxModules *dst, const AuxModules *src, Err *e) {
   *dst = *src;
   dst->params = malloc(AUX_MAX_PARAMS * sizeof(AuxParam));
-  dst->param_mem = malloc((size_t)src->n_param_floats * sizeof(float));
-  dst->grad_mem = calloc((size_t)src->n_param_floats, sizeof(float));
+  dst->param_mem = malloc((size_t)(src->n_param_floats ? src->n_param_floats : 1) * sizeof(float));
+  dst->grad_mem = calloc((size_t)(src->n_param_floats ? src->n_param_floats : 1), sizeof(float));
   dst->buffer_mem =
       malloc((size_t)(src->n_buffer_floats ? src->n_buffer_floats : 1) * sizeof(float));
   if (!dst->params || !dst->param_mem || !dst->grad_mem || !dst->buffer_mem) {
@@ -178,6 +185,25 @@ int aux_clone(AuxModules *dst, const AuxModules *src, Err *e) {
 
 void aux_zero_grads(AuxModules *a) {
   memset(a->grad_mem, 0, (size_t)a->n_param_floats * sizeof(float));
+}
+
+int aux_max_embed(const AuxModules *a) {
+  int p = 1;
+  for (int k = 0; k < a->n_modules; k++)
+    if (a->mod[k].p > p) p = a->mod[k].p;
+  return p;
+}
+
+void aux_train_mask(const AuxModules *a, float *mask) {
+  for (int64_t i = 0; i < a->n_param_floats; i++) mask[i] = 1.0f;
+  if (a->spec.head != AUX_HEAD_FROZEN) return;
+  for (int k = 0; k < a->n_modules; k++) {
+    const int head[4] = {a->mod[k].w1, a->mod[k].b1, a->mod[k].w2, a->mod[k].b2};
+    for (int j = 0; j < 4; j++) {
+      const AuxParam *p = &a->params[head[j]];
+      for (int64_t i = 0; i < p->size; i++) mask[p->offset + i] = 0.0f;
+    }
+  }
 }
 
 void aux_allreduce_grads(AuxModules *a) {

@@ -1,7 +1,8 @@
 // aux.h: EC's auxiliary modules, one per supervision point (EC.md "Auxiliary module at point l"):
 //   summariser s_l: global average pooling, or `conv`: stride-2 3×3 conv-BN-ReLU blocks down to
 //                   the last point's resolution and width, then global average pooling → h [d];
-//   projection g_l: Linear(d,d), ReLU, Linear(d,P), L2-normalise → z [P];
+//   projection g_l: Linear(d,d), ReLU, Linear(d,P), L2-normalise → z [P] (head mlp or frozen),
+//                   or none: z = h/‖h‖ [d], the summary itself (no parameters to absorb a loss);
 //   classifier c_l: Linear(d,K) (at the last point, the network's own head when own_head_last).
 //
 // AuxModules holds only the structure and the parameters (its own parameter, gradient and buffer
@@ -32,13 +33,18 @@
 #include "model.h"
 
 typedef enum { AUX_SUMMARISER_GAP, AUX_SUMMARISER_CONV } AuxSummariser;
+// How the embedding z is formed: a projection head trained with the backbone during
+// unlearning (mlp), the same head kept as pretrained (frozen: the modules' optimiser never
+// moves it), or no head: z = normalise(h) (none, the default: see docs/ec-study.md).
+typedef enum { AUX_HEAD_MLP, AUX_HEAD_FROZEN, AUX_HEAD_NONE } AuxHead;
 
 typedef struct {
   int n_points;                  // 0: every supervision point of the model
   int points[MODEL_MAX_POINTS];  // model point indices, ascending
   AuxSummariser summariser;      // gap
-  int proj_dim;                  // P = 128
-  int own_head_last;             // 0: the last module has its own classifier
+  AuxHead head;                  // none
+  int proj_dim;                  // P = 128 (mlp and frozen heads)
+  int own_head_last;             // 1: the network's own head is the last module's classifier
 } AuxSpec;
 
 void aux_spec_defaults(AuxSpec *s);
@@ -59,7 +65,8 @@ typedef struct {
   int n_blocks;
   AuxBlock blocks[AUX_MAX_BLOCKS];
   int d;               // summary size
-  int w1, b1, w2, b2;  // projection params
+  int p;               // embedding size: proj_dim with a head, d without
+  int w1, b1, w2, b2;  // projection params, -1 without a head
   int wc, bc;          // classifier params, -1 with the network's own head
 } AuxModule;
 
@@ -92,6 +99,10 @@ void aux_init(AuxModules *a, uint64_t seed);
 // A copy of src's structure and parameters (dst is created).
 int aux_clone(AuxModules *dst, const AuxModules *src, Err *e);
 void aux_zero_grads(AuxModules *a);
+// The largest embedding size p over the modules.
+int aux_max_embed(const AuxModules *a);
+// mask [n_param_floats]: 1 for the parameters unlearning may move, 0 for a frozen head's.
+void aux_train_mask(const AuxModules *a, float *mask);
 void aux_allreduce_grads(AuxModules *a);
 float *aux_param_data(AuxModules *a, int i);
 
@@ -119,10 +130,10 @@ void aux_work_free(AuxWork *w);
 // train: BN uses (synchronised) batch statistics and updates running statistics.
 // Every rank of a->comm must call it together (B may be 0 on some).
 void aux_forward(AuxModules *a, AuxWork *w, int k, const float *x, int B, int train);
-// z [B, P] and classifier logits [B, K] (NULL with the network's own head) of the last forward.
+// z [B, p] and classifier logits [B, K] (NULL with the network's own head) of the last forward.
 const float *aux_z(const AuxWork *w, int k);
 const float *aux_logits(const AuxWork *w, int k);
-// Backward of module k's last forward: dz [B, P] and dlogits [B, K] (either may be NULL) are
+// Backward of module k's last forward: dz [B, p] and dlogits [B, K] (either may be NULL) are
 // d(loss)/d(z) and d(loss)/d(logits). Parameter gradients are ADDED to a->grad_mem; dx [B,h,w,c]
 // (may be NULL) gets d(loss)/d(x) ADDED. Collective like aux_forward.
 void aux_backward(AuxModules *a, AuxWork *w, int k, const float *dz, const float *dlogits,

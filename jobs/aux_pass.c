@@ -5,6 +5,7 @@
 //   summary:    hs = avgpool(last block out, or x)                           [B, d]
 //   projection: u1 = hs·W1ᵀ + b1, r1 = relu(u1), u2 = r1·W2ᵀ + b2            [B, d], [B, P]
 //               z = u2/‖u2‖                                                  [B, P]
+//   (no head:   z = hs/‖hs‖                                                  [B, d])
 //   classifier: logits = hs·Wcᵀ + bc                                         [B, K]
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,12 @@ int aux_work_init(AuxWork *w, const AuxModules *a, int capacity, Err *e) {
       w->m[k].dbn = alloc_floats(biggest, &fail);
       w->m[k].dconv = alloc_floats(biggest, &fail);
     }
-    const size_t d = (size_t)md->d;
+    const size_t d = (size_t)md->d, p = (size_t)md->p;
     w->m[k].hs = alloc_floats(cap * d, &fail);
     w->m[k].u1 = alloc_floats(cap * d, &fail);
     w->m[k].r1 = alloc_floats(cap * d, &fail);
     w->m[k].u2 = alloc_floats(cap * P, &fail);
-    w->m[k].z = alloc_floats(cap * P, &fail);
+    w->m[k].z = alloc_floats(cap * p, &fail);
     w->m[k].norms = alloc_floats(cap, &fail);
     w->m[k].logits = md->wc >= 0 ? alloc_floats(cap * K, &fail) : NULL;
     w->m[k].dh = alloc_floats(cap * d, &fail);
@@ -131,11 +132,15 @@ void aux_forward(AuxModules *a, AuxWork *w, int k, const float *x, int B, int tr
   }
   float *hs = w->m[k].hs;
   avgpool_forward(hs, cur, B, hw, d);
-  linear_forward(w->m[k].u1, hs, aux_param_data(a, md->w1), aux_param_data(a, md->b1), B, d, d);
-  relu_forward(w->m[k].r1, w->m[k].u1, (size_t)B * d);
-  linear_forward(w->m[k].u2, w->m[k].r1, aux_param_data(a, md->w2), aux_param_data(a, md->b2), B, d,
-                 P);
-  l2norm_forward(w->m[k].z, w->m[k].norms, w->m[k].u2, B, P);
+  if (md->w1 < 0) {
+    l2norm_forward(w->m[k].z, w->m[k].norms, hs, B, d);
+  } else {
+    linear_forward(w->m[k].u1, hs, aux_param_data(a, md->w1), aux_param_data(a, md->b1), B, d, d);
+    relu_forward(w->m[k].r1, w->m[k].u1, (size_t)B * d);
+    linear_forward(w->m[k].u2, w->m[k].r1, aux_param_data(a, md->w2), aux_param_data(a, md->b2), B,
+                   d, P);
+    l2norm_forward(w->m[k].z, w->m[k].norms, w->m[k].u2, B, P);
+  }
   if (md->wc >= 0)
     linear_forward(w->m[k].logits, hs, aux_param_data(a, md->wc), aux_param_data(a, md->bc), B, d,
                    K);
@@ -186,7 +191,9 @@ void aux_backward(AuxModules *a, AuxWork *w, int k, const float *dz, const float
   const int P = a->spec.proj_dim, K = a->num_classes, d = md->d, B = w->batch;
   float *dh = w->m[k].dh, *hs = w->m[k].hs;
   memset(dh, 0, (size_t)B * d * sizeof(float));
-  if (dz) {
+  if (dz && md->w1 < 0) {
+    l2norm_backward(dh, dz, w->m[k].z, w->m[k].norms, B, d);
+  } else if (dz) {
     float *du2 = w->m[k].du2, *dr1 = w->m[k].dr1, *du1 = w->m[k].du1;
     memset(du2, 0, (size_t)B * P * sizeof(float));
     memset(dr1, 0, (size_t)B * d * sizeof(float));

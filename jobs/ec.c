@@ -51,7 +51,9 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   }
   // The modules must be those the spec describes (a cache mix-up would otherwise go unnoticed).
   const AuxSpec *want = &spec->aux, *have = &pretrained->spec;
-  int same = want->summariser == have->summariser && want->proj_dim == have->proj_dim &&
+  const int want_head = want->head != AUX_HEAD_NONE, have_head = have->head != AUX_HEAD_NONE;
+  int same = want->summariser == have->summariser && want_head == have_head &&
+             (!want_head || want->proj_dim == have->proj_dim) &&
              !want->own_head_last == !have->own_head_last &&
              (want->n_points ? want->n_points : m->n_points) == have->n_points;
   for (int k = 0; same && want->n_points && k < want->n_points; k++)
@@ -59,15 +61,25 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   if (!same)
     return errf(e, ERR_CONFIG,
                 "the pretrained EC modules were built for other ec settings (summariser, "
-                "proj_dim, own_head_last or points)");
+                "head, proj_dim, own_head_last or points)");
   int rc = aux_clone(&ec->aux, pretrained, e);
   if (rc) return rc;
   ec->aux.comm = comm;
-  ec->P = ec->aux.spec.proj_dim;
+  ec->aux.spec.head = want->head;  // frozen or trained: the same parameters, another optimiser
+  ec->P = aux_max_embed(&ec->aux);
   ec->K = m->spec.num_classes;
   if ((rc = aux_work_init(&ec->work, &ec->aux, cap, e))) goto fail;
   if (spec->push_original && (rc = aux_work_init(&ec->owork, &ec->aux, cap, e))) goto fail;
   if ((rc = sgd_init(&ec->opt, ec->aux.n_param_floats, momentum, weight_decay, 0, e))) goto fail;
+  if (want->head == AUX_HEAD_FROZEN) {
+    ec->train_mask =
+        malloc((size_t)(ec->aux.n_param_floats ? ec->aux.n_param_floats : 1) * sizeof(float));
+    if (!ec->train_mask) {
+      rc = errf(e, ERR_RUNTIME, "out of memory for the EC modules' mask");
+      goto fail;
+    }
+    aux_train_mask(&ec->aux, ec->train_mask);
+  }
   const size_t P = (size_t)ec->P, K = (size_t)ec->K, c = (size_t)cap, g = (size_t)gcap;
   ec->zg = malloc(g * P * sizeof(float));
   ec->dzg = malloc(g * P * sizeof(float));
@@ -75,7 +87,8 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   ec->dlog = malloc(c * K * sizeof(float));
   ec->probs = malloc(c * K * sizeof(float));
   ec->yg = malloc(g * sizeof(int32_t));
-  int fail = !ec->zg || !ec->dzg || !ec->dz || !ec->dlog || !ec->probs || !ec->yg;
+  ec->mstat = malloc(2 * P * sizeof(double));
+  int fail = !ec->zg || !ec->dzg || !ec->dz || !ec->dlog || !ec->probs || !ec->yg || !ec->mstat;
   if (spec->push_original) {
     ec->zog = malloc(g * P * sizeof(float));
     fail |= !ec->zog;
@@ -104,7 +117,8 @@ void ec_free(EcState *ec) {
   aux_free(&ec->aux);
   sgd_free(&ec->opt);
   free(ec->zg), free(ec->dzg), free(ec->dz), free(ec->dlog), free(ec->probs), free(ec->yg);
-  free(ec->zog), free(ec->probe_x);
+  free(ec->mstat);
+  free(ec->zog), free(ec->probe_x), free(ec->train_mask);
   for (int k = 0; k < MODEL_MAX_POINTS; k++) free(ec->zo[k]), free(ec->gram_orig[k]);
   memset(ec, 0, sizeof *ec);
 }
@@ -115,14 +129,33 @@ void ec_original_embeddings(EcState *ec, Model *orig, int nf) {
     // Eval mode: the modules' BN uses its running statistics, so no collective is needed and the
     // step's own training-mode statistics stay those of the step's batch.
     aux_forward(&ec->aux, &ec->owork, k, x, nf, 0);
-    memcpy(ec->zo[k], aux_z(&ec->owork, k), (size_t)nf * ec->P * sizeof(float));
+    memcpy(ec->zo[k], aux_z(&ec->owork, k), (size_t)nf * ec->aux.mod[k].p * sizeof(float));
   }
 }
 
 // L_cu of module k on the gathered embeddings; the gradient rows of this rank's samples end in
 // ec->dz [n, P]. Returns the loss through *loss.
+// Also the step's diagnostics of the module's embeddings (global batch):
+//   cos_fr = <mean_f z, mean_r z>, the mean cosine between forget and retain embeddings;
+//   spread = 1 − ‖mean z‖², the mean squared distance between two embeddings over 2 (0: collapse).
+static void embed_stats(const float *zg, int gf, int gr, int P, double *m /* [2P] */,
+                        double *cos_fr, double *spread) {
+  double *mf = m, *mr = m + P;
+  for (int t = 0; t < 2 * P; t++) m[t] = 0.0;
+  for (int i = 0; i < gf + gr; i++)
+    for (int t = 0; t < P; t++) (i < gf ? mf : mr)[t] += zg[(size_t)i * P + t];
+  double dot = 0.0, all = 0.0;
+  for (int t = 0; t < P; t++) {
+    dot += (gf ? mf[t] / gf : 0.0) * (gr ? mr[t] / gr : 0.0);
+    const double mean = (mf[t] + mr[t]) / (gf + gr);
+    all += mean * mean;
+  }
+  *cos_fr = gf && gr ? dot : NAN;
+  *spread = 1.0 - all;
+}
+
 static int cu_part(EcState *ec, int k, const RowSplit *rs, float scale, double *loss, Err *e) {
-  const int P = ec->P, gf = rs->gf, gr = rs->gr, n = rs->nf + rs->nr;
+  const int P = ec->aux.mod[k].p, gf = rs->gf, gr = rs->gr, n = rs->nf + rs->nr;
   gather_rows(rs, aux_z(&ec->work, k), P, ec->zg);
   const float *zog = NULL;
   if (ec->spec.push_original) {
@@ -133,8 +166,10 @@ static int cu_part(EcState *ec, int k, const RowSplit *rs, float scale, double *
   ContrastiveSpec cs = {.tau = ec->spec.temperature, .eps = ec->spec.log_eps};
   int rc;
   if (ec->spec.variant == EC_LOSS_CU) {
+    // detach_retain: the retain embeddings are the targets of the pull, not pulled themselves.
+    float *dzr = ec->spec.detach_retain ? NULL : ec->dzg + (size_t)gf * P;
     rc = contrastive_loss(ec->zg, ec->yg, gf, ec->zg + (size_t)gf * P, ec->yg + gf, gr, zog, P, &cs,
-                          scale, loss, ec->dzg, ec->dzg + (size_t)gf * P, NULL, e);
+                          scale, loss, ec->dzg, dzr, NULL, e);
   } else {
     cs.exclude_self = 1;
     rc = contrastive_loss(ec->zg, ec->yg, gf, ec->zg, ec->yg, gf, zog, P, &cs, scale, loss, ec->dzg,
@@ -151,6 +186,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
   const int K = ec->K, nf = rs->nf, nr = rs->nr, n = nf + nr, L = ec->aux.n_modules;
   const EcSpec *s = &ec->spec;
   memset(out, 0, sizeof *out);
+  for (int k = 0; k < L; k++) out->cos_fr[k] = out->spread[k] = NAN;
   aux_zero_grads(&ec->aux);
   use_cu = use_cu && s->lambda_cu > 0 && rs->gf > 0;
   use_ce = use_ce && s->lambda_ce > 0 && rs->gr > 0;
@@ -164,6 +200,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
     if (use_cu) {
       int rc = cu_part(ec, k, rs, s->lambda_cu * w, &out->cu[k], e);
       if (rc) return rc;
+      embed_stats(ec->zg, rs->gf, rs->gr, md->p, ec->mstat, &out->cos_fr[k], &out->spread[k]);
       dz = ec->dz;
     }
     if (use_ce) {
@@ -189,7 +226,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
 
 void ec_update(EcState *ec, Model *m, float lr) {
   aux_allreduce_grads(&ec->aux);
-  sgd_step(&ec->opt, ec->aux.param_mem, ec->aux.grad_mem, lr, NULL);
+  sgd_step(&ec->opt, ec->aux.param_mem, ec->aux.grad_mem, lr, ec->train_mask);
   ec->steps++;
   if (ec->spec.weights == EC_WEIGHTS_CKA && ec->steps % ec->spec.cka_every == 0)
     ec_cka_update(ec, m);

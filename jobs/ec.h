@@ -18,17 +18,20 @@
 
 typedef struct {
   EcSpec spec;
-  AuxModules aux;  // the working copy of the pretrained modules
-  AuxWork work;    // activations of the current step
-  AuxWork owork;   // push_original: the modules on θ_o's features
-  Sgd opt;         // the modules' optimiser
+  AuxModules aux;     // the working copy of the pretrained modules
+  AuxWork work;       // activations of the current step
+  AuxWork owork;      // push_original: the modules on θ_o's features
+  Sgd opt;            // the modules' optimiser
+  float *train_mask;  // frozen head: [n_param_floats], 0 on the head's parameters; else NULL
   MPI_Comm comm;
   int P, K;
   double weights[MODEL_MAX_POINTS];
   int64_t steps;
   // per step, [cap] local rows and [gcap] global rows
+  // P: the largest module embedding size (aux_max_embed)
   float *zg, *dzg, *dz, *dlog, *probs;  // [gcap,P], [gcap,P], [cap,P], [cap,K], [cap,K]
   int32_t *yg;                          // [gcap]
+  double *mstat;                        // [2P]: embed_stats' mean embeddings
   float *zo[MODEL_MAX_POINTS], *zog;    // push_original: [cap,P] per module, [gcap,P]
   // cka scheme
   int n_probe;
@@ -37,10 +40,13 @@ typedef struct {
   double cka[MODEL_MAX_POINTS];         // last measurement
 } EcState;
 
-// Per-step loss parts (global means), per module.
+// Per-step loss parts (global means) and embedding diagnostics, per module (NaN: not computed
+// in this step: the diagnostics need the contrastive part).
 typedef struct {
   double cu[MODEL_MAX_POINTS], ce[MODEL_MAX_POINTS];
-  double total;  // Σ_k w_k (λ_cu cu_k + λ_ce ce_k)
+  double cos_fr[MODEL_MAX_POINTS];  // mean cosine between forget and retain embeddings
+  double spread[MODEL_MAX_POINTS];  // 1 − ‖mean embedding‖² over the batch (0: collapsed)
+  double total;                     // Σ_k w_k (λ_cu cu_k + λ_ce ce_k)
 } EcLosses;
 
 // m is the working backbone and still θ_o (the cka scheme measures θ_o's probe Gram matrices

@@ -38,7 +38,7 @@ static void pretrain_free(Pretrain *p) {
 // One step on the local batch (x, y, B) of a global batch; returns the global loss.
 static int pretrain_step(AuxModules *a, Pretrain *p, const EcPretrainSpec *ps, const float *x,
                          const int32_t *y, int B, float lr, double *loss, Err *e) {
-  const int K = a->num_classes, P = a->spec.proj_dim;
+  const int K = a->num_classes;
   model_forward(&p->o, x, B, 0);
   aux_zero_grads(a);
   rowsplit_exchange(&p->rs, 0, B);  // all rows in the "retain" part: one block per rank
@@ -55,6 +55,7 @@ static int pretrain_step(AuxModules *a, Pretrain *p, const EcPretrainSpec *ps, c
       dl = p->dlog;
     }
     if (ps->supcon) {
+      const int P = a->mod[k].p;
       ContrastiveSpec cs = {
           .tau = ps->supcon_temperature, .pos_same_class = 1, .neg_all = 1, .exclude_self = 1};
       gather_rows(&p->rs, aux_z(&p->w, k), P, p->zg);
@@ -86,7 +87,7 @@ int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const 
   int size = 1;
   if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
   const int cap = (ps->batch_size + size - 1) / size, K = aux->num_classes;
-  const size_t P = (size_t)aux->spec.proj_dim, G = (size_t)ps->batch_size;
+  const size_t P = (size_t)aux_max_embed(aux), G = (size_t)ps->batch_size;
   Pretrain p;
   memset(&p, 0, sizeof p);
   const MPI_Comm caller_comm = aux->comm;

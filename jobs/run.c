@@ -121,7 +121,24 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
 // ---------------------------------------------------------------------------------------------
 // one step
 
-static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, Err *e) {
+// Local count of forget rows [0, nf) whose logits' argmax is their label.
+static int forget_right(const Run *r) {
+  const int K = r->m.spec.num_classes;
+  const float *lg = model_logits(&r->m);
+  int right = 0;
+  for (int i = 0; i < r->rs.nf; i++) {
+    int best = 0;
+    for (int c = 1; c < K; c++)
+      if (lg[(size_t)i * K + c] > lg[(size_t)i * K + best]) best = c;
+    right += best == r->y[i];
+  }
+  return right;
+}
+
+// One step; its loss, EC parts (el->total < 0: EC off in this phase) and the local count of
+// forget rows classified right before the update.
+static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosses *el, int *right,
+                    Err *e) {
   Model *m = &r->m;
   const int nf = r->rs.nf, n = nf + r->rs.nr, K = m->spec.num_classes;
   const int use_ec = r->ec_on && (ph->ec_cu || ph->ec_ce);
@@ -136,6 +153,8 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, Err *e)
     ec_original_embeddings(&r->ec, &r->orig, nf);
   }
   model_forward(m, r->x, n, 1);
+  *right = forget_right(r);
+  el->total = -1.0;
   memset(r->dlogits, 0, (size_t)n * K * sizeof(float));
   if (use_points)
     for (int l = 0; l < m->n_points; l++) {
@@ -147,11 +166,10 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, Err *e)
   int rc = base_loss(r, ph, &loss, e);
   if (rc) return rc;
   if (use_ec) {
-    EcLosses el;
-    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->ec_cu, ph->ec_ce, r->dlogits, r->dpoints, &el,
+    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->ec_cu, ph->ec_ce, r->dlogits, r->dpoints, el,
                         e);
     if (rc) return rc;
-    loss += el.total;
+    loss += el->total;
   }
   model_zero_grads(m);
   model_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL, NULL);
@@ -171,7 +189,26 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, Err *e)
   return 0;
 }
 
-int run_phase_epoch(Run *r, const Phase *ph, int epoch, double *mean_loss, Err *e) {
+// Sums of an epoch's per-step EC values, per module: the mean skips steps where a value is NaN.
+typedef struct {
+  double sum[4][MODEL_MAX_POINTS];  // cu, ce, cos_fr, spread
+  int n[4][MODEL_MAX_POINTS];
+} EcSums;
+
+static void ec_sums_add(EcSums *a, const EcLosses *el, int L) {
+  if (el->total < 0) return;
+  for (int k = 0; k < L; k++) {
+    const double v[4] = {el->cu[k], el->ce[k], el->cos_fr[k], el->spread[k]};
+    for (int j = 0; j < 4; j++)
+      if (!isnan(v[j])) a->sum[j][k] += v[j], a->n[j][k]++;
+  }
+}
+
+static double mean_or_nan(double sum, int n) {
+  return n ? sum / n : NAN;
+}
+
+int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e) {
   const int32_t *subset = ph->drive == DRIVE_FORGET   ? r->fs->train_forget
                           : ph->drive == DRIVE_RETAIN ? r->fs->train_retain
                                                       : r->union_idx;
@@ -185,15 +222,34 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, double *mean_loss, Err *
   batches_start(&b, (uint64_t)epoch, 1, 0);
   const int steps = (int)batches_per_epoch(&b);
   LrSchedule sched = {.kind = r->spec->schedule, .base_lr = r->lr, .epochs = r->epochs};
-  double sum = 0;
+  const int L = r->ec_on ? r->ec.aux.n_modules : 0;
+  double sum = 0, right = 0, seen = 0;
+  EcSums es;
+  memset(&es, 0, sizeof es);
   int s = 0;
   for (; batches_next(&b); s++) {
     assemble(r, ph, &b, epoch);
     double loss = 0;
-    if ((rc = run_step(r, ph, lr_at(&sched, epoch, s, steps), &loss, e))) break;
+    EcLosses el;
+    int ok = 0;
+    if ((rc = run_step(r, ph, lr_at(&sched, epoch, s, steps), &loss, &el, &ok, e))) break;
     sum += loss;
+    right += ok, seen += r->rs.nf;
+    ec_sums_add(&es, &el, L);
   }
   batches_free(&b);
-  *mean_loss = s ? sum / s : 0.0;
+  memset(ep, 0, sizeof *ep);
+  ep->loss = s ? sum / s : 0.0;
+  right = dist_sum(r->comm, right), seen = dist_sum(r->comm, seen);
+  ep->forget_acc = seen > 0 ? right / seen : NAN;
+  ep->n_points = L;
+  for (int k = 0; k < L; k++) {
+    ep->point[k] = r->ec.aux.mod[k].name;
+    ep->cu[k] = mean_or_nan(es.sum[0][k], es.n[0][k]);
+    ep->ce[k] = mean_or_nan(es.sum[1][k], es.n[1][k]);
+    ep->cos_fr[k] = mean_or_nan(es.sum[2][k], es.n[2][k]);
+    ep->spread[k] = mean_or_nan(es.sum[3][k], es.n[3][k]);
+    ep->weight[k] = r->ec.weights[k];
+  }
   return rc;
 }

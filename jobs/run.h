@@ -98,8 +98,9 @@ typedef struct {
   const UnlearnProgress *progress;
 } Run;
 
-// One epoch (`epoch` of r->epochs) of phase ph; *mean_loss = its mean step loss.
-int run_phase_epoch(Run *r, const Phase *ph, int epoch, double *mean_loss, Err *e);
+// One epoch (`epoch` of r->epochs) of phase ph; *ep = what it did (loss, forget accuracy, EC's
+// parts and diagnostics). Collective.
+int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e);
 
 // m_losses.c: the base method's loss on the step's logits (and last features for cu): adds into
 // r->dlogits / r->dpoints and returns the global loss.

@@ -163,12 +163,14 @@ static int run_epochs(Run *r, const Phase *ph, int n_phases, Err *e) {
                       : 0.0f;
     for (int i = 0; i < n_phases; i++) {
       if (ph[i].loss == BASE_SCRUB_MAX && epoch >= r->spec->scrub.max_epochs) continue;
-      double loss;
-      int rc = run_phase_epoch(r, &ph[i], epoch, &loss, e);
+      UnlearnEpoch ep;
+      int rc = run_phase_epoch(r, &ph[i], epoch, &ep, e);
       if (rc) return err_context(e, "%s, epoch %d", ph[i].name, epoch + 1);
-      r->last_loss = loss;
+      r->last_loss = ep.loss;
+      if (r->progress && r->progress->epoch_fn)
+        r->progress->epoch_fn(r->progress->user, ph[i].name, epoch + 1, r->epochs, &ep);
       if (r->progress && r->progress->fn)
-        r->progress->fn(r->progress->user, ph[i].name, epoch + 1, r->epochs, loss);
+        r->progress->fn(r->progress->user, ph[i].name, epoch + 1, r->epochs, ep.loss);
     }
   }
   return 0;

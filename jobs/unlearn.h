@@ -109,6 +109,8 @@ typedef struct {
   float log_eps;                        // ε inside the log of L_cu: 1e-8
   EcLoss variant;                       // cu
   int push_original;                    // 0: add θ_o's embedding of the same image as a negative
+  int detach_retain;                    // 1: L_cu moves the forget embeddings only (the retain
+                                        // embeddings are its fixed targets)
   EcWeights weights;                    // uniform
   float weight_list[MODEL_MAX_POINTS];  // EC_WEIGHTS_LIST: one per module (AuxSpec order)
   int n_weights;
@@ -177,9 +179,25 @@ int unlearn_needs_original(const UnlearnSpec *s);
 // method's name, "scrub-max", "scrub-min", "salun-mask", "ec", "ec-pretrain", "train").
 // train_recipe_run also calls it once with phase "resume" when it continues from a partial
 // checkpoint: epoch = the epochs already done (the next one is epoch + 1), loss NaN.
+// What one epoch of an unlearning phase did (means over its steps; NaN where not computed).
+typedef struct {
+  double loss;        // mean total loss
+  double forget_acc;  // fraction of the epoch's forget rows the network classified as their
+                      // true class, in the training-mode forward of their step (NaN: none seen)
+  int n_points;       // EC modules (0 without EC), in AuxSpec order, named point[]
+  const char *point[MODEL_MAX_POINTS];
+  double cu[MODEL_MAX_POINTS], ce[MODEL_MAX_POINTS];  // EC's loss parts per module
+  double cos_fr[MODEL_MAX_POINTS];  // mean cosine between forget and retain embeddings
+  double spread[MODEL_MAX_POINTS];  // 1 − ‖mean embedding‖² (0: the embeddings collapsed)
+  double weight[MODEL_MAX_POINTS];  // the layer weight in force at the end of the epoch
+} UnlearnEpoch;
+
 typedef struct {
   void (*fn)(void *user, const char *phase, int epoch /*1-based*/, int epochs, double loss);
   void *user;
+  // Optional (NULL: none): called by unlearn_run before fn after each epoch of each phase
+  // (not for retrain, salun-mask or the pretraining), on every rank, with the same values.
+  void (*epoch_fn)(void *user, const char *phase, int epoch, int epochs, const UnlearnEpoch *ep);
 } UnlearnProgress;
 
 // What a run reports besides the model.

@@ -32,6 +32,7 @@ void ec_spec_defaults(EcSpec *s) {
   s->lambda_cu = 3.0f, s->lambda_ce = 1.0f;
   s->log_eps = 1e-8f;
   s->variant = EC_LOSS_CU;
+  s->detach_retain = 1;
   s->weights = EC_WEIGHTS_UNIFORM;
   s->cka_every = 20, s->cka_probe = 128;
   s->batch_size = 64, s->retain_per_forget = 1;

@@ -50,7 +50,7 @@ static double time_run(const Model *orig, const Dataset *d, const ForgetSplit *f
   memcpy(m.param_mem, orig->param_mem, (size_t)m.n_param_floats * sizeof(float));
   memcpy(m.buffer_mem, orig->buffer_mem, (size_t)m.n_buffer_floats * sizeof(float));
   Stamps st = {0};
-  UnlearnProgress p = {stamp, &st};
+  UnlearnProgress p = {.fn = stamp, .user = &st};
   double t0 = now_s();
   if (unlearn_run(&m, orig, d, fs, spec, aux, 1, MPI_COMM_NULL, &p, NULL, &e)) die(&e);
   (void)t0;

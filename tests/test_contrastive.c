@@ -230,6 +230,32 @@ static void fd_tests(void) {
   for (int t = 0; t < (NA + NC) * D; t++) CHECK(dz[t] == 0);
 }
 
+// Class-wise forgetting (every N(i) empty): the loss is −mean_p a_ip and its gradient is
+// scale/τ times one that does not depend on τ, so (τ, λ) and (τ/2, λ/2) take the same step:
+// τ only sets the strength λ/τ (docs/ec-study.md, hypothesis 4). With negatives present it does
+// not: the softmax over N(i) depends on τ.
+static void tau_is_strength(void) {
+  enum { NA = 6, NC = 8, D = 5 };
+  const int32_t ya[NA] = {3, 3, 3, 8, 8, 8}, yc[NC] = {0, 1, 2, 4, 5, 6, 7, 9};
+  const int32_t yc_mixed[NC] = {0, 3, 2, 8, 5, 3, 7, 9};
+  Rng g = rng_derive(11, 0, 0);
+  float za[NA * D], zc[NC * D];
+  unit_rows(za, NA, D, &g), unit_rows(zc, NC, D, &g);
+  for (int mixed = 0; mixed < 2; mixed++) {
+    float da1[NA * D] = {0}, dc1[NC * D] = {0}, da2[NA * D] = {0}, dc2[NC * D] = {0};
+    double l1, l2;
+    Err e = {0};
+    ContrastiveSpec a = {.tau = 0.7f, .eps = 1e-8f}, b = {.tau = 0.35f, .eps = 1e-8f};
+    const int32_t *y = mixed ? yc_mixed : yc;
+    CHECK(contrastive_loss(za, ya, NA, zc, y, NC, NULL, D, &a, 3.0f, &l1, da1, dc1, NULL, &e) == 0);
+    CHECK(contrastive_loss(za, ya, NA, zc, y, NC, NULL, D, &b, 1.5f, &l2, da2, dc2, NULL, &e) == 0);
+    double diff = fmax(rel_err(da2, da1, NA * D), rel_err(dc2, dc1, NC * D));
+    printf("  (tau 0.7, lambda 3) vs (tau 0.35, lambda 1.5), %s: gradient rel. diff %.2g\n",
+           mixed ? "with negatives" : "class-wise", diff);
+    CHECK(mixed ? diff > 1e-3 : diff < 1e-6);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_contrastive FIXTURE.h5\n");
@@ -246,5 +272,6 @@ int main(int argc, char **argv) {
     H5Fclose(f);
   }
   fd_tests();
+  tau_is_strength();
   return test_finish("contrastive");
 }

@@ -196,6 +196,22 @@ def test_columns(path):
         orig = r["method"] == b"original"
         check(np.allclose(f["cka_original"][:][orig], 1.0, atol=1e-6),
               "CKA of the original with itself is not 1")
+        # The training trace: every unlearning run has one entry per epoch for the whole model,
+        # EC runs one more per epoch and supervision point; `row` points at the run's row.
+        t = f["trace"][:]
+        check(np.all(r["run_id"][t["row"]] == t["run_id"]), "/trace rows do not align with /runs")
+        runs_ec = set(r["run_id"][(r["ec"] == 1) & (r["status"] == b"ok")])
+        ec_points = t[np.isin(t["run_id"], list(runs_ec)) & (t["point"] != b"")]
+        check(len(runs_ec) > 0 and set(ec_points["run_id"]) == runs_ec,
+              "EC runs without per-point trace entries")
+        check(set(ec_points["point"]) == {b"layer1", b"layer2", b"layer3", b"layer4"},
+              f"trace points {set(ec_points['point'])}")
+        check(np.all((ec_points["spread"] >= 0) & (ec_points["spread"] <= 1)), "spread outside [0,1]")
+        check(np.all(np.abs(ec_points["cos_fr"]) <= 1 + 1e-9), "cos_fr outside [-1,1]")
+        model_rows = t[t["point"] == b""]
+        check(np.all(np.isfinite(model_rows["loss"])), "trace loss not finite")
+        check(not np.any(np.isin(t["run_id"], r["run_id"][np.isin(r["method"], [b"original", b"retrain"])])),
+              "original/retrain rows have unlearning trace entries")
         check("given" in f["config"] and "expanded" in f["config"], "/config incomplete")
         for a in ["sweep_id", "ecore_version", "git_commit", "created", "mpi_world_size", "hosts"]:
             check(a in f.attrs, f"root attribute {a} missing")

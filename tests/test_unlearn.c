@@ -22,7 +22,7 @@ static void progress_line(void *user, const char *phase, int epoch, int epochs, 
   (void)user;
   if (verbose) printf("    %s epoch %d/%d loss %.4f\n", phase, epoch, epochs, loss);
 }
-static const UnlearnProgress progress = {progress_line, NULL};
+static const UnlearnProgress progress = {.fn = progress_line};
 
 // θ_u = method(θ_o) with spec; returns a new model (free it).
 static void run(Setting *s, const UnlearnSpec *spec, Model *out) {

@@ -132,7 +132,7 @@ static float *run_in_group(World *w, int i, MPI_Comm comm, Curve *curve, double 
   memcpy(m.param_mem, w->orig.param_mem, (size_t)m.n_param_floats * sizeof(float));
   memcpy(m.buffer_mem, w->orig.buffer_mem, (size_t)m.n_buffer_floats * sizeof(float));
   curve->n = 0;
-  UnlearnProgress p = {on_epoch, curve};
+  UnlearnProgress p = {.fn = on_epoch, .user = curve};
   UnlearnStats st;
   if (unlearn_run(&m, &w->orig, &w->d, fs, &spec, use_ec ? &aux : NULL, 9, comm, &p, &st, &e))
     die(unlearn_method_name(spec.method), &e);
