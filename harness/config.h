@@ -83,6 +83,7 @@ typedef struct {
 typedef enum { EC_VARIANT_CU, EC_VARIANT_FORGET_ONLY } EcVariant;
 typedef enum { SUMMARISER_GAP, SUMMARISER_CONV } Summariser;
 typedef enum { EC_HEAD_MLP, EC_HEAD_FROZEN, EC_HEAD_NONE } EcHeadCfg;
+typedef enum { EC_PULL_CFG_MEAN, EC_PULL_CFG_NEAREST } EcPullCfg;
 typedef enum { MIA_LOGISTIC, MIA_SVM } MiaModel;
 
 typedef struct {
@@ -158,7 +159,8 @@ typedef struct {
   LayerWeights layer_weights;
   int cka_every;
   EcVariant variant;
-  bool push_original, detach_retain;
+  EcPullCfg pull;
+  bool push_original, detach_retain, freeze_bn;
   Summariser summariser;
   EcHeadCfg head;
   int proj_dim;
@@ -248,8 +250,10 @@ typedef enum {
   W_BS,
   W_CU,
   W_EC,
-  W_EC_ALONE,  // ec.enabled and unlearn.method none
-  W_EC_CKA,    // ec.enabled and ec.layer_weights cka
+  W_EC_ALONE,   // ec.enabled and unlearn.method none
+  W_EC_CKA,     // ec.enabled and ec.layer_weights cka
+  W_EC_HEAD,    // ec.enabled and ec.head is not none
+  W_EC_SUPCON,  // ec.enabled and the embedding has parameters (a head or a conv summariser)
   W_EVAL_CKA,
   W_EVAL_KNN,
   W_EVAL_MIA,

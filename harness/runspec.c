@@ -109,8 +109,10 @@ static void ec_from_config(EcSpec *s, const EcCfg *c) {
   s->lambda_cu = (float)c->lambda_cu, s->lambda_ce = (float)c->lambda_ce;
   s->log_eps = (float)c->log_eps;
   s->variant = c->variant == EC_VARIANT_FORGET_ONLY ? EC_LOSS_FORGET_ONLY : EC_LOSS_CU;
+  s->pull = c->pull == EC_PULL_CFG_NEAREST ? EC_PULL_NEAREST : EC_PULL_MEAN;
   s->push_original = c->push_original;
   s->detach_retain = c->detach_retain;
+  s->freeze_bn = c->freeze_bn;
   static const EcWeights schemes[] = {EC_WEIGHTS_UNIFORM, EC_WEIGHTS_INCREASING,
                                       EC_WEIGHTS_DECREASING, EC_WEIGHTS_CKA, EC_WEIGHTS_LIST};
   s->weights = schemes[c->layer_weights.scheme];

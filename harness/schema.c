@@ -28,6 +28,7 @@ static const char *const scheme_names[] = {"uniform", "increasing", "decreasing"
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
 static const char *const head_names[] = {"mlp", "frozen", "none", NULL};
+static const char *const pull_names[] = {"mean", "nearest", NULL};
 static const char *const mia_names[] = {"logistic", "svm", NULL};
 
 // clang-format off
@@ -165,15 +166,19 @@ const KeySpec config_schema[] = {
    .doc = "Steps between CKA measurements of the cka scheme, on one probe batch."},
   {"ec.variant", T_ENUM, OFF(ec.variant), "cu", .choices = variant_names, .when = W_EC,
    .doc = "Contrastive loss: cu (forget batch against retain batch) or forget_only (SupCon-style within the forget batch)."},
+  {"ec.pull", T_ENUM, OFF(ec.pull), "mean", .choices = pull_names, .when = W_EC,
+   .doc = "How the positives of a forget sample pull it: mean (every retain sample of another class alike, EC.md's formula; in class-wise forgetting the temperature then only scales the loss) or nearest (-log of the mean of exp(s/tau) over the positives: the nearest retain samples pull most, the temperature sets how near). See docs/ec-study.md."},
   {"ec.push_original", T_BOOL, OFF(ec.push_original), "false", .when = W_EC,
    .doc = "Add the original model's embedding of the same image as a negative."},
   {"ec.detach_retain", T_BOOL, OFF(ec.detach_retain), "true", .when = W_EC,
    .doc = "The contrastive loss moves the forget embeddings only; the retain embeddings are its fixed targets (false: both are pulled toward each other, as in the Contrastive Unlearning code). See docs/ec-study.md."},
+  {"ec.freeze_bn", T_BOOL, OFF(ec.freeze_bn), "false", .when = W_EC,
+   .doc = "Run the backbone's BatchNorm in eval mode during unlearning (the original's running statistics, kept; scale and shift still learn) instead of on the step's batch, whose forget half is one or a few classes. Applies to the whole step, the base method's loss included. See docs/ec-study.md."},
   {"ec.head", T_ENUM, OFF(ec.head), "none", .choices = head_names, .when = W_EC, .flags = J_EC_MODULES,
    .doc = "How the embedding z of the contrastive loss is formed from the pooled features h: none (z = h/norm(h): the loss moves the backbone's features themselves), mlp (projection head Linear-ReLU-Linear, trained during unlearning), frozen (the same head, kept as pretrained: random unless ec.pretrain.supcon). A trained head can absorb the loss by collapsing z (docs/ec-study.md)."},
   {"ec.summariser", T_ENUM, OFF(ec.summariser), "gap", .choices = summariser_names, .when = W_EC, .flags = J_EC_MODULES,
    .doc = "Auxiliary summariser: gap (global average pooling) or conv (stride-2 3x3 conv-BN-ReLU blocks down to the last stage, then pooling; not for mlp)."},
-  {"ec.proj_dim", T_INT, OFF(ec.proj_dim), "128", RANGE(1, 65536), .when = W_EC, .flags = J_EC_MODULES,
+  {"ec.proj_dim", T_INT, OFF(ec.proj_dim), "128", RANGE(1, 65536), .when = W_EC_HEAD, .flags = J_EC_MODULES,
    .doc = "Output size of the projection heads (ec.head mlp or frozen)."},
   {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "true", .when = W_EC, .flags = J_EC_MODULES,
    .doc = "At the last point, use the network's own head instead of an auxiliary classifier."},
@@ -195,8 +200,8 @@ const KeySpec config_schema[] = {
    .doc = "Batch size of module pretraining."},
   {"ec.pretrain.lr", T_FLOAT, OFF(ec.pretrain.lr), "0.01", ABOVE(0, 10), .when = W_EC, .flags = J_EC_MODULES,
    .doc = "Learning rate of module pretraining."},
-  {"ec.pretrain.supcon", T_BOOL, OFF(ec.pretrain.supcon), "false", .when = W_EC, .flags = J_EC_MODULES,
-   .doc = "Add a supervised-contrastive loss on the projections during module pretraining."},
+  {"ec.pretrain.supcon", T_BOOL, OFF(ec.pretrain.supcon), "false", .when = W_EC_SUPCON, .flags = J_EC_MODULES,
+   .doc = "Add a supervised-contrastive loss on the embeddings during module pretraining (it trains the projection heads and the conv summariser; the original stays frozen)."},
 
   // eval
   {"eval.cka", T_BOOL, OFF(eval.cka), "true",
@@ -302,6 +307,10 @@ int config_applies(When w, const Config *c) {
       return c->ec.enabled && is_method(c, CFG_METHOD_NONE);
     case W_EC_CKA:
       return c->ec.enabled && c->ec.layer_weights.scheme == WEIGHTS_CKA;
+    case W_EC_HEAD:
+      return c->ec.enabled && c->ec.head != EC_HEAD_NONE;
+    case W_EC_SUPCON:
+      return c->ec.enabled && (c->ec.head != EC_HEAD_NONE || c->ec.summariser == SUMMARISER_CONV);
     case W_EVAL_CKA:
       return c->eval.cka;
     case W_EVAL_KNN:
@@ -336,6 +345,8 @@ static const char *const when_text[W_COUNT] = {
     [W_EC] = "ec.enabled",
     [W_EC_ALONE] = "ec.enabled and unlearn.method is none",
     [W_EC_CKA] = "ec.enabled and ec.layer_weights is cka",
+    [W_EC_HEAD] = "ec.enabled and ec.head is mlp or frozen",
+    [W_EC_SUPCON] = "ec.enabled and ec.head is not none or ec.summariser is conv",
     [W_EVAL_CKA] = "eval.cka",
     [W_EVAL_KNN] = "eval.knn",
     [W_EVAL_MIA] = "eval.mia",

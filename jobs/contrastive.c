@@ -60,22 +60,27 @@ int contrastive_loss(const float *za, const int32_t *ya, int na, const float *zc
     }
     if (npos == 0) continue;
     // Σ over N(i) of e^{a_in}: every exponent is <= 0, so nothing overflows whatever τ.
-    double sum_neg = 0.0, sum_pos = 0.0;
+    // pos_lse: Σ over P(i) of e^{s_ip − mp}, mp the largest s_ip (its own shift: with N(i)
+    // non-empty the overall max m may lie in N(i) and every e^{a_ip} underflow).
+    double sum_neg = 0.0, sum_pos = 0.0, mp = -INFINITY, sum_pos_exp = 0.0;
     for (int j = 0; j < nc; j++) {
       if (cs->exclude_self && j == i) continue;
       int pos = in_pos(cs, ya[i], yc[j]);
-      if (pos) sum_pos += s[j] - m;
+      if (pos) sum_pos += s[j] - m, mp = fmax(mp, s[j]);
       if (cs->neg_all || !pos) sum_neg += exp(s[j] - m), nneg++;
     }
     if (zo) sum_neg += exp(so - m), nneg++;
+    for (int j = 0; cs->pos_lse && j < nc; j++)
+      if (!(cs->exclude_self && j == i) && in_pos(cs, ya[i], yc[j])) sum_pos_exp += exp(s[j] - mp);
     const double lse = nneg ? log(sum_neg + eps) : 0.0;
-    total += -sum_pos / npos + lse;
-    // d(L)/d(s_ij), already divided by the number of valid anchors.
+    total += (cs->pos_lse ? -(mp + log(sum_pos_exp / npos) - m) : -sum_pos / npos) + lse;
+    // d(L)/d(s_ij), already divided by the number of valid anchors: −1/|P(i)| per positive,
+    // or with pos_lse −(the positive's softmax weight e^{s_ip − mp}/Σ_P).
     const double gp = -inv_valid / npos, gn = nneg ? inv_valid / (sum_neg + eps) : 0.0;
     for (int j = 0; j < nc; j++) {
       if (cs->exclude_self && j == i) continue;
       int pos = in_pos(cs, ya[i], yc[j]);
-      if (pos) g[j] += gp;
+      if (pos) g[j] += cs->pos_lse ? -inv_valid * exp(s[j] - mp) / sum_pos_exp : gp;
       if (cs->neg_all || !pos) g[j] += gn * exp(s[j] - m);
     }
     if (zo) go[i] = gn * exp(so - m);

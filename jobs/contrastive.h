@@ -6,6 +6,12 @@
 //   L_i  = −(1/|P(i)|) Σ_{p∈P(i)} ( a_ip − log( Σ_{n∈N(i)} e^{a_in} + ε ) )
 //        = −mean_{p∈P(i)} a_ip + LSE_i,   LSE_i = log(Σ_{n∈N(i)} e^{a_in} + ε), 0 if N(i) = ∅
 //   L    = mean of L_i over the anchors with P(i) ≠ ∅ (0 if there is none).
+// With pos_lse the positives are pooled by a log-mean-exp instead of a mean:
+//   L_i  = −log( (1/|P(i)|) Σ_{p∈P(i)} e^{a_ip} ) + LSE_i   (≥ 0 when N(i) = ∅, like the mean)
+// so each positive pulls with its softmax weight e^{a_ip}/Σ_P e^{a_ip}: the anchor goes to its
+// nearest positives, τ setting how near (τ → ∞: every positive alike, the mean's direction;
+// τ → 0: the single nearest). With the mean, when N(i) = ∅ the gradient is scale/τ times one
+// that does not depend on τ: τ only sets the strength (docs/ec-study.md).
 // Which candidates are P(i) and N(i):
 //   cu (EC's default):   P(i) = other class, N(i) = same class. With N(i) empty (class-wise
 //                        forgetting) only the pull toward other classes remains.
@@ -16,10 +22,10 @@
 // push_original adds one more member of N(i) per anchor: zo[i], the original model's embedding
 // of the same image (a constant); it also takes part in the max m_i.
 //
-// Gradient: dL/ds_ip = −1/|P(i)|/n_valid, dL/ds_in = e^{a_in}/(Σ_N e^{a_in} + ε)/n_valid (a
-// candidate in both sets gets both), then ds_ij/dz_i = z_j/τ, ds_ij/dz_j = z_i/τ. Computed in
-// double (dgemm for the similarities and the gradient products), stable for any τ: every
-// exponent is ≤ 0 after the max shift.
+// Gradient: dL/ds_ip = −1/|P(i)|/n_valid (pos_lse: −e^{a_ip}/Σ_P e^{a_ip}/n_valid), dL/ds_in =
+// e^{a_in}/(Σ_N e^{a_in} + ε)/n_valid (a candidate in both sets gets both), then ds_ij/dz_i =
+// z_j/τ, ds_ij/dz_j = z_i/τ. Computed in double (dgemm for the similarities and the gradient
+// products), stable for any τ: every exponent is ≤ 0 after the max shift.
 #pragma once
 
 #include <stdint.h>
@@ -32,6 +38,7 @@ typedef struct {
   int pos_same_class;  // 0: P(i) = candidates of another class (cu); 1: same class (supcon)
   int neg_all;         // 0: N(i) = the candidates not in P(i); 1: every candidate (supcon)
   int exclude_self;    // the candidates are the anchors themselves: j == i is left out
+  int pos_lse;         // 0: −mean over P(i) of a_ip (EC.md); 1: −log mean_{P(i)} e^{a_ip}
 } ContrastiveSpec;
 
 // za [na, D] with ya [na]; zc [nc, D] with yc [nc] (with exclude_self: zc == za, nc == na);

@@ -163,7 +163,9 @@ static int cu_part(EcState *ec, int k, const RowSplit *rs, float scale, double *
     zog = ec->zog;
   }
   memset(ec->dzg, 0, (size_t)(gf + gr) * P * sizeof(float));
-  ContrastiveSpec cs = {.tau = ec->spec.temperature, .eps = ec->spec.log_eps};
+  ContrastiveSpec cs = {.tau = ec->spec.temperature,
+                        .eps = ec->spec.log_eps,
+                        .pos_lse = ec->spec.pull == EC_PULL_NEAREST};
   int rc;
   if (ec->spec.variant == EC_LOSS_CU) {
     // detach_retain: the retain embeddings are the targets of the pull, not pulled themselves.

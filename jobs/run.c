@@ -135,7 +135,7 @@ static int forget_right(const Run *r) {
   return right;
 }
 
-// One step; its loss, EC parts (el->total < 0: EC off in this phase) and the local count of
+// One step; its loss, EC parts (el->total NaN: EC off in this phase) and the local count of
 // forget rows classified right before the update.
 static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosses *el, int *right,
                     Err *e) {
@@ -152,9 +152,9 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
     model_forward(&r->orig, r->x, nf, 0);
     ec_original_embeddings(&r->ec, &r->orig, nf);
   }
-  model_forward(m, r->x, n, 1);
+  model_forward(m, r->x, n, !(r->ec_on && r->spec->ec.freeze_bn));
   *right = forget_right(r);
-  el->total = -1.0;
+  el->total = NAN;  // stays NaN unless EC takes part in the step
   memset(r->dlogits, 0, (size_t)n * K * sizeof(float));
   if (use_points)
     for (int l = 0; l < m->n_points; l++) {
@@ -196,7 +196,7 @@ typedef struct {
 } EcSums;
 
 static void ec_sums_add(EcSums *a, const EcLosses *el, int L) {
-  if (el->total < 0) return;
+  if (isnan(el->total)) return;
   for (int k = 0; k < L; k++) {
     const double v[4] = {el->cu[k], el->ce[k], el->cos_fr[k], el->spread[k]};
     for (int j = 0; j < 4; j++)

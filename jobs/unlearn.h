@@ -85,6 +85,9 @@ typedef struct {
 void train_recipe_defaults(TrainRecipe *r);
 
 typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
+// How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of EC.md), or
+// by their softmax weight at temperature τ (the nearest most).
+typedef enum { EC_PULL_MEAN, EC_PULL_NEAREST } EcPull;
 typedef enum {
   EC_WEIGHTS_UNIFORM,     // w_l = 1
   EC_WEIGHTS_INCREASING,  // ∝ l (1-based), scaled to mean 1
@@ -108,7 +111,13 @@ typedef struct {
   float lambda_cu, lambda_ce;           // 3, 1
   float log_eps;                        // ε inside the log of L_cu: 1e-8
   EcLoss variant;                       // cu
+  EcPull pull;                          // mean
   int push_original;                    // 0: add θ_o's embedding of the same image as a negative
+  int freeze_bn;                        // 0: the backbone's BatchNorm in training mode (batch
+                                        // statistics of the step's forget + retain rows, running
+                                        // statistics updated); 1: in eval mode (θ_o's running
+                                        // statistics, kept; γ and β still learn). With EC, for
+                                        // the whole step, base method's loss included.
   int detach_retain;                    // 1: L_cu moves the forget embeddings only (the retain
                                         // embeddings are its fixed targets)
   EcWeights weights;                    // uniform

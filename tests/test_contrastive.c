@@ -124,16 +124,17 @@ static double ref_loss(Ref *r, const double *z, const double *zo) {
       r->m[i] = m;
     if (!npos) continue;
     valid++;
-    double pos = 0, neg = 0;
+    double pos = 0, pos_exp = 0, neg = 0;
     int nneg = 0;
     for (int j = 0; j < r->nc; j++) {
       if (r->cs->exclude_self && j == i) continue;
       int p = (r->ya[i] == r->yc[j]) == (r->cs->pos_same_class != 0);
-      if (p) pos += s[j] - m;
+      if (p) pos += s[j] - m, pos_exp += exp(s[j] - m);
       if (r->cs->neg_all || !p) neg += exp(s[j] - m), nneg++;
     }
     if (zo) neg += exp(so - m), nneg++;
-    total += -pos / npos + (nneg ? log(neg + r->cs->eps) : 0.0);
+    const double pull = r->cs->pos_lse ? -log(pos_exp / npos) : -pos / npos;
+    total += pull + (nneg ? log(neg + r->cs->eps) : 0.0);
   }
   return valid ? total / valid : 0.0;
 }
@@ -213,6 +214,16 @@ static void fd_tests(void) {
   ContrastiveSpec fo = cu;
   fo.exclude_self = 1;
   fd_case("forget_only", NA, 0, D, ya, NULL, fo, 0, 1.0f);
+  ContrastiveSpec lse = cu;
+  lse.pos_lse = 1;
+  fd_case("mixed, pull nearest", NA, NC, D, ya, yc, lse, 0, 1.0f);
+  fd_case("classwise, pull nearest", NA, NC, D, y_forget, y_retain, lse, 0, 1.0f);
+  lse.tau = 0.05f;
+  fd_case("classwise, pull nearest", NA, NC, D, y_forget, y_retain, lse, 0, 1.0f);
+  lse.tau = 0.7f;
+  fd_case("push_original, nearest", NA, NC, D, ya, yc, lse, 1, 2.5f);
+  lse.exclude_self = 1;
+  fd_case("forget_only, nearest", NA, 0, D, ya, NULL, lse, 0, 1.0f);
   ContrastiveSpec sc = {.tau = 0.1f, .pos_same_class = 1, .neg_all = 1, .exclude_self = 1};
   fd_case("supcon", NA, 0, D, ya, NULL, sc, 0, 1.0f);
 
