@@ -56,17 +56,18 @@ int aux_work_init(AuxWork *w, const AuxModules *a, int capacity, Err *e) {
       w->m[k].dconv = alloc_floats(biggest, &fail);
     }
     const size_t d = (size_t)md->d, p = (size_t)md->p;
+    const int head = md->w1 >= 0;
     w->m[k].hs = alloc_floats(cap * d, &fail);
-    w->m[k].u1 = alloc_floats(cap * d, &fail);
-    w->m[k].r1 = alloc_floats(cap * d, &fail);
-    w->m[k].u2 = alloc_floats(cap * P, &fail);
+    w->m[k].u1 = head ? alloc_floats(cap * d, &fail) : NULL;
+    w->m[k].r1 = head ? alloc_floats(cap * d, &fail) : NULL;
+    w->m[k].u2 = head ? alloc_floats(cap * P, &fail) : NULL;
     w->m[k].z = alloc_floats(cap * p, &fail);
     w->m[k].norms = alloc_floats(cap, &fail);
     w->m[k].logits = md->wc >= 0 ? alloc_floats(cap * K, &fail) : NULL;
     w->m[k].dh = alloc_floats(cap * d, &fail);
-    w->m[k].dr1 = alloc_floats(cap * d, &fail);
-    w->m[k].du1 = alloc_floats(cap * d, &fail);
-    w->m[k].du2 = alloc_floats(cap * P, &fail);
+    w->m[k].dr1 = head ? alloc_floats(cap * d, &fail) : NULL;
+    w->m[k].du1 = head ? alloc_floats(cap * d, &fail) : NULL;
+    w->m[k].du2 = head ? alloc_floats(cap * P, &fail) : NULL;
   }
   w->scratch = alloc_floats(scratch, &fail);
   w->bn_sums = malloc((2 * max_c + 1) * sizeof(double));

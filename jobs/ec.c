@@ -133,9 +133,7 @@ void ec_original_embeddings(EcState *ec, Model *orig, int nf) {
   }
 }
 
-// L_cu of module k on the gathered embeddings; the gradient rows of this rank's samples end in
-// ec->dz [n, P]. Returns the loss through *loss.
-// Also the step's diagnostics of the module's embeddings (global batch):
+// The step's diagnostics of a module's embeddings zg [gf + gr, P] (global batch):
 //   cos_fr = <mean_f z, mean_r z>, the mean cosine between forget and retain embeddings;
 //   spread = 1 − ‖mean z‖², the mean squared distance between two embeddings over 2 (0: collapse).
 static void embed_stats(const float *zg, int gf, int gr, int P, double *m /* [2P] */,
@@ -154,6 +152,8 @@ static void embed_stats(const float *zg, int gf, int gr, int P, double *m /* [2P
   *spread = 1.0 - all;
 }
 
+// L_cu of module k on the gathered embeddings; the gradient rows of this rank's samples end in
+// ec->dz [n, p]. Returns the loss through *loss.
 static int cu_part(EcState *ec, int k, const RowSplit *rs, float scale, double *loss, Err *e) {
   const int P = ec->aux.mod[k].p, gf = rs->gf, gr = rs->gr, n = rs->nf + rs->nr;
   gather_rows(rs, aux_z(&ec->work, k), P, ec->zg);

@@ -126,7 +126,7 @@ typedef struct {
   int cka_every;                     // EC_WEIGHTS_CKA: steps between CKA measurements (20)
   int cka_probe;                     // forget images in the CKA probe batch (128, at most |D_f|)
   int batch_size;                    // EC alone: forget images per step (64)
-  int retain_per_forget;             // retain batches per forget batch (1): forget-driven
+  int retain_per_forget;             // retain batches per forget batch (4): forget-driven
                                      // methods and EC alone add rpf·B retain images per step,
                                      // ft/l1sparse add B/rpf forget images; rl/salun: unused
   int epochs;                        // EC alone: epochs over D_f (5)

@@ -35,7 +35,7 @@ void ec_spec_defaults(EcSpec *s) {
   s->detach_retain = 1;
   s->weights = EC_WEIGHTS_UNIFORM;
   s->cka_every = 20, s->cka_probe = 128;
-  s->batch_size = 64, s->retain_per_forget = 1;
+  s->batch_size = 64, s->retain_per_forget = 4;
   s->epochs = 5;
   s->lr = 0.01f, s->momentum = 0.9f, s->weight_decay = 5e-4f;
   aux_spec_defaults(&s->aux);

@@ -6,9 +6,10 @@
 // On synthetic data of the arch's usual shape (cnn4 1x28x28, resnets 3x32x32), one rank:
 //   plain  train_step_ce on BATCH images (data assembly included), as the solver trains;
 //   ft     the same loss through unlearn_run's step (BATCH retain images);
-//   EC     EC alone through unlearn_run: BATCH/2 forget + BATCH/2 retain images, the same number
-//          of images through the backbone as plain, with every module and loss;
-//   EC 2x  EC alone with BATCH forget + BATCH retain images (twice the images).
+//   EC     EC alone through unlearn_run with its defaults (retain_per_forget R = 4): BATCH/(1+R)
+//          forget + R·BATCH/(1+R) retain images, about the images of plain through the backbone,
+//          with every module and loss;
+//   EC 2x  EC alone with BATCH forget + R·BATCH retain images ((1+R) times the images).
 // Prints seconds per step and the ratios EC/plain. Steps are timed after a warm-up epoch.
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,9 @@ int main(int argc, char **argv) {
   aux_init(&aux, 2);
   unlearn_spec_defaults(&spec, UNLEARN_NONE);
   spec.ec.enabled = 1, spec.ec.epochs = 2, spec.ec.aux = as;
-  spec.ec.batch_size = B / 2;
-  const double ec_half = time_run(&orig, &d, &fs, &spec, &aux, (int)(fs.n_train_forget / (B / 2)));
+  const int R = spec.ec.retain_per_forget, bf = B / (1 + R) > 0 ? B / (1 + R) : 1;
+  spec.ec.batch_size = bf;
+  const double ec_half = time_run(&orig, &d, &fs, &spec, &aux, (int)(fs.n_train_forget / bf));
   spec.ec.batch_size = B;
   const double ec_full = time_run(&orig, &d, &fs, &spec, &aux, (int)(fs.n_train_forget / B));
 
@@ -136,8 +138,8 @@ int main(int argc, char **argv) {
          getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "default",
          cpu ? cpu : "(unset)");
   printf("plain_step_s=%.4f\nft_step_s=%.4f\nec_step_s=%.4f (%d forget + %d retain)\n", plain, ft,
-         ec_half, B / 2, B / 2);
-  printf("ec2x_step_s=%.4f (%d forget + %d retain)\n", ec_full, B, B);
+         ec_half, bf, R * bf);
+  printf("ec2x_step_s=%.4f (%d forget + %d retain)\n", ec_full, B, R * B);
   printf("ratio_ec_over_plain=%.3f\nratio_ec_over_ft=%.3f\nratio_ec2x_over_plain=%.3f\n",
          ec_half / plain, ec_half / ft, ec_full / plain);
   aux_free(&aux);
