@@ -167,7 +167,7 @@ const KeySpec config_schema[] = {
   {"ec.variant", T_ENUM, OFF(ec.variant), "cu", .choices = variant_names, .when = W_EC,
    .doc = "Contrastive loss: cu (forget batch against retain batch) or forget_only (SupCon-style within the forget batch)."},
   {"ec.pull", T_ENUM, OFF(ec.pull), "mean", .choices = pull_names, .when = W_EC,
-   .doc = "How the positives of a forget sample pull it: mean (every retain sample of another class alike, EC.md's formula; in class-wise forgetting the temperature then only scales the loss) or nearest (-log of the mean of exp(s/tau) over the positives: the nearest retain samples pull most, the temperature sets how near). See docs/ec-study.md."},
+   .doc = "How the positives of a forget sample pull it: mean (every retain sample of another class alike, the formula of the method's first specification; in class-wise forgetting the temperature then only scales the loss) or nearest (-log of the mean of exp(s/tau) over the positives: the nearest retain samples pull most, the temperature sets how near). See docs/ec-study.md."},
   {"ec.push_original", T_BOOL, OFF(ec.push_original), "false", .when = W_EC,
    .doc = "Add the original model's embedding of the same image as a negative."},
   {"ec.detach_retain", T_BOOL, OFF(ec.detach_retain), "true", .when = W_EC,
