@@ -338,7 +338,7 @@ static void verdict_text(const Line *l, char *buf, size_t cap) {
   else if (l->v == V_REF)
     snprintf(buf, cap, "reference");
   else
-    snprintf(buf, cap, "n/a (%s)", l->why);
+    snprintf(buf, cap, "n/a (%.300s)", l->why);  // why holds one short reason
 }
 
 // ---------------------------------------------------------------- comparisons
