@@ -334,16 +334,7 @@ static int run(const char *cmd) {
 }
 
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)size + 1);
-  size_t n = fread(buf, 1, (size_t)size, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
+  return test_slurp(path, NULL);
 }
 
 static void test_cli(const char *ecore, const char *dir) {
@@ -366,15 +357,7 @@ static void test_cli(const char *ecore, const char *dir) {
   fputs("hello\n", f);
   fclose(f);
 
-#define EXPECT(code, ...)                               \
-  do {                                                  \
-    snprintf(cmd, sizeof cmd, __VA_ARGS__);             \
-    int got_ = run(cmd);                                \
-    if (got_ != (code)) {                               \
-      fprintf(stderr, "  '%s' exited %d\n", cmd, got_); \
-      CHECK(got_ == (code));                            \
-    }                                                   \
-  } while (0)
+#define EXPECT(code, ...) EXPECT_EXIT(run, code, __VA_ARGS__)
   EXPECT(0, "'%s' report --help >'%s'", ecore, out);
   char *text = slurp(out);
   CHECK(text && strstr(text, "--claims-strict") && strstr(text, "C2 EC alone reaches the core"));

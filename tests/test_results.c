@@ -28,22 +28,10 @@ static bool exists(const char *path) {
 }
 
 // The whole file (NUL-terminated), or NULL; *n its size.
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)size + 1);
-  *n = fread(buf, 1, (size_t)size, f);
-  buf[*n] = '\0';
-  fclose(f);
-  return buf;
-}
 
 static bool same_bytes(const char *a, const char *b) {
   size_t na, nb;
-  char *x = slurp(a, &na), *y = slurp(b, &nb);
+  char *x = test_slurp(a, &na), *y = test_slurp(b, &nb);
   bool same = x && y && na == nb && !memcmp(x, y, na);
   free(x), free(y);
   return same;
@@ -566,7 +554,7 @@ static void test_merge_refusals(const char *dir) {
   char keep[512];
   join(keep, dir, "merged.copy");
   size_t n_out;
-  char *before = slurp(out, &n_out);
+  char *before = test_slurp(out, &n_out);
   FILE *k = fopen(keep, "wb");
   fwrite(before, 1, n_out, k);
   fclose(k);
@@ -607,7 +595,7 @@ static void test_merge_refusals(const char *dir) {
   char in1_copy[512];
   join(in1_copy, dir, "shard1.copy");
   size_t n1;
-  char *b1 = slurp(in1, &n1);
+  char *b1 = test_slurp(in1, &n1);
   k = fopen(in1_copy, "wb");
   fwrite(b1, 1, n1, k);
   fclose(k);
@@ -827,7 +815,7 @@ static void test_svg(const char *dir) {
   for (int i = 0; i < 3; i++) {
     snprintf(svg, sizeof svg, "%s/%s.svg", plots, names[i]);
     size_t n = 0;
-    char *text = slurp(svg, &n);
+    char *text = test_slurp(svg, &n);
     CHECK(text != NULL);
     if (!text) continue;
     CHECK(strstr(text, "<svg") && strstr(text, "</svg>"));
@@ -886,15 +874,7 @@ static void test_cli(const char *ecore, const char *dir) {
   fputs("hello\n", t);
   fclose(t);
 
-#define EXPECT(code, ...)                               \
-  do {                                                  \
-    snprintf(cmd, sizeof cmd, __VA_ARGS__);             \
-    int got_ = run(cmd);                                \
-    if (got_ != (code)) {                               \
-      fprintf(stderr, "  '%s' exited %d\n", cmd, got_); \
-      CHECK(got_ == (code));                            \
-    }                                                   \
-  } while (0)
+#define EXPECT(code, ...) EXPECT_EXIT(run, code, __VA_ARGS__)
   EXPECT(0, "'%s' merge --help", ecore);
   EXPECT(0, "'%s' report --help", ecore);
   EXPECT(2, "'%s' merge", ecore);
