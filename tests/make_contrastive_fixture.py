@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 
-def loss_fn(za, ya, zc, yc, zo, tau, eps, pos_same, neg_all, exclude_self):
+def loss_fn(za, ya, zc, yc, zo, tau, eps, pos_same, neg_all, exclude_self, pos_lse=0):
     na, nc = za.shape[0], zc.shape[0]
     S = za @ zc.T / tau
     valid = torch.ones(na, nc, dtype=torch.bool)
@@ -44,8 +44,13 @@ def loss_fn(za, ya, zc, yc, zo, tau, eps, pos_same, neg_all, exclude_self):
         sum_neg = sum_neg + torch.exp(so - m)
         has_neg = torch.ones_like(has_neg)
     lse = torch.where(has_neg, torch.log(sum_neg + eps), torch.zeros_like(sum_neg))
-    mean_pos = (A * P).sum(dim=1) / npos.clamp(min=1)
-    per = -mean_pos + lse
+    if pos_lse:  # log-mean-exp over the positives (ec.pull nearest)
+        pull = torch.logsumexp(A.masked_fill(~P, -float("inf")), dim=1)
+        pull = torch.where(npos > 0, pull - torch.log(npos.clamp(min=1).double()),
+                           torch.zeros_like(pull))
+    else:
+        pull = (A * P).sum(dim=1) / npos.clamp(min=1)
+    per = -pull + lse
     ok = npos > 0
     return per[ok].mean() if ok.any() else za.sum() * 0
 
@@ -56,7 +61,8 @@ def unit_rows(g, n, d):
     return z.float().double()  # exactly representable in float32, as the C side reads it
 
 
-def case(f, name, g, na, nc, D, ya, yc, tau, eps=1e-8, pos_same=0, neg_all=0, self_=0, push=0):
+def case(f, name, g, na, nc, D, ya, yc, tau, eps=1e-8, pos_same=0, neg_all=0, self_=0, push=0,
+         pos_lse=0):
     za = unit_rows(g, na, D).requires_grad_(True)
     if self_:
         zc, yc = za, ya
@@ -64,7 +70,7 @@ def case(f, name, g, na, nc, D, ya, yc, tau, eps=1e-8, pos_same=0, neg_all=0, se
         zc = unit_rows(g, nc, D).requires_grad_(True)
     zo = unit_rows(g, na, D) if push else None
     ya_t, yc_t = torch.tensor(ya), torch.tensor(yc)
-    L = loss_fn(za, ya_t, zc, yc_t, zo, tau, eps, pos_same, neg_all, self_)
+    L = loss_fn(za, ya_t, zc, yc_t, zo, tau, eps, pos_same, neg_all, self_, pos_lse)
     L.backward()
     grp = f.create_group(name)
     grp["za"] = za.detach().numpy().astype(np.float32)
@@ -78,7 +84,7 @@ def case(f, name, g, na, nc, D, ya, yc, tau, eps=1e-8, pos_same=0, neg_all=0, se
         grp["zo"] = zo.numpy().astype(np.float32)
     grp["loss"] = np.float64(L.item())
     for k, v in dict(tau=tau, eps=eps, pos_same_class=pos_same, neg_all=neg_all,
-                     exclude_self=self_).items():
+                     exclude_self=self_, pos_lse=pos_lse).items():
         grp.attrs[k] = v
     print(f"{name}: loss {L.item():.6f}")
 
@@ -107,6 +113,13 @@ def main():
              rng.choice([0, 1, 2, 4], 24).tolist(), 0.7, push=1)
         case(f, "supcon", g, 24, 24, D, rng.integers(0, 5, 24).tolist(), None, 0.1, eps=0.0,
              pos_same=1, neg_all=1, self_=1)
+        # ec.pull nearest (added last, so that the cases above keep their random draws)
+        case(f, "classwise_nearest", g, 10, 24, D, [3] * 10,
+             rng.choice([0, 1, 2, 4, 5, 6], 24).tolist(), 0.7, pos_lse=1)
+        case(f, "classwise_nearest_tau_small", g, 8, 16, D, [0] * 8,
+             rng.integers(1, 10, 16).tolist(), 0.1, pos_lse=1)
+        case(f, "mixed_nearest", g, 12, 20, D, mixed_a, mixed_c, 0.7, pos_lse=1)
+        case(f, "push_original_nearest", g, 12, 20, D, mixed_a, mixed_c, 0.7, push=1, pos_lse=1)
     print("wrote", out)
 
 

@@ -28,8 +28,9 @@ static void *read_ds(hid_t g, const char *name, hid_t type, size_t elem, int64_t
   return d;
 }
 
-static double attr_double(hid_t g, const char *name) {
+static double attr_double(hid_t g, const char *name) {  // 0 when the attribute is absent
   double v = 0;
+  if (H5Aexists(g, name) <= 0) return 0;
   hid_t a = H5Aopen(g, name, H5P_DEFAULT);
   H5Aread(a, H5T_NATIVE_DOUBLE, &v);
   H5Aclose(a);
@@ -63,7 +64,8 @@ static void check_case(hid_t f, const char *name) {
                         .eps = (float)attr_double(g, "eps"),
                         .pos_same_class = (int)attr_double(g, "pos_same_class"),
                         .neg_all = (int)attr_double(g, "neg_all"),
-                        .exclude_self = (int)attr_double(g, "exclude_self")};
+                        .exclude_self = (int)attr_double(g, "exclude_self"),
+                        .pos_lse = (int)attr_double(g, "pos_lse")};
   const int D = (int)(nza / na);
   if (cs.exclude_self) zc = za, yc = ya, nc = na, nzc = nza;
   float *dza = calloc((size_t)nza, sizeof(float));
@@ -275,10 +277,20 @@ int main(int argc, char **argv) {
   hid_t f = H5Fopen(argv[1], H5F_ACC_RDONLY, H5P_DEFAULT);
   CHECK(f >= 0);
   if (f >= 0) {
-    const char *cases[] = {"mixed",       "classwise",           "tau_small",
-                           "tau_large",   "classwise_tau_small", "empty_pos",
-                           "forget_only", "push_original",       "push_original_classwise",
-                           "supcon"};
+    const char *cases[] = {"mixed",
+                           "classwise",
+                           "tau_small",
+                           "tau_large",
+                           "classwise_tau_small",
+                           "empty_pos",
+                           "forget_only",
+                           "push_original",
+                           "push_original_classwise",
+                           "supcon",
+                           "classwise_nearest",
+                           "classwise_nearest_tau_small",
+                           "mixed_nearest",
+                           "push_original_nearest"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(f, cases[i]);
     H5Fclose(f);
   }
