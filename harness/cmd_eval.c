@@ -16,7 +16,7 @@ static const char *usage_text =
     "                 (--forget-classes 3,8 | --forget-random-classes K | --forget-fraction F)\n"
     "                 [options]\n"
     "\n"
-    "Evaluates MODEL.h5 (an ecore checkpoint: SPEC.md \"Checkpoints\") as a sweep does and prints\n"
+    "Evaluates MODEL.h5 (an ecore checkpoint: README \"Checkpoints\") as a sweep does and prints\n"
     "key=value lines: forget_acc, retain_acc, test_retain_acc, test_forget_acc, mia_efficacy,\n"
     "avg_gap (with --retrain), cka_original_<point>, cka_retrain_<point>, knn_forget_acc_<point>,\n"
     "and the time of each part. Accuracies are fractions; nan means not computed or no such\n"

@@ -339,7 +339,8 @@ void config_explain(FILE *f) {
   }
   fputs(
       "\n## Usual values per method\n\n"
-      "`unlearn.lr: 0` and `unlearn.epochs: 0` (the defaults) stand for these (EC.md).\n\n"
+      "`unlearn.lr: 0` and `unlearn.epochs: 0` (the defaults) stand for these (the usual settings "
+      "of the methods' public code: SalUn, SCRUB, UUEF).\n\n"
       "| method | lr | epochs |\n|---|---|---|\n",
       f);
   for (int m = 1; m < CFG_METHOD_COUNT; m++) {

@@ -73,7 +73,7 @@ const KeySpec config_schema[] = {
 
   // model
   {"model.arch", T_ENUM, OFF(model.arch), "cnn4", .choices = arch_names, .flags = J_ORIGINAL,
-   .doc = "The network: mlp, cnn4, resnet18, resnet50 (SPEC.md, Models)."},
+   .doc = "The network: mlp, cnn4, resnet18, resnet50 (README, Models and data)."},
   {"model.width", T_INT, OFF(model.width), "0", RANGE(0, 4096), .flags = J_ORIGINAL,
    .doc = "Base width: cnn4's first stage (32) or the resnets' stem (64), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
@@ -117,7 +117,7 @@ const KeySpec config_schema[] = {
 
   // unlearn
   {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names,
-   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu (EC.md). none with EC off is the original model: a grid drops that pair."},
+   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
   {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN,
    .doc = "Epochs of unlearning; 0: the method's usual number (table below)."},
   {"unlearn.lr", T_FLOAT, OFF(unlearn.lr), "0", RANGE(0, 10), .when = W_UNLEARN,
@@ -361,7 +361,7 @@ const char *config_method_name(CfgMethod m) {
   return m >= 0 && m < CFG_METHOD_COUNT ? method_names[m] : "?";
 }
 
-// EC.md's usual settings; where it gives a range, its lower end.
+// The methods' usual settings (their public code); where it gives a range, its lower end.
 static const struct {
   double lr;
   int epochs;

@@ -5,7 +5,7 @@
 // whose values agree with the group's on every axis under data., model., train. or forget.
 // (the keys that determine the retrained model); with no such axes, every retrain row.
 // avg gap = mean over forget_acc, retain_acc, test_retain_acc, mia_efficacy of |mean - retrain|
-// (EC.md, "Avg gap"), from the group's means.
+// (the avg gap of the unlearning literature), from the group's means.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
