@@ -160,12 +160,7 @@ int ec_aux_accuracy(const AuxModules *aux, const Model *original, const Dataset 
     for (int k = 0; k < a->n_modules; k++) {
       aux_forward(a, &w, k, model_point(&o, a->mod[k].point, NULL, NULL, NULL), b.local_batch, 0);
       const float *lg = a->mod[k].wc >= 0 ? aux_logits(&w, k) : model_logits(&o);
-      for (int i = 0; i < b.local_batch; i++) {
-        int best = 0;
-        for (int c = 1; c < K; c++)
-          if (lg[i * K + c] > lg[i * K + best]) best = c;
-        correct[k] += best == b.y[i];
-      }
+      correct[k] += count_correct(lg, b.y, b.local_batch, K);
     }
     seen += b.local_batch;
   }

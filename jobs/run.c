@@ -121,20 +121,6 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
 // ---------------------------------------------------------------------------------------------
 // one step
 
-// Local count of forget rows [0, nf) whose logits' argmax is their label.
-static int forget_right(const Run *r) {
-  const int K = r->m.spec.num_classes;
-  const float *lg = model_logits(&r->m);
-  int right = 0;
-  for (int i = 0; i < r->rs.nf; i++) {
-    int best = 0;
-    for (int c = 1; c < K; c++)
-      if (lg[(size_t)i * K + c] > lg[(size_t)i * K + best]) best = c;
-    right += best == r->y[i];
-  }
-  return right;
-}
-
 // One step; its loss, EC parts (el->total NaN: EC off in this phase) and the local count of
 // forget rows classified right before the update.
 static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosses *el, int *right,
@@ -153,7 +139,7 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
     ec_original_embeddings(&r->ec, &r->orig, nf);
   }
   model_forward(m, r->x, n, !(r->ec_on && r->spec->ec.freeze_bn));
-  *right = forget_right(r);
+  *right = count_correct(model_logits(m), r->y, r->rs.nf, K);  // forget rows [0, nf)
   el->total = NAN;  // stays NaN unless EC takes part in the step
   memset(r->dlogits, 0, (size_t)n * K * sizeof(float));
   if (use_points)

@@ -84,11 +84,8 @@ static void acc_visit(void *vctx, const Model *m, int first, int count) {
   const float *logits = model_logits(m);
   for (int i = 0; i < count; i++) {
     const float *z = logits + (size_t)i * a->K;
-    int best = 0;
-    for (int k = 1; k < a->K; k++)
-      if (z[k] > z[best]) best = k;
     const int32_t y = a->b->y[first + i];
-    a->correct += best == y;
+    a->correct += argmax_row(z, a->K) == y;
     if (a->mia) mia_features(a->mia + 2 * a->b->pos[first + i], z, &y, 1, a->K);
   }
   for (int j = 0; j < a->n_col; j++)

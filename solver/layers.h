@@ -154,6 +154,10 @@ void linear_backward(float *din, float *dw, float *dbias, const float *dout, con
 
 // Softmax cross-entropy. probs [B,K] = softmax(logits [B,K]); returns Σ_b -log probs[b, y_b]
 // (a sum, in double: callers divide by the global batch size). labels in [0, K).
+// Index of the largest of v [K] (the first on ties); rows of logits [B, K] whose largest logit is
+// their label y [B] (predictions that are right).
+int argmax_row(const float *v, int K);
+int count_correct(const float *logits, const int32_t *y, int B, int K);
 double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B, int K);
 // dlogits [B,K] += scale*(probs - onehot(labels)). scale is usually 1/global_batch
 // (negative for gradient ascent).

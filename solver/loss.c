@@ -8,6 +8,19 @@
 
 #include "layers.h"
 
+int argmax_row(const float *v, int K) {
+  int best = 0;
+  for (int k = 1; k < K; k++)
+    if (v[k] > v[best]) best = k;
+  return best;
+}
+
+int count_correct(const float *logits, const int32_t *y, int B, int K) {
+  int right = 0;
+  for (int i = 0; i < B; i++) right += argmax_row(logits + (size_t)i * K, K) == y[i];
+  return right;
+}
+
 double softmax_xent_forward(float *probs, const float *logits, const int32_t *labels, int B,
                             int K) {
   double loss = 0.0;
