@@ -84,7 +84,6 @@ typedef enum { EC_VARIANT_CU, EC_VARIANT_FORGET_ONLY } EcVariant;
 typedef enum { SUMMARISER_GAP, SUMMARISER_CONV } Summariser;
 typedef enum { EC_HEAD_MLP, EC_HEAD_FROZEN, EC_HEAD_NONE } EcHeadCfg;
 typedef enum { EC_PULL_CFG_MEAN, EC_PULL_CFG_NEAREST } EcPullCfg;
-typedef enum { MIA_LOGISTIC, MIA_SVM } MiaModel;
 
 typedef struct {
   CfgDataName name;
@@ -178,7 +177,6 @@ typedef struct {
 typedef struct {
   bool cka, knn, mia;
   int cka_batch, knn_k, knn_probe_size, mia_samples, batch_size;
-  MiaModel mia_model;
 } EvalCfg;
 
 typedef struct GridAxis GridAxis;

@@ -163,6 +163,7 @@ static void eval_from_config(EvalOptions *o, const EvalCfg *c, uint64_t seed) {
 int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   memset(s, 0, sizeof *s);
   s->seed = (uint64_t)c->seed;
+  s->allow_reduced = c->data.allow_reduced;
   if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
   forget_from_config(&s->forget, &c->forget);
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
@@ -189,19 +190,24 @@ ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) 
   return m;
 }
 
-int runspec_check_data(const Config *c, const Dataset *d, Err *e) {
-  static const int64_t full[][2] = {[CFG_DATA_MNIST] = {60000, 10000},
-                                    [CFG_DATA_FASHION_MNIST] = {60000, 10000},
-                                    [CFG_DATA_CIFAR10] = {50000, 10000},
-                                    [CFG_DATA_CIFAR100] = {50000, 10000}};
-  if (c->data.allow_reduced || c->data.name > CFG_DATA_CIFAR100) return 0;
-  int64_t want_train = c->data.max_train > 0 ? c->data.max_train : full[c->data.name][0];
-  int64_t want_test = c->data.max_test > 0 ? c->data.max_test : full[c->data.name][1];
-  if (d->train.n < want_train || d->test.n < want_test)
-    return errf(e, ERR_CONFIG,
-                "data %s in %s holds %lld training and %lld test images, not the full %lld and "
-                "%lld: set data.allow_reduced: true to use a sample",
-                data_names[c->data.name], c->data.root ? c->data.root : "", (long long)d->train.n,
-                (long long)d->test.n, (long long)want_train, (long long)want_test);
+int runspec_check_data(const RunSpec *s, const Dataset *d, Err *e) {
+  static const struct {
+    const char *name;
+    int64_t train, test;
+  } full[] = {{"mnist", 60000, 10000},
+              {"fashion-mnist", 60000, 10000},
+              {"cifar10", 50000, 10000},
+              {"cifar100", 50000, 10000}};
+  for (size_t i = 0; i < sizeof full / sizeof *full && !s->allow_reduced; i++) {
+    if (strcmp(s->data.name, full[i].name)) continue;
+    int64_t want_train = s->data.max_train > 0 ? s->data.max_train : full[i].train;
+    int64_t want_test = s->data.max_test > 0 ? s->data.max_test : full[i].test;
+    if (d->train.n < want_train || d->test.n < want_test)
+      return errf(e, ERR_CONFIG,
+                  "data %s in %s holds %lld training and %lld test images, not the full %lld and "
+                  "%lld: set data.allow_reduced: true to use a sample",
+                  s->data.name, s->data.root, (long long)d->train.n, (long long)d->test.n,
+                  (long long)want_train, (long long)want_test);
+  }
   return 0;
 }

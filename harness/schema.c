@@ -29,7 +29,6 @@ static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
 static const char *const head_names[] = {"mlp", "frozen", "none", NULL};
 static const char *const pull_names[] = {"mean", "nearest", NULL};
-static const char *const mia_names[] = {"logistic", "svm", NULL};
 
 // clang-format off
 const KeySpec config_schema[] = {
@@ -216,8 +215,6 @@ const KeySpec config_schema[] = {
    .doc = "Labelled training images (all classes) the probe searches; 0: the whole training set."},
   {"eval.mia", T_BOOL, OFF(eval.mia), "true",
    .doc = "Membership-inference efficacy on the forget set."},
-  {"eval.mia_model", T_ENUM, OFF(eval.mia_model), "logistic", .choices = mia_names, .when = W_EVAL_MIA,
-   .doc = "Attack model: logistic (logistic regression) or svm (RBF SVM, as SalUn)."},
   {"eval.mia_samples", T_INT, OFF(eval.mia_samples), "5000", RANGE(0, BIG), .when = W_EVAL_MIA,
    .doc = "Members (retain) and non-members (test) each used to fit the attack; 0: as many as the smaller set."},
   {"eval.batch_size", T_INT, OFF(eval.batch_size), "512", RANGE(1, 1000000), .flags = KF_NOID,

@@ -319,7 +319,7 @@ int sweep_main(const SweepArgs *a) {
     rc = runspec_from_config(&rs, &c, &e);
     if (!rc) rc = dataset_load(&s.data[0].d, &rs.data, &e);
     if (!rc) s.data[0].spec = rs.data, s.n_data = 1;
-    if (!rc) rc = runspec_check_data(&c, &s.data[0].d, &e);
+    if (!rc) rc = runspec_check_data(&rs, &s.data[0].d, &e);
     MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   }
   if (!rc) {

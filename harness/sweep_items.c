@@ -70,6 +70,7 @@ static int get_data(Sweep *s, const RunSpec *rs, const Dataset **out, Err *e) {
   io_begin(s);
   int rc = dataset_load(&slot->d, &rs->data, e);
   io_end(s);
+  if (!rc && (rc = runspec_check_data(rs, &slot->d, e))) dataset_free(&slot->d);
   if (rc) return rc;
   s->n_data++;
   *out = &slot->d;

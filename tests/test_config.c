@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "grid.h"
+#include "runspec.h"
 #include "testutil.h"
 
 static const char *ecore_bin, *source_dir;
@@ -408,6 +409,134 @@ static void test_binary(void) {
     fprintf(stderr, "note: %s missing; configs/mnist_cnn4.yaml not planned\n", path);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Every key is read: a key that is part of run ids changes the RunSpec a run computes with.
+
+// Configs that make every applicability condition true for some key.
+static const char *const bases[] = {
+    "data: {name: synthetic, mean: [0.4], std: [0.3]}\n",
+    "data: {name: mnist, augment: crop}\ntrain: {schedule: step}\n",
+    "train: {schedule: multistep}\nforget: {random_classes: 2}\n",
+    "unlearn: {method: neggrad+}\n",
+    "unlearn: {method: salun}\n",
+    "unlearn: {method: l1sparse}\n",
+    "unlearn: {method: scrub}\n",
+    "unlearn: {method: bs}\n",
+    "unlearn: {method: cu}\n",
+    "ec: {enabled: true, layer_weights: cka, head: mlp}\n",
+    "ec: {enabled: true, summariser: conv}\noutput: {save_models: true}\n",
+};
+
+// The i-th value to try for key k instead of *cur, inside its range; false when there are no
+// more. Several are tried because one may resolve to the current value (augment auto is none
+// for synthetic data, split_seed -1 is the seed 0).
+static bool other_value(const KeySpec *k, const CfgValue *cur, int i, CfgValue *v) {
+  static const int one_int[] = {1};
+  static const double half[] = {0.5};
+  static const char *const one_str[] = {"layer1"};
+  memset(v, 0, sizeof *v);
+  switch (k->type) {
+    case T_INT: {
+      const int c[] = {cur->i + 1, cur->i + 2, cur->i - 1};
+      for (; i < 3; i++)
+        if (c[i] >= k->lo && c[i] <= k->hi) return v->i = c[i], true;
+      return false;
+    }
+    case T_FLOAT: {
+      const double c[] = {cur->f * 0.5, cur->f * 1.5, cur->f + 0.5, 1e-3, k->lo + 1e-3};
+      for (; i < 5; i++) {
+        const double x = c[i];
+        if (x != cur->f && (k->lo_open ? x > k->lo : x >= k->lo) &&
+            (k->hi_open ? x < k->hi : x <= k->hi))
+          return v->f = x, true;
+      }
+      return false;
+    }
+    case T_BOOL:
+      v->b = !cur->b;
+      return i == 0;
+    case T_ENUM:
+      for (int j = 0, n = 0; k->choices[j]; j++)
+        if (j != cur->i && n++ == i) return v->i = j, true;
+      return false;
+    case T_STRING:
+    case T_PATH:
+      v->s = "x";
+      return i == 0;
+    case T_INTS:
+      v->il = (IntList){1, one_int};
+      return i == 0;
+    case T_FLOATS:
+      v->fl = (FloatList){1, half};
+      return i == 0;
+    case T_STRINGS:
+      v->sl = (StrList){1, one_str};
+      return i == 0;
+    case T_WEIGHTS:
+      v->w.scheme = i == 0 ? WEIGHTS_INCREASING : WEIGHTS_DECREASING;
+      return i < 2;
+    default:
+      return false;
+  }
+}
+
+static bool runspec_same(const RunSpec *a, const RunSpec *b) {
+  RunSpec x = *a, y = *b;
+  if (x.n_points != y.n_points) return false;
+  for (int i = 0; i < x.n_points; i++)
+    if (strcmp(x.point_names[i], y.point_names[i])) return false;
+  x.point_names = y.point_names = NULL;
+  return !memcmp(&x, &y, sizeof x);
+}
+
+static void test_every_key_is_read(void) {
+  ConfigFile *cf[sizeof bases / sizeof *bases];
+  const int nb = (int)(sizeof bases / sizeof *bases);
+  for (int b = 0; b < nb; b++)
+    if (!(cf[b] = load_ok(bases[b], 0, NULL))) return;
+  for (int key = 0; key < config_schema_n; key++) {
+    const KeySpec *k = &config_schema[key];
+    if ((k->flags & KF_NOID) || k->type == T_GRID || k->type == T_CASES) continue;
+    int b = 0;
+    Config base;
+    for (; b < nb; b++) {
+      base = cf[b]->base;
+      config_resolve(&base);
+      if (config_applies(k->when, &base)) break;
+    }
+    if (b == nb) {
+      fprintf(stderr, "%s: no test config where it applies (%s)\n", k->key,
+              config_when_text(k->when));
+      test_failures++;
+      continue;
+    }
+    CfgValue cur, v;
+    config_get(&cf[b]->base, key, &cur);
+    RunSpec ra, rb;
+    Err e = {0};
+    if (runspec_from_config(&ra, &base, &e)) {
+      fprintf(stderr, "%s: %s\n", k->key, e.msg);
+      test_failures++;
+      continue;
+    }
+    int read = 0, tried = 0;
+    for (int i = 0; !read && other_value(k, &cur, i, &v); i++, tried++) {
+      Config changed = cf[b]->base;
+      config_set(&changed, key, &v);
+      config_resolve(&changed);
+      read = runspec_from_config(&rb, &changed, &e) == 0 && !runspec_same(&ra, &rb);
+    }
+    if (!read) {
+      fprintf(stderr,
+              "%s: %d other values change nothing a run computes with, yet it is part of run ids "
+              "(flag it KF_NOID or make the run read it)\n",
+              k->key, tried);
+      test_failures++;
+    }
+  }
+  for (int b = 0; b < nb; b++) config_free(cf[b]);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_config ECORE_BINARY SOURCE_DIR\n");
@@ -424,6 +553,7 @@ int main(int argc, char **argv) {
   test_bad_inputs();
   test_suggest();
   test_docs_match();
+  test_every_key_is_read();
   test_binary();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
