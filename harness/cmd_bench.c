@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "dist.h"
 #include "rng.h"
@@ -36,12 +36,6 @@ static const char *usage_text =
     "Threads per rank come from OPENBLAS_NUM_THREADS; OPENBLAS_CORETYPE, if set, is printed\n"
     "with the figures (it changes sgemm speed, so compare only runs with the same value).\n";
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void print_env(void) {
   const char *core = getenv("OPENBLAS_CORETYPE"), *threads = getenv("OPENBLAS_NUM_THREADS");
   printf("openblas_coretype=%s\nopenblas_threads=%s\n", core ? core : "unset",
@@ -60,10 +54,10 @@ static int bench_sgemm(void) {
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = rng_uniform(&r), b[i] = rng_uniform(&r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
     int reps = (int)(4e9 / (2.0 * n * n * n)) + 1;
-    double t0 = now();
+    double t0 = clock_now();
     for (int i = 0; i < reps; i++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double gf = 2.0 * n * n * n * reps / (now() - t0) / 1e9;
+    double gf = 2.0 * n * n * n * reps / (clock_now() - t0) / 1e9;
     printf("sgemm_%d_gflops=%.1f\n", n, gf);
     if (gf > best) best = gf;
     free(a), free(b), free(c);
@@ -197,12 +191,12 @@ static int run(const BenchArgs *a) {
 
   for (int s = 0; s < a->warmup; s++) train_step_ce(&m, &opt, 0.01f, x, y, cnt, a->batch, &lb);
   MPI_Barrier(MPI_COMM_WORLD);
-  double t0 = now();
+  double t0 = clock_now();
   double loss = 0;
   for (int s = 0; s < a->steps; s++)
     loss = train_step_ce(&m, &opt, 0.01f, x, y, cnt, a->batch, &lb);
   MPI_Barrier(MPI_COMM_WORLD);
-  double secs = now() - t0;
+  double secs = clock_now() - t0;
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "metrics.h"
 
@@ -221,12 +221,6 @@ static int parse(int argc, char **argv, EvalArgs *a) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 // Agrees on a failure across the ranks and prints it once: rank 0's message, or that of a rank
 // that failed when rank 0 did not. Returns the exit code (0: all fine).
 static int settle(int rc, const Err *e, int rank) {
@@ -260,7 +254,7 @@ static void print_metrics(const char *prefix, const EvalResult *r, int per_point
 }
 
 static int run(EvalArgs *a, int rank, int size) {
-  double t0 = now();
+  double t0 = clock_now();
   Err e = {0};
   Dataset d = {0};
   ForgetSplit fs = {0};
@@ -295,12 +289,12 @@ static int run(EvalArgs *a, int rank, int size) {
     }
   }
   if ((code = settle(rc, &e, rank))) goto done;
-  double t_load = now() - t0;
+  double t_load = clock_now() - t0;
 
   rc = evaluate(&r, &m, a->original ? &o : NULL, a->retrain ? &rt : NULL, &d, &fs, mean, std,
                 &a->eval, MPI_COMM_WORLD, &e);
   if ((code = settle(rc, &e, rank))) goto done;
-  double t_gap = now(), gap = NAN;
+  double t_gap = clock_now(), gap = NAN;
   int with_gap = a->retrain && a->gap;
   if (with_gap) {
     // avg_gap needs the retrained model's own accuracies and MIA efficacy.
@@ -310,7 +304,7 @@ static int run(EvalArgs *a, int rank, int size) {
     if ((code = settle(rc, &e, rank))) goto done;
     gap = eval_avg_gap(&r, &rr);
   }
-  t_gap = now() - t_gap;
+  t_gap = clock_now() - t_gap;
 
   if (rank == 0) {
     printf("model=%s\noriginal=%s\nretrain=%s\n", a->model, a->original ? a->original : "",
@@ -331,7 +325,7 @@ static int run(EvalArgs *a, int rank, int size) {
            (long long)r.mia_n);
     printf("time_load_s=%.3f\ntime_accuracy_s=%.3f\ntime_mia_s=%.3f\ntime_knn_s=%.3f\n", t_load,
            r.time_acc, r.time_mia, r.time_knn);
-    printf("time_cka_s=%.3f\ntime_gap_s=%.3f\ntime_total_s=%.3f\n", r.time_cka, t_gap, now() - t0);
+    printf("time_cka_s=%.3f\ntime_gap_s=%.3f\ntime_total_s=%.3f\n", r.time_cka, t_gap, clock_now() - t0);
   }
 done:
   model_free(&m), model_free(&o), model_free(&rt);

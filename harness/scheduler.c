@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 enum { TAG_REQUEST = 101, TAG_REPLY = 102, TAG_TRACE = 103 };
 enum { REPLY_STOP = -1, REPLY_WAIT = -2 };
 typedef enum { ITEM_TODO, ITEM_RUNNING, ITEM_DONE, ITEM_FAILED } ItemState;
@@ -168,12 +170,6 @@ static void *serve_thread(void *p) {
   return NULL;
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 // A group's loop: ask for an item, run it on the whole group, report it, until told to stop.
 static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_coord,
                  SchedStats *st) {
@@ -183,7 +179,7 @@ static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_c
   rep->finished = -1;
   for (;;) {
     int next;
-    double t0 = now();
+    double t0 = clock_now();
     if (grank == 0) {
       if (inline_coord) {  // the only group: no messages, the coordinator is right here
         if (rep->finished >= 0) {
@@ -197,13 +193,13 @@ static void work(const Sched *s, MPI_Comm coord, MPI_Comm group, Coord *inline_c
       }
     }
     MPI_Bcast(&next, 1, MPI_INT, 0, group);
-    if (grank == 0) st->dispatch_s += now() - t0;
+    if (grank == 0) st->dispatch_s += clock_now() - t0;
     if (next == REPLY_STOP) break;
     rep->finished = -1;
     if (next == REPLY_WAIT) {
-      double t1 = now();
+      double t1 = clock_now();
       sleep_ms(50);
-      if (grank == 0) st->idle_s += now() - t1;
+      if (grank == 0) st->idle_s += clock_now() - t1;
       continue;
     }
     results_row_init(&rep->row);

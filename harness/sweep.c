@@ -4,16 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "scheduler.h"
 #include "sweep_internal.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 // ---------------------------------------------------------------------------------------------
 // work items
@@ -208,16 +202,16 @@ static void on_done(void *ctx, int item, int status, const ResultRow *row, bool 
                     int total) {
   Sweep *s = ctx;
   Err e = {0};
-  double t0 = now();
+  double t0 = clock_now();
   if (has_row && results_append(s->results, row, 1, &e))
     fprintf(stderr, "ecore sweep: cannot record %s: %s\n", row->run_id, e.msg);
-  s->write_s += now() - t0;
+  s->write_s += clock_now() - t0;
   if (status == 0)
     s->n_ok++;
   else
     s->n_failed++;
   if (s->args->quiet) return;
-  double elapsed = now() - s->t0;
+  double elapsed = clock_now() - s->t0;
   int ran = s->n_ok + s->n_failed;
   char el[32], eta[48] = "";
   format_duration(elapsed, el, sizeof el);
@@ -263,7 +257,7 @@ static void summary(Sweep *s, int rc, const SchedStats *st) {
     results_table_free(&t);
   }
   char el[32];
-  double wall = now() - s->t0;
+  double wall = clock_now() - s->t0;
   format_duration(wall, el, sizeof el);
   printf("\n%d item(s) done in %s, %d failed%s\n", s->n_ok + s->n_failed, el, s->n_failed,
          rc == 4 ? "; stopped early (run the same command again to resume)" : "");
@@ -305,7 +299,7 @@ static int setup(Sweep *s, Err *e) {
 }
 
 int sweep_main(const SweepArgs *a) {
-  Sweep s = {.args = a, .t0 = now()};
+  Sweep s = {.args = a, .t0 = clock_now()};
   MPI_Comm_rank(MPI_COMM_WORLD, &s.world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &s.world_size);
   pthread_mutex_init(&s.io_lock, NULL);
@@ -354,7 +348,7 @@ int sweep_main(const SweepArgs *a) {
                    .stop = on_stop,
                    .ctx = &s,
                    .io_lock = &s.io_lock};
-    s.setup_s = now() - s.t0;
+    s.setup_s = clock_now() - s.t0;
     SchedStats st;
     rc = sched_run(&sched, &st, &e);
     if (s.world_rank == 0) {

@@ -6,16 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sweep_internal.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 // HDF5 is not thread-safe: on world rank 0 the coordinator thread writes the results file.
 static void io_begin(Sweep *s) {
@@ -155,7 +149,7 @@ typedef struct {
 
 static void on_epoch(void *user, const char *phase, int epoch, int epochs, double loss) {
   ProgressCtx *p = user;
-  double t = now() - p->t0;
+  double t = clock_now() - p->t0;
   if (p->s->args->quiet || p->grank != 0 || p->epoch_lines) return;
   if (!strcmp(phase, "resume")) {  // always said: the run did not start from scratch
     printf("      %s: resuming after epoch %d/%d from %s\n", p->label, epoch, epochs,
@@ -203,7 +197,7 @@ static void on_unlearn_epoch(void *user, const char *phase, int epoch, int epoch
   char line[2048];
   int n =
       snprintf(line, sizeof line, "      %s: %s epoch %d/%d, loss %.4f, forget acc %.3f, %.0f s",
-               p->label, phase, epoch, epochs, ep->loss, ep->forget_acc, now() - p->t0);
+               p->label, phase, epoch, epochs, ep->loss, ep->forget_acc, clock_now() - p->t0);
   for (int k = 0; k < ep->n_points && n < (int)sizeof line; k++)
     n += snprintf(line + n, sizeof line - (size_t)n,
                   "\n        %-8s cu %8.4f  ce %.4f  cos(f,r) %.3f  spread %.3f  w %.2f",
@@ -320,7 +314,7 @@ static int do_original(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *e)
   if (partial_recipe(s, c, partial, &r, g, e)) return e->code;
   Model m;
   if (new_model(c, &m, g, e)) return e->code;
-  ProgressCtx pc = {s, it->label, now(), c->grank, partial, 0};
+  ProgressCtx pc = {s, it->label, clock_now(), c->grank, partial, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   int rc = train_recipe_run(&m, c->d, NULL, 0, &r, c->rs.seed, g, &prog, e);
   if (!rc) rc = save_model(s, c, path, &m, "original", g, e);
@@ -347,7 +341,7 @@ static int do_ec_modules(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *
   }
   aux.comm = g;
   aux_init(&aux, c->rs.seed);
-  ProgressCtx pc = {s, it->label, now(), c->grank, NULL, 0};
+  ProgressCtx pc = {s, it->label, clock_now(), c->grank, NULL, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   rc = ec_pretrain(&aux, &orig, c->d, &c->rs.unlearn.ec.pretrain, c->rs.seed, g, &prog, e);
   if (!rc && c->grank == 0) {
@@ -385,7 +379,7 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
     rc = partial_recipe(s, c, partial, &r, g, e);
     if (rc) return row_failed(row, e);
     rc = new_model(c, &rt, g, e);
-    ProgressCtx pc = {s, it->label, now(), c->grank, partial, 0};
+    ProgressCtx pc = {s, it->label, clock_now(), c->grank, partial, 0};
     UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
     if (!rc)
       rc = train_recipe_run(&rt, c->d, c->fs.train_retain, c->fs.n_train_retain, &r, c->rs.seed, g,
@@ -475,7 +469,7 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
       io_end(s);
     }
   }
-  ProgressCtx pc = {s, it->label, now(), c->grank, NULL, 1};
+  ProgressCtx pc = {s, it->label, clock_now(), c->grank, NULL, 1};
   s->n_trace = 0;
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc, .epoch_fn = on_unlearn_epoch};
   if (!rc) rc = unlearn_spec_check(&c->rs.unlearn, &u, e);
@@ -535,7 +529,7 @@ bool sweep_item_row(const Sweep *s, int item, ResultRow *row) {
 int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_row) {
   Sweep *s = ctx;
   const Item *it = &s->items[item];
-  double t0 = now();
+  double t0 = clock_now();
   Err e = {0};
   ItemCtx c;
   int run = it->kind == ITEM_RUN ? it->index : s->plan->jobs[it->index].run;
@@ -564,6 +558,6 @@ int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_ro
     if (rc && !*has_row) row_failed(row, &e);
   }
   ctx_free(&c);
-  row->wall_s = now() - t0;
+  row->wall_s = clock_now() - t0;
   return rc ? 1 : 0;
 }

@@ -9,17 +9,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "dist.h"
 #include "metrics.h"
 #include "train.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 void eval_options_default(EvalOptions *o) {
   *o = (EvalOptions){.cka = 1,
@@ -289,7 +283,7 @@ static int knn_data_make(KnnData *k, const Dataset *d, const ForgetSplit *fs, in
 int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dataset *d,
              const ForgetSplit *fs, const float *mean, const float *std, const EvalOptions *o,
              MPI_Comm comm, Err *e) {
-  double t_start = now();
+  double t_start = clock_now();
   Err local = {0};
   if (!e) e = &local;
   result_init(r, m);
@@ -332,7 +326,7 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
   if (agree(rc, comm, e)) goto done;
 
   // Accuracies, with the MIA and k-NN features on the way.
-  double t0 = now();
+  double t0 = clock_now();
   Collector probe_col = {kd.probe_row, kd.probe}, query_col = {kd.query_row, kd.query};
   Collector train_cols[2] = {probe_col, query_col};
   int n_train_cols = want_knn ? (random_fraction ? 2 : 1) : 0;
@@ -354,7 +348,7 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
     sum_floats(kd.probe, kd.n_probe * dim, comm);
     sum_floats(kd.query, kd.n_query * dim, comm);
   }
-  double t1 = now();
+  double t1 = clock_now();
   r->time_acc = t1 - t0;
 
   // Every rank fits the same attack on the same (summed) features: no communication.
@@ -363,7 +357,7 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
                   o, e);
     if (agree(rc, comm, e)) goto done;
   }
-  double t2 = now();
+  double t2 = clock_now();
   r->time_mia = t2 - t1;
 
   if (want_knn) {
@@ -372,7 +366,7 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
     if (rc) goto done;
     r->knn_probe = kd.n_probe, r->knn_queries = kd.n_query;
   }
-  double t3 = now();
+  double t3 = clock_now();
   r->time_knn = t3 - t2;
 
   if (o->cka && (original || retrain)) {
@@ -388,12 +382,12 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
     int64_t full = n_target / o->cka_batch;
     r->cka_images = r->cka_batches > full ? n_target : full * o->cka_batch;
   }
-  r->time_cka = now() - t3;
+  r->time_cka = clock_now() - t3;
 
 done:
   knn_data_free(&kd);
   free(mia_f), free(mia_r), free(mia_t);
-  r->time_total = now() - t_start;
+  r->time_total = clock_now() - t_start;
   return rc ? rc : (e->code ? e->code : 0);
 }
 
