@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "runspec.h"
 
 void config_resolve(Config *c) {
   UnlearnCfg *u = &c->unlearn;
@@ -113,9 +114,10 @@ static int check_model(const Config *c, CheckFail *f) {
     if (sum <= 0)
       return fail(f, "ec.layer_weights", "model.points", -1, "ec.layer_weights are all 0");
   }
-  if (c->ec.summariser == SUMMARISER_CONV && c->model.arch == CFG_ARCH_MLP)
-    return fail(f, "ec.summariser", "model.arch", -1,
-                "ec.summariser conv needs feature maps; mlp has none (use gap)");
+  RunSpec rs;
+  Err e = {0};
+  if (runspec_from_config(&rs, c, &e) || aux_spec_check(&rs.unlearn.ec.aux, rs.arch, &e))
+    return fail(f, "ec.summariser", "model.arch", -1, "%s", e.msg);
   return 0;
 }
 

@@ -83,14 +83,20 @@ static void add_blocks(AuxModules *a, AuxModule *md, int hL, int wL, int cL) {
   md->d = cL;
 }
 
+int aux_spec_check(const AuxSpec *s, Arch arch, Err *e) {
+  if (s->proj_dim < 1) return errf(e, ERR_CONFIG, "ec.proj_dim must be positive");
+  if (s->summariser == AUX_SUMMARISER_CONV && arch == ARCH_MLP)
+    return errf(e, ERR_CONFIG, "ec.summariser conv needs feature maps; mlp has none (use gap)");
+  return 0;
+}
+
 int aux_create(AuxModules *a, const Model *m, const AuxSpec *spec, Err *e) {
   memset(a, 0, sizeof *a);
   a->spec = *spec;
   a->comm = MPI_COMM_NULL;
   a->num_classes = m->spec.num_classes;
-  if (spec->proj_dim < 1) return errf(e, ERR_CONFIG, "ec.proj_dim must be positive");
-  if (spec->summariser == AUX_SUMMARISER_CONV && m->spec.arch == ARCH_MLP)
-    return errf(e, ERR_CONFIG, "the conv summariser needs a convolutional network, not mlp");
+  int rc = aux_spec_check(spec, m->spec.arch, e);
+  if (rc) return rc;
   if (spec->n_points == 0) {
     a->spec.n_points = m->n_points;
     for (int l = 0; l < m->n_points; l++) a->spec.points[l] = l;

@@ -90,8 +90,11 @@ typedef struct {
   MPI_Comm comm;  // for synchronised BN (MPI_COMM_NULL: none)
 } AuxModules;
 
+// ERR_CONFIG, naming the key, unless modules of spec can be built on a network of arch (the
+// one home of this check: the config's cross-key checks and aux_create both call it).
+int aux_spec_check(const AuxSpec *s, Arch arch, Err *e);
 // Builds the modules for m's points (shapes from m; m's capacity does not matter). Parameters
-// are zero until aux_init or aux_load. ERR_CONFIG for a conv summariser on mlp or bad points.
+// are zero until aux_init or aux_load. ERR_CONFIG for aux_spec_check's reasons or bad points.
 int aux_create(AuxModules *a, const Model *m, const AuxSpec *spec, Err *e);
 void aux_free(AuxModules *a);
 // PyTorch's default initialisation (as model_init), from rng_derive(seed, RNG_INIT, ...).
