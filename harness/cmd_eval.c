@@ -10,11 +10,12 @@
 #include "clock.h"
 #include "commands.h"
 #include "metrics.h"
+#include "runspec.h"
 
 static const char *usage_text =
-    "usage: ecore eval MODEL.h5 [--original O.h5] [--retrain R.h5] --data NAME [--root DIR]\n"
-    "                 (--forget-classes 3,8 | --forget-random-classes K | --forget-fraction F)\n"
-    "                 [options]\n"
+    "usage: ecore eval MODEL.h5 [--original O.h5] [--retrain R.h5] [--config CONFIG.yaml]\n"
+    "                 [--data NAME ...] [--forget-classes 3,8 | ...] [--set KEY=VALUE]... "
+    "[options]\n"
     "\n"
     "Evaluates MODEL.h5 (an ecore checkpoint: README \"Checkpoints\") as a sweep does and prints\n"
     "key=value lines: forget_acc, retain_acc, test_retain_acc, test_forget_acc, mia_efficacy,\n"
@@ -30,30 +31,39 @@ static const char *usage_text =
     "  --width N              base width, instead of reading it from the checkpoints\n"
     "  --norm checkpoint|data input normalisation: MODEL's stored mean/std (default; the data\n"
     "                         set's when it has none) or the data set's own\n"
+    "  --no-gap               leave avg_gap out\n"
     "\n"
-    "Data (as the config's data section):\n"
-    "  --data NAME            mnist, fashion-mnist, cifar10, cifar100, hdf5, synthetic\n"
-    "  --root DIR             folder of the files (hdf5: the file or its folder)\n"
-    "  --file F               hdf5: the file, relative to --root\n"
-    "  --train-files A,B      explicit training files (mnist: images,labels)\n"
-    "  --test-files A,B       explicit test files\n"
-    "  --max-train N          only the first N training images\n"
-    "  --max-test N           only the first N test images\n"
-    "\n"
-    "Forget scenario (exactly one; --seed draws the random ones):\n"
-    "  --forget-classes L     these classes, e.g. 3,8\n"
-    "  --forget-random-classes K\n"
-    "  --forget-fraction F    a random fraction F of the training images\n"
-    "  --seed S               forget split, k-NN probe and MIA draws (default 0)\n"
-    "\n"
-    "Metrics:\n"
-    "  --cka-batch N          images per CKA batch, averaged over batches (default 512)\n"
-    "  --cka-min-last N       keep a trailing partial CKA batch of at least N (default half)\n"
-    "  --knn-k K              neighbours of the k-NN probe (default 5)\n"
-    "  --probe-size N         class-balanced training images in the probe (default 5000; 0: all)\n"
-    "  --mia-samples N        members and non-members fitting the attack (default 5000; 0: all)\n"
-    "  --batch N              images per forward pass over all ranks (default 512)\n"
-    "  --no-cka, --no-knn, --no-mia, --no-gap   leave a part out\n"
+    "Settings: the data, forget and eval keys of a sweep's config (docs/config.md), with the same\n"
+    "types, ranges, defaults and checks. They come, in increasing precedence, from the defaults,\n"
+    "--config FILE (a sweep's config: its base values, grids aside), then the flags below and\n"
+    "--set KEY=VALUE in the order given. Without --config, --data and one forget flag are "
+    "needed.\n"
+    "  --config FILE          take the settings from a sweep's config\n"
+    "  --set KEY=VALUE        any key, VALUE in YAML (--set data.allow_reduced=true)\n"
+    "Each of these flags is short for one key:\n"
+    "  --data NAME            data.name: mnist, fashion-mnist, cifar10, cifar100, hdf5, synthetic\n"
+    "  --root DIR             data.root: folder of the files\n"
+    "  --file F               data.train_files=[F]: hdf5, the file (relative to --root)\n"
+    "  --train-files A,B      data.train_files=[A,B] (mnist: images,labels)\n"
+    "  --test-files A,B       data.test_files=[A,B]\n"
+    "  --max-train N          data.max_train: only the first N training images\n"
+    "  --max-test N           data.max_test: only the first N test images\n"
+    "  --forget-classes L     forget.classes=[L], e.g. 3,8\n"
+    "  --forget-random-classes K   forget.random_classes\n"
+    "  --forget-fraction F    forget.random_fraction: a random fraction F of the training images\n"
+    "  --seed S               sweep.seeds=[S]: the forget split, k-NN probe and MIA draws (0)\n"
+    "  --cka-batch N          eval.cka_batch: images per CKA batch, averaged over batches (512)\n"
+    "  --cka-min-last N       eval.cka_min_last: keep a trailing partial CKA batch of at least N\n"
+    "                         (0: half a batch)\n"
+    "  --knn-k K              eval.knn_k: neighbours of the k-NN probe (5)\n"
+    "  --probe-size N         eval.knn_probe_size: class-balanced training images in the probe\n"
+    "                         (5000; 0: all)\n"
+    "  --mia-samples N        eval.mia_samples: members and non-members fitting the attack (5000;\n"
+    "                         0: all)\n"
+    "  --batch N              eval.batch_size: images per forward pass over all ranks (512)\n"
+    "  --no-cka, --no-knn, --no-mia   eval.cka=false, eval.knn=false, eval.mia=false\n"
+    "The named data sets must hold their full size unless --max-train/--max-test cut them or\n"
+    "data.allow_reduced is true; synthetic data is data.synthetic.* (docs/config.md).\n"
     "\n"
     "What is measured (solver/metrics.h has the details):\n"
     "  accuracies     eval-mode BN, no augmentation, on the forget set, the retain set, and the\n"
@@ -61,10 +71,9 @@ static const char *usage_text =
     "set)\n"
     "  mia_efficacy   logistic regression on (softmax probability of the true label, entropy),\n"
     "                 fitted on N retain images (members) and N test images of retained classes\n"
-    "                 (non-members), N = min(both, --mia-samples), drawn with --seed; the "
-    "fraction\n"
-    "                 of the forget set it judges non-member\n"
-    "  cka_*          linear CKA on batches of --cka-batch images in data-set order, averaged;\n"
+    "                 (non-members), N = min(both, eval.mia_samples), drawn with the seed; the\n"
+    "                 fraction of the forget set it judges non-member\n"
+    "  cka_*          linear CKA on batches of eval.cka_batch images in data-set order, averaged;\n"
     "                 images: test images of forgotten classes (random fraction: the forget set)\n"
     "  knn_forget_acc cosine k-NN on globally pooled point features; probe: class-balanced\n"
     "                 training images of all classes (random fraction: from the retain set);\n"
@@ -72,16 +81,42 @@ static const char *usage_text =
     "  avg_gap        mean |difference| to the retrained model over forget, retain and test\n"
     "                 accuracy and MIA efficacy\n"
     "\n"
-    "Exit codes: 0 done; 2 bad flags or data/forget settings; 1 runtime error (unreadable or\n"
-    "mismatched checkpoint, corrupt data file).\n";
+    "Exit codes: 0 done; 2 bad flags or settings (the message names the key and where its value\n"
+    "came from); 1 runtime error (unreadable or mismatched checkpoint, corrupt data file).\n";
+
+// Flags that stand for a config key (the same key, type, range and default as in a sweep's
+// config); list flags take "a,b" and become the YAML list [a,b].
+static const struct {
+  const char *flag, *key;
+  int list;
+} aliases[] = {
+    {"--data", "data.name", 0},
+    {"--root", "data.root", 0},
+    {"--file", "data.train_files", 1},
+    {"--train-files", "data.train_files", 1},
+    {"--test-files", "data.test_files", 1},
+    {"--max-train", "data.max_train", 0},
+    {"--max-test", "data.max_test", 0},
+    {"--forget-classes", "forget.classes", 1},
+    {"--forget-random-classes", "forget.random_classes", 0},
+    {"--forget-fraction", "forget.random_fraction", 0},
+    {"--seed", "sweep.seeds", 1},
+    {"--cka-batch", "eval.cka_batch", 0},
+    {"--cka-min-last", "eval.cka_min_last", 0},
+    {"--knn-k", "eval.knn_k", 0},
+    {"--probe-size", "eval.knn_probe_size", 0},
+    {"--mia-samples", "eval.mia_samples", 0},
+    {"--batch", "eval.batch_size", 0},
+};
+enum { N_ALIASES = sizeof aliases / sizeof *aliases, EVAL_MAX_SETS = 256 };
 
 typedef struct {
-  const char *model, *original, *retrain;
-  DataSpec data;
-  ForgetSpec forget;
-  int forget_given;
-  uint64_t seed;
-  EvalOptions eval;
+  const char *model, *original, *retrain, *config;
+  const char *sets[EVAL_MAX_SETS];  // "KEY=VALUE", in order: the flags' keys and --set
+  char *owned[EVAL_MAX_SETS];       // the ones made from flags
+  int n_sets, n_owned;
+  int data_given, forget_given;
+  const char *forget_flag;  // the forget flag given, if any
   int width, norm_data, gap;
 } EvalArgs;
 
@@ -92,52 +127,23 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   return 2;
 }
 
-// Whole number in [lo, hi].
-static int parse_int(const char *flag, const char *s, long long lo, long long hi, long long *v) {
-  char *end;
-  *v = strtoll(s, &end, 10);
-  if (*s && !*end && *v >= lo && *v <= hi) return 0;
-  fprintf(stderr, "ecore eval: %s %s: expected a whole number in [%lld, %lld]\n", flag, s, lo, hi);
-  return 2;
+static int add_set(EvalArgs *a, const char *key, const char *value, int list) {
+  if (a->n_sets == EVAL_MAX_SETS) return usage_error("too many flags%s%s", "", "");
+  size_t n = strlen(key) + strlen(value) + 4;
+  char *s = malloc(n);
+  if (!s) return usage_error("out of memory%s%s", "", "");
+  snprintf(s, n, list ? "%s=[%s]" : "%s=%s", key, value);
+  a->owned[a->n_owned++] = s;
+  a->sets[a->n_sets++] = s;
+  return 0;
 }
 
-// "a,b,c" into up to max strings of out (each at most len).
-static int parse_list(const char *flag, const char *s, char (*out)[DATA_PATH_MAX], int max,
-                      int *n) {
-  *n = 0;
-  const char *p = s;
-  while (*p) {
-    const char *q = strchr(p, ',');
-    size_t len = q ? (size_t)(q - p) : strlen(p);
-    if (len == 0 || len >= DATA_PATH_MAX || *n == max)
-      return usage_error("%s %s: expected a comma-separated list of files", flag, s);
-    memcpy(out[*n], p, len);
-    out[(*n)++][len] = 0;
-    p += len + (q ? 1 : 0);
-  }
-  return *n ? 0 : usage_error("%s %s: empty list", flag, s);
-}
-
-static int parse_classes(const char *s, ForgetSpec *f) {
-  const char *p = s;
-  f->n_classes = 0;
-  while (*p) {
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (end == p || v < 0 || v > 1 << 20 || (*end && *end != ',') ||
-        f->n_classes == FORGET_MAX_CLASSES)
-      return usage_error("--forget-classes %s: expected class numbers like 3,8%s", s, "");
-    f->classes[f->n_classes++] = (int)v;
-    p = *end ? end + 1 : end;
-  }
-  return f->n_classes ? 0 : usage_error("--forget-classes %s: empty list%s", s, "");
+static void args_free(EvalArgs *a) {
+  for (int i = 0; i < a->n_owned; i++) free(a->owned[i]);
 }
 
 static int parse(int argc, char **argv, EvalArgs *a) {
   memset(a, 0, sizeof *a);
-  data_spec_init(&a->data);
-  a->data.name[0] = 0;
-  eval_options_default(&a->eval);
   a->gap = 1;
   for (int i = 0; i < argc; i++) {
     const char *f = argv[i];
@@ -146,63 +152,45 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       a->model = f;
       continue;
     }
-    if (!strcmp(f, "--no-cka") || !strcmp(f, "--no-knn") || !strcmp(f, "--no-mia") ||
-        !strcmp(f, "--no-gap")) {
-      if (f[5] == 'c') a->eval.cka = 0;
-      if (f[5] == 'k') a->eval.knn = 0;
-      if (f[5] == 'm') a->eval.mia = 0;
-      if (f[5] == 'g') a->gap = 0;
+    static const char *const off[] = {"--no-cka", "--no-knn", "--no-mia"};
+    int k = 0;
+    while (k < 3 && strcmp(f, off[k])) k++;
+    if (k < 3) {  // eval.cka, eval.knn, eval.mia
+      char key[16];
+      snprintf(key, sizeof key, "eval.%s", f + 5);
+      if (add_set(a, key, "false", 0)) return 2;
+      continue;
+    }
+    if (!strcmp(f, "--no-gap")) {
+      a->gap = 0;
       continue;
     }
     if (i + 1 >= argc) return usage_error("%s needs a value%s", f, "");
     const char *v = argv[++i];
-    long long n;
-    int rc = 0;
-    if (!strcmp(f, "--original")) {
+    for (k = 0; k < N_ALIASES && strcmp(f, aliases[k].flag); k++) continue;
+    if (k < N_ALIASES) {
+      if (add_set(a, aliases[k].key, v, aliases[k].list)) return 2;
+      if (!strncmp(aliases[k].key, "data.", 5)) a->data_given = 1;
+      if (!strncmp(aliases[k].key, "forget.", 7)) a->forget_given++, a->forget_flag = f;
+      continue;
+    }
+    if (!strcmp(f, "--set")) {
+      if (a->n_sets == EVAL_MAX_SETS) return usage_error("too many flags%s%s", "", "");
+      a->sets[a->n_sets++] = v;
+      a->data_given |= !strncmp(v, "data.", 5);
+      a->forget_given += !strncmp(v, "forget.", 7);
+    } else if (!strcmp(f, "--config")) {
+      a->config = v;
+    } else if (!strcmp(f, "--original")) {
       a->original = v;
     } else if (!strcmp(f, "--retrain")) {
       a->retrain = v;
-    } else if (!strcmp(f, "--data")) {
-      snprintf(a->data.name, sizeof a->data.name, "%s", v);
-    } else if (!strcmp(f, "--root") || !strcmp(f, "--file")) {
-      char *dst = f[2] == 'r' ? a->data.root : a->data.file;
-      if (strlen(v) >= DATA_PATH_MAX) return usage_error("%s: path too long%s", f, "");
-      strcpy(dst, v);
-    } else if (!strcmp(f, "--train-files")) {
-      rc = parse_list(f, v, a->data.train_files, DATA_MAX_FILES, &a->data.n_train_files);
-    } else if (!strcmp(f, "--test-files")) {
-      rc = parse_list(f, v, a->data.test_files, DATA_MAX_FILES, &a->data.n_test_files);
-    } else if (!strcmp(f, "--max-train") || !strcmp(f, "--max-test")) {
-      if (!(rc = parse_int(f, v, 1, INT32_MAX, &n)))
-        *(!strcmp(f, "--max-train") ? &a->data.max_train : &a->data.max_test) = n;
-    } else if (!strcmp(f, "--forget-classes")) {
-      a->forget.mode = FORGET_CLASSES, a->forget_given++;
-      rc = parse_classes(v, &a->forget);
-    } else if (!strcmp(f, "--forget-random-classes")) {
-      a->forget.mode = FORGET_RANDOM_CLASSES, a->forget_given++;
-      if (!(rc = parse_int(f, v, 1, 1 << 20, &n))) a->forget.k = (int)n;
-    } else if (!strcmp(f, "--forget-fraction")) {
-      a->forget.mode = FORGET_RANDOM_FRACTION, a->forget_given++;
-      char *end;
-      a->forget.fraction = strtod(v, &end);
-      if (!*v || *end || !(a->forget.fraction > 0 && a->forget.fraction < 1))
-        return usage_error("--forget-fraction %s: expected a number in (0, 1)%s", v, "");
-    } else if (!strcmp(f, "--seed")) {
-      if (!(rc = parse_int(f, v, 0, INT64_MAX, &n))) a->seed = a->eval.seed = (uint64_t)n;
-    } else if (!strcmp(f, "--cka-batch")) {
-      if (!(rc = parse_int(f, v, 2, 1 << 20, &n))) a->eval.cka_batch = (int)n;
-    } else if (!strcmp(f, "--cka-min-last")) {
-      if (!(rc = parse_int(f, v, 1, 1 << 20, &n))) a->eval.cka_min_last = (int)n;
-    } else if (!strcmp(f, "--knn-k")) {
-      if (!(rc = parse_int(f, v, 1, 1000, &n))) a->eval.knn_k = (int)n;
-    } else if (!strcmp(f, "--probe-size")) {
-      if (!(rc = parse_int(f, v, 0, INT32_MAX, &n))) a->eval.knn_probe_size = n;
-    } else if (!strcmp(f, "--mia-samples")) {
-      if (!(rc = parse_int(f, v, 0, INT32_MAX, &n))) a->eval.mia_samples = n;
-    } else if (!strcmp(f, "--batch")) {
-      if (!(rc = parse_int(f, v, 1, 1 << 20, &n))) a->eval.batch_size = (int)n;
     } else if (!strcmp(f, "--width")) {
-      if (!(rc = parse_int(f, v, 1, 1 << 16, &n))) a->width = (int)n;
+      char *end;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || n < 1 || n > 1 << 16)
+        return usage_error("--width %s: expected a whole number in [1, 65536]%s", v, "");
+      a->width = (int)n;
     } else if (!strcmp(f, "--norm")) {
       if (strcmp(v, "checkpoint") && strcmp(v, "data"))
         return usage_error("--norm %s: expected checkpoint or data%s", v, "");
@@ -210,15 +198,43 @@ static int parse(int argc, char **argv, EvalArgs *a) {
     } else {
       return usage_error("unknown flag '%s'%s", f, "");
     }
-    if (rc) return rc;
   }
   if (!a->model) return usage_error("needs MODEL.h5%s%s", "", "");
-  if (!a->data.name[0]) return usage_error("needs --data NAME%s%s", "", "");
-  if (a->forget_given != 1)
+  if (!a->config && !a->data_given)
+    return usage_error("needs the data: --data NAME (or --config FILE, --set data.name=...)%s%s",
+                       "", "");
+  if (!a->config && a->forget_given != 1)
     return usage_error(
-        "needs exactly one of --forget-classes, --forget-random-classes, --forget-fraction%s%s", "",
-        "");
+        "needs exactly one of --forget-classes, --forget-random-classes, --forget-fraction (or "
+        "--config FILE)%s%s",
+        "", "");
   return 0;
+}
+
+// The settings the flags stand for, through the config layer: a sweep's defaults, types, ranges
+// and cross-key checks (paths must exist). Fills rs; ERR_CONFIG with a located message.
+static int load_settings(const EvalArgs *a, RunSpec *rs, Err *e) {
+  ConfigFile *cf = NULL;
+  int rc = config_load(&cf, a->config ? a->config : "(flags)", a->config ? NULL : "{}\n",
+                       a->n_sets, a->sets, e);
+  Config c;
+  if (!rc) c = cf->base, config_resolve(&c);
+  if (!rc && a->forget_flag && !strcmp(a->forget_flag, "--forget-fraction") &&
+      !(c.forget.random_fraction > 0))
+    rc = errf(e, ERR_CONFIG, "--forget-fraction: expected a number in (0, 1)");
+  if (!rc && a->forget_flag && !strcmp(a->forget_flag, "--forget-random-classes") &&
+      c.forget.random_classes < 1)
+    rc = errf(e, ERR_CONFIG, "--forget-random-classes: expected a number of classes >= 1");
+  CheckFail f;
+  if (!rc && config_check(&c, 1, &f)) {
+    const int key = f.key >= 0 ? f.key : f.alt;
+    const Loc *loc = key >= 0 ? &cf->origin[key] : NULL;
+    rc = config_loc_err(e, loc, loc && loc->node ? f.elem : -1, "%s", f.msg);
+  }
+  if (!rc) rc = runspec_from_config(rs, &c, e);
+  config_free(cf);  // rs keeps no pointer into it but the point names, which eval does not use
+  if (!rc) rs->point_names = NULL, rs->n_points = 0;
+  return rc;
 }
 
 // Agrees on a failure across the ranks and prints it once: rank 0's message, or that of a rank
@@ -262,12 +278,15 @@ static int run(EvalArgs *a, int rank, int size) {
   CkptMeta meta = {0}, meta_o = {0}, meta_rt = {0};
   const float *mean = NULL, *std = NULL;
   EvalResult r, rr;
-  int code, rc = dataset_load(&d, &a->data, &e);
-  if (!rc) rc = forget_split_make(&fs, &a->forget, &d.train, &d.test, a->seed, &e);
+  RunSpec rs;
+  int code, rc = load_settings(a, &rs, &e);
+  if (!rc) rc = dataset_load(&d, &rs.data, &e);
+  if (!rc) rc = runspec_check_data(&rs, &d, &e);
+  if (!rc) rc = forget_split_make(&fs, &rs.forget, &d.train, &d.test, rs.split_seed, &e);
   if ((code = settle(rc, &e, rank))) goto done;
 
   // Forward chunks of at most 128 images per rank bound the activation memory of big models.
-  int cap = (a->eval.batch_size + size - 1) / size;
+  int cap = (rs.eval.batch_size + size - 1) / size;
   if (cap > 128) cap = 128;
   rc = eval_load_model(&m, a->model, a->width, cap, &meta, &e);
   if (!rc && a->original) rc = eval_load_model(&o, a->original, a->width, cap, &meta_o, &e);
@@ -292,13 +311,13 @@ static int run(EvalArgs *a, int rank, int size) {
   double t_load = clock_now() - t0;
 
   rc = evaluate(&r, &m, a->original ? &o : NULL, a->retrain ? &rt : NULL, &d, &fs, mean, std,
-                &a->eval, MPI_COMM_WORLD, &e);
+                &rs.eval, MPI_COMM_WORLD, &e);
   if ((code = settle(rc, &e, rank))) goto done;
   double t_gap = clock_now(), gap = NAN;
   int with_gap = a->retrain && a->gap;
   if (with_gap) {
     // avg_gap needs the retrained model's own accuracies and MIA efficacy.
-    EvalOptions go = a->eval;
+    EvalOptions go = rs.eval;
     go.cka = 0, go.knn = 0;
     rc = evaluate(&rr, &rt, NULL, NULL, &d, &fs, mean, std, &go, MPI_COMM_WORLD, &e);
     if ((code = settle(rc, &e, rank))) goto done;
@@ -342,13 +361,17 @@ int cmd_eval(int argc, char **argv) {
     }
   EvalArgs a;
   int code = parse(argc, argv, &a);
-  if (code) return code;
+  if (code) {
+    args_free(&a);
+    return code;
+  }
   int inited = 0, rank = 0, size = 1;
   MPI_Initialized(&inited);
   if (!inited) MPI_Init(NULL, NULL);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   code = run(&a, rank, size);
+  args_free(&a);
   if (!inited) MPI_Finalize();
   return code;
 }

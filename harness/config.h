@@ -176,7 +176,7 @@ typedef struct {
 
 typedef struct {
   bool cka, knn, mia;
-  int cka_batch, knn_k, knn_probe_size, mia_samples, batch_size;
+  int cka_batch, cka_min_last, knn_k, knn_probe_size, mia_samples, batch_size;
 } EvalCfg;
 
 typedef struct GridAxis GridAxis;

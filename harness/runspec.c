@@ -153,6 +153,7 @@ static void eval_from_config(EvalOptions *o, const EvalCfg *c, uint64_t seed) {
   eval_options_default(o);
   o->cka = c->cka, o->knn = c->knn, o->mia = c->mia;
   o->cka_batch = c->cka_batch;
+  o->cka_min_last = c->cka_min_last;
   o->knn_k = c->knn_k;
   o->knn_probe_size = c->knn_probe_size;
   o->mia_samples = c->mia_samples;

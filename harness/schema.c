@@ -207,6 +207,8 @@ const KeySpec config_schema[] = {
    .doc = "Linear CKA to the original and the retrained model at every supervision point."},
   {"eval.cka_batch", T_INT, OFF(eval.cka_batch), "512", RANGE(2, 1000000), .when = W_EVAL_CKA,
    .doc = "Images per CKA batch; CKA is averaged over batches, in data-set order."},
+  {"eval.cka_min_last", T_INT, OFF(eval.cka_min_last), "0", RANGE(0, 1000000), .when = W_EVAL_CKA,
+   .doc = "A trailing partial CKA batch is averaged in only if it holds at least this many images (always when it is the only batch): small batches inflate linear CKA. 0: half of eval.cka_batch."},
   {"eval.knn", T_BOOL, OFF(eval.knn), "true",
    .doc = "k-NN probe accuracy on the forgotten classes at every supervision point."},
   {"eval.knn_k", T_INT, OFF(eval.knn_k), "5", RANGE(1, 1000), .when = W_EVAL_KNN,
