@@ -127,8 +127,8 @@ const KeySpec config_schema[] = {
    .doc = "SGD momentum of unlearning."},
   {"unlearn.weight_decay", T_FLOAT, OFF(unlearn.weight_decay), "5e-4", RANGE(0, 1), .when = W_UNLEARN,
    .doc = "Weight decay of unlearning."},
-  {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names, .when = W_UNLEARN,
-   .doc = "Learning-rate schedule of unlearning: constant or cosine."},
+  {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names,
+   .doc = "Learning-rate schedule of unlearning, over its epochs (EC alone's too): constant or cosine."},
   {"unlearn.neggrad+.alpha", T_FLOAT, OFF(unlearn.neggrad_plus.alpha), "0.99", RANGE(0, 1), .when = W_NEGGRAD_PLUS,
    .doc = "Weight of the retain CE; the forget term gets 1 - alpha."},
   {"unlearn.salun.q", T_FLOAT, OFF(unlearn.salun.q), "0.5", ABOVE(0, 1), .when = W_SALUN,
@@ -157,8 +157,8 @@ const KeySpec config_schema[] = {
    .doc = "Weight of the contrastive unlearning loss at each point."},
   {"ec.lambda_ce", T_FLOAT, OFF(ec.lambda_ce), "1", RANGE(0, 1e6), .when = W_EC,
    .doc = "Weight of the deeply supervised retain CE at each point."},
-  {"ec.log_eps", T_FLOAT, OFF(ec.log_eps), "1e-8", ABOVE(0, 1), .when = W_EC,
-   .doc = "Epsilon inside the log of the contrastive loss."},
+  {"ec.log_eps", T_FLOAT, OFF(ec.log_eps), "1e-8", ABOVE(0, 1), .when = W_EC_OR_CU,
+   .doc = "Epsilon inside the log of the contrastive loss (EC's, and the cu method's)."},
   {"ec.layer_weights", T_WEIGHTS, OFF(ec.layer_weights), "uniform", RANGE(0, 1e6), .choices = scheme_names, .when = W_EC,
    .doc = "Weight of each supervision point: a list, one weight per point, or a scheme: uniform, increasing (proportional to the point's index), decreasing, cka (proportional to the current CKA to the original, re-measured every ec.cka_every steps)."},
   {"ec.cka_every", T_INT, OFF(ec.cka_every), "20", RANGE(1, BIG), .when = W_EC_CKA,
@@ -181,8 +181,8 @@ const KeySpec config_schema[] = {
    .doc = "Output size of the projection heads (ec.head mlp or frozen)."},
   {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "true", .when = W_EC, .flags = J_EC_MODULES,
    .doc = "At the last point, use the network's own head instead of an auxiliary classifier."},
-  {"ec.batch_size", T_INT, OFF(ec.batch_size), "64", RANGE(1, 1000000), .when = W_EC,
-   .doc = "Forget images per step; each retain batch has the same size."},
+  {"ec.batch_size", T_INT, OFF(ec.batch_size), "64", RANGE(1, 1000000), .when = W_EC_ALONE,
+   .doc = "EC alone: forget images per step; each retain batch has the same size (plugged into a method, the step is the method's: unlearn.batch_size)."},
   {"ec.retain_per_forget", T_INT, OFF(ec.retain_per_forget), "4", RANGE(1, 64), .when = W_EC,
    .doc = "Retain batches per forget batch: EC alone and forget-driven methods add this many retain batches to each step's forget batch (one step, one BatchNorm batch); with ft and l1sparse each step adds unlearn.batch_size/this forget images. 4 keeps a step's BatchNorm statistics mostly retain images (docs/ec-study.md)."},
   {"ec.epochs", T_INT, OFF(ec.epochs), "5", RANGE(1, 100000), .when = W_EC_ALONE,
@@ -302,6 +302,8 @@ int config_applies(When w, const Config *c) {
       return is_method(c, CFG_METHOD_CU);
     case W_EC:
       return c->ec.enabled;
+    case W_EC_OR_CU:
+      return c->ec.enabled || is_method(c, CFG_METHOD_CU);
     case W_EC_ALONE:
       return c->ec.enabled && is_method(c, CFG_METHOD_NONE);
     case W_EC_CKA:
@@ -342,6 +344,7 @@ static const char *const when_text[W_COUNT] = {
     [W_BS] = "unlearn.method is bs",
     [W_CU] = "unlearn.method is cu",
     [W_EC] = "ec.enabled",
+    [W_EC_OR_CU] = "ec.enabled or unlearn.method is cu",
     [W_EC_ALONE] = "ec.enabled and unlearn.method is none",
     [W_EC_CKA] = "ec.enabled and ec.layer_weights is cka",
     [W_EC_HEAD] = "ec.enabled and ec.head is mlp or frozen",
