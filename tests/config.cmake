@@ -1,4 +1,4 @@
-# The config layer, grid expansion and `ecore plan` (harness/config*.c, schema.c, grid.c).
+# The config layer, grid expansion and `ecore plan` (harness/config/, harness/plan/).
 ecore_test_exe(test_config SOURCES test_config.c LIBS ecore_harness)
 add_test(NAME config COMMAND test_config $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
 set_tests_properties(config PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)

@@ -1,4 +1,4 @@
-# The results file, merge and report (results/, harness/cmd_merge.c, harness/cmd_report.c).
+# The results file, merge and report (results/, harness/cli/cmd_merge.c, harness/cli/cmd_report.c).
 ecore_test_exe(test_results SOURCES test_results.c LIBS ecore_results)
 
 add_test(NAME results_unit COMMAND test_results)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "grid.h"
+#include "plan.h"
 #include "runspec.h"
 #include "testutil.h"
 

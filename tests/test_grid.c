@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "grid.h"
+#include "plan.h"
 #include "testutil.h"
 
 typedef struct {

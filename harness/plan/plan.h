@@ -1,4 +1,4 @@
-// grid.h: a loaded config expanded into runs, each with a stable id, and the shared jobs they
+// plan.h: a loaded config expanded into runs, each with a stable id, and the shared jobs they
 // need (original models, retrained models, pretrained EC modules).
 //
 // Runs: the product of sweep.grid's axes, plus sweep.cases, each for every seed. An axis that

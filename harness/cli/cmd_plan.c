@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "grid.h"
+#include "plan.h"
 
 static const char *usage_text =
     "usage: ecore plan CONFIG [--set KEY=VALUE]... [--yaml]\n"

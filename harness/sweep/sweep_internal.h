@@ -5,7 +5,7 @@
 #include <pthread.h>
 
 #include "config.h"
-#include "grid.h"
+#include "plan.h"
 #include "results.h"
 #include "runspec.h"
 #include "sweep.h"

@@ -1,5 +1,5 @@
-// grid.c: see grid.h.
-#include "grid.h"
+// plan.c: see plan.h.
+#include "plan.h"
 
 #include <stdlib.h>
 #include <string.h>
