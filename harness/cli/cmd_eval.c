@@ -1,6 +1,7 @@
 // cmd_eval.c: `ecore eval`: the evaluation metrics of one checkpoint against an original and a
 // retrained model, outside any sweep (models trained elsewhere, saved in ecore's checkpoint
-// layout). Prints key=value lines; runs data-parallel under mpirun.
+// layout): the evaluation steps of one run's pipeline (run/pipeline.h) with the settings taken
+// through the config schema. Prints key=value lines; runs data-parallel under mpirun.
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "metrics.h"
-#include "runspec.h"
+#include "pipeline.h"
 
 static const char *usage_text =
     "usage: ecore eval MODEL.h5 [--original O.h5] [--retrain R.h5] [--config CONFIG.yaml]\n"
@@ -273,16 +274,15 @@ static int run(EvalArgs *a, int rank, int size) {
   double t0 = clock_now();
   Err e = {0};
   Dataset d = {0};
-  ForgetSplit fs = {0};
+  Pipe p = {0};
   Model m = {0}, o = {0}, rt = {0};
   CkptMeta meta = {0}, meta_o = {0}, meta_rt = {0};
   const float *mean = NULL, *std = NULL;
   EvalResult r, rr;
   RunSpec rs;
   int code, rc = load_settings(a, &rs, &e);
-  if (!rc) rc = dataset_load(&d, &rs.data, &e);
-  if (!rc) rc = runspec_check_data(&rs, &d, &e);
-  if (!rc) rc = forget_split_make(&fs, &rs.forget, &d.train, &d.test, rs.split_seed, &e);
+  if (!rc) rc = pipe_load_data(&d, &rs, (PipeLock){0}, &e);
+  if (!rc) rc = pipe_open(&p, &rs, &d, MPI_COMM_WORLD, (PipeLock){0}, &e);
   if ((code = settle(rc, &e, rank))) goto done;
 
   // Forward chunks of at most 128 images per rank bound the activation memory of big models.
@@ -310,18 +310,13 @@ static int run(EvalArgs *a, int rank, int size) {
   if ((code = settle(rc, &e, rank))) goto done;
   double t_load = clock_now() - t0;
 
-  rc = evaluate(&r, &m, a->original ? &o : NULL, a->retrain ? &rt : NULL, &d, &fs, mean, std,
-                &rs.eval, MPI_COMM_WORLD, &e);
+  rc = pipe_evaluate(&p, &r, &m, a->original ? &o : NULL, a->retrain ? &rt : NULL, mean, std, &e);
   if ((code = settle(rc, &e, rank))) goto done;
   double t_gap = clock_now(), gap = NAN;
   int with_gap = a->retrain && a->gap;
-  if (with_gap) {
-    // avg_gap needs the retrained model's own accuracies and MIA efficacy.
-    EvalOptions go = rs.eval;
-    go.cka = 0, go.knn = 0;
-    rc = evaluate(&rr, &rt, NULL, NULL, &d, &fs, mean, std, &go, MPI_COMM_WORLD, &e);
+  if (with_gap) {  // measures the retrained model's own accuracies and MIA efficacy (rr)
+    rc = pipe_gap(&p, &gap, &r, NULL, &rt, &rr, mean, std, &e);
     if ((code = settle(rc, &e, rank))) goto done;
-    gap = eval_avg_gap(&r, &rr);
   }
   t_gap = clock_now() - t_gap;
 
@@ -332,8 +327,8 @@ static int run(EvalArgs *a, int rank, int size) {
            m.spec.num_classes, size);
     printf("normalisation=%s\n", mean == d.mean ? "data" : "checkpoint");
     printf("train_forget=%lld\ntrain_retain=%lld\ntest_forget=%lld\ntest_retain=%lld\n",
-           (long long)fs.n_train_forget, (long long)fs.n_train_retain, (long long)fs.n_test_forget,
-           (long long)fs.n_test_retain);
+           (long long)p.fs.n_train_forget, (long long)p.fs.n_train_retain,
+           (long long)p.fs.n_test_forget, (long long)p.fs.n_test_retain);
     print_metrics("", &r, 1);
     if (with_gap) {
       printf("avg_gap=%.6f\n", gap);
@@ -348,7 +343,7 @@ static int run(EvalArgs *a, int rank, int size) {
   }
 done:
   model_free(&m), model_free(&o), model_free(&rt);
-  forget_split_free(&fs);
+  pipe_close(&p);
   dataset_free(&d);
   return code;
 }

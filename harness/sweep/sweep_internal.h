@@ -7,6 +7,7 @@
 #include "config.h"
 #include "plan.h"
 #include "results.h"
+#include "pipeline.h"
 #include "runspec.h"
 #include "sweep.h"
 

@@ -1,5 +1,6 @@
 // sweep_items.c: what each kind of work item of a sweep does on its group of ranks (see
-// sweep.h): train or load the shared models, unlearn, evaluate, fill the result row.
+// sweep.h), as steps of one run's pipeline (run/pipeline.h): train or load the shared models
+// (cached by id), unlearn, evaluate, fill the result row; progress lines and the trace.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,17 @@ static void io_end(Sweep *s) {
   if (s->world_rank == 0) pthread_mutex_unlock(&s->io_lock);
 }
 
+static void io_lock(void *user, int begin) {
+  if (begin)
+    io_begin(user);
+  else
+    io_end(user);
+}
+
+static PipeLock sweep_lock(Sweep *s) {
+  return (PipeLock){io_lock, s};
+}
+
 void sweep_cache_path(const Sweep *s, const char *kind, uint64_t id, const char *ext, char *out,
                       size_t size) {
   char hex[17];
@@ -30,21 +42,6 @@ void sweep_cache_path(const Sweep *s, const char *kind, uint64_t id, const char 
 int sweep_file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int mkdir_p(const char *dir, Err *e) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return errf(e, ERR_RUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-    return errf(e, ERR_RUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
-  return 0;
 }
 
 // The data set a run needs: loaded once per process and kept (runs of a sweep mostly share it).
@@ -61,10 +58,7 @@ static int get_data(Sweep *s, const RunSpec *rs, const Dataset **out, Err *e) {
   }
   DataSlot *slot = &s->data[s->n_data];
   slot->spec = rs->data;
-  io_begin(s);
-  int rc = dataset_load(&slot->d, &rs->data, e);
-  io_end(s);
-  if (!rc && (rc = runspec_check_data(rs, &slot->d, e))) dataset_free(&slot->d);
+  int rc = pipe_load_data(&slot->d, rs, sweep_lock(s), e);
   if (rc) return rc;
   s->n_data++;
   *out = &slot->d;
@@ -74,67 +68,20 @@ static int get_data(Sweep *s, const RunSpec *rs, const Dataset **out, Err *e) {
 // Everything an item works with; freed by ctx_free.
 typedef struct {
   Config cfg;
-  RunSpec rs;
-  const Dataset *d;
-  ForgetSplit fs;
-  int capacity;  // local batch capacity of the models
-  int gsize, grank;
+  Pipe p;
 } ItemCtx;
 
 static int ctx_init(Sweep *s, ItemCtx *c, int run, MPI_Comm g, Err *e) {
   memset(c, 0, sizeof *c);
   plan_run_config(s->plan, run, &c->cfg);
-  if (runspec_from_config(&c->rs, &c->cfg, e)) return e->code;
-  MPI_Comm_size(g, &c->gsize);
-  MPI_Comm_rank(g, &c->grank);
-  if (get_data(s, &c->rs, &c->d, e)) return e->code;
-  if (forget_split_make(&c->fs, &c->rs.forget, &c->d->train, &c->d->test, c->rs.split_seed, e))
-    return e->code;
-  int batch = c->rs.train.batch_size;
-  c->capacity = (batch + c->gsize - 1) / c->gsize;
-  return 0;
+  RunSpec rs;
+  const Dataset *d;
+  if (runspec_from_config(&rs, &c->cfg, e) || get_data(s, &rs, &d, e)) return e->code;
+  return pipe_open(&c->p, &rs, d, g, sweep_lock(s), e);
 }
 
 static void ctx_free(ItemCtx *c) {
-  forget_split_free(&c->fs);
-}
-
-static int new_model(ItemCtx *c, Model *m, MPI_Comm g, Err *e) {
-  ModelSpec ms = runspec_model(&c->rs, c->d, c->capacity);
-  if (model_create(m, &ms, e)) return e->code;
-  m->comm = g;
-  return 0;
-}
-
-// Loads a cached checkpoint into a new model (every rank reads the file).
-static int load_model(Sweep *s, ItemCtx *c, const char *path, Model *m, MPI_Comm g, Err *e) {
-  if (new_model(c, m, g, e)) return e->code;
-  io_begin(s);
-  int rc = ckpt_load(path, m, NULL, NULL, e);
-  io_end(s);
-  if (rc) model_free(m);
-  return rc;
-}
-
-// Saves on the group's first rank; the others wait, so the file is complete when the item is
-// reported done.
-static int save_model(Sweep *s, ItemCtx *c, const char *path, const Model *m, const char *role,
-                      MPI_Comm g, Err *e) {
-  int rc = 0;
-  if (c->grank == 0) {
-    rc = mkdir_p(s->cache_dir, e);
-    CkptMeta meta = {0};
-    snprintf(meta.role, sizeof meta.role, "%s", role);
-    for (int i = 0; i < c->d->train.c && i < DATA_MAX_CHANNELS; i++)
-      meta.mean[i] = c->d->mean[i], meta.std[i] = c->d->std[i];
-    io_begin(s);
-    if (!rc) rc = ckpt_save(path, m, &meta, NULL, NULL, 0, e);
-    io_end(s);
-  }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, g);
-  if (rc && c->grank != 0)
-    errf(e, ERR_RUNTIME, "%s: saving failed on the group's first rank", path);
-  return rc;
+  pipe_close(&c->p);
 }
 
 // Per-epoch lines of long items, from the group's first rank.
@@ -274,83 +221,59 @@ static void read_metrics(const char *path, EvalResult *r) {
   fclose(f);
 }
 
-// Partial checkpoints of the long trainings (original, retrain): r becomes the run's recipe
-// saving to and resuming from <cache>/<kind>-<id>.partial.h5 (the cache directory made first).
-static void ckpt_io(void *user, int begin) {
-  if (begin)
-    io_begin(user);
-  else
-    io_end(user);
-}
-
-static int partial_recipe(Sweep *s, ItemCtx *c, const char *partial, TrainRecipe *r, MPI_Comm g,
-                          Err *e) {
-  *r = c->rs.train;
-  r->checkpoint.path = partial;
-  r->checkpoint.io = ckpt_io;
-  r->checkpoint.io_user = s;
-  int rc = c->grank == 0 && r->checkpoint.every > 0 ? mkdir_p(s->cache_dir, e) : 0;
-  MPI_Bcast(&rc, 1, MPI_INT, 0, g);
-  if (rc && c->grank != 0)
-    errf(e, ERR_RUNTIME, "%s: cannot create the cache directory", s->cache_dir);
-  return rc;
-}
-
 // Once the final model is saved, its partial checkpoint has served.
-static void drop_partial(ItemCtx *c, const char *partial) {
-  if (c->grank == 0) remove(partial);
+static void drop_partial(const ItemCtx *c, const char *partial) {
+  if (c->p.grank == 0) remove(partial);
 }
 
 // ---------------------------------------------------------------------------------------------
 // the items
 
-static int do_original(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *e) {
+// Trains θ_o (resuming from <cache>/original-<id>.partial.h5) unless cached.
+static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   char path[4096], partial[4096];
   sweep_cache_path(s, "original", job->id, "h5", path, sizeof path);
   sweep_cache_path(s, "original", job->id, "partial.h5", partial, sizeof partial);
   if (sweep_file_exists(path)) return 0;  // another sweep or shard made it meanwhile
-  TrainRecipe r;
-  if (partial_recipe(s, c, partial, &r, g, e)) return e->code;
   Model m;
-  if (new_model(c, &m, g, e)) return e->code;
-  ProgressCtx pc = {s, it->label, clock_now(), c->grank, partial, 0};
+  if (pipe_new_model(&c->p, &m, e)) return e->code;
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
-  int rc = train_recipe_run(&m, c->d, NULL, 0, &r, c->rs.seed, g, &prog, e);
-  if (!rc) rc = save_model(s, c, path, &m, "original", g, e);
+  int rc = pipe_train(&c->p, &m, 0, s->cache_dir, partial, &prog, e);
+  if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &m, "original", e);
   if (!rc) drop_partial(c, partial);
   model_free(&m);
   return rc;
 }
 
-static int do_ec_modules(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Err *e) {
+// Pretrains EC's modules on θ_o unless cached.
+static int do_ec_modules(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   char path[4096], opath[4096];
   sweep_cache_path(s, "ec_modules", job->id, "h5", path, sizeof path);
   if (sweep_file_exists(path)) return 0;
   sweep_cache_path(s, "original", s->plan->jobs[job->needs].id, "h5", opath, sizeof opath);
   Model orig;
-  if (load_model(s, c, opath, &orig, g, e)) return e->code;
+  if (pipe_load_model(&c->p, opath, &orig, e)) return e->code;
   AuxModules aux;
-  AuxSpec as = c->rs.unlearn.ec.aux;
-  int rc = aux_points_from_names(&as, &orig, c->rs.point_names, c->rs.n_points, e);
-  if (!rc) rc = aux_create(&aux, &orig, &as, e);
+  int rc = pipe_modules(&c->p, &orig, &aux, e);
   if (rc) {
     model_free(&orig);
     return rc;
   }
-  aux.comm = g;
-  aux_init(&aux, c->rs.seed);
-  ProgressCtx pc = {s, it->label, clock_now(), c->grank, NULL, 0};
+  aux_init(&aux, c->p.rs.seed);
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
-  rc = ec_pretrain(&aux, &orig, c->d, &c->rs.unlearn.ec.pretrain, c->rs.seed, g, &prog, e);
-  if (!rc && c->grank == 0) {
-    rc = mkdir_p(s->cache_dir, e);
+  rc = ec_pretrain(&aux, &orig, c->p.d, &c->p.rs.unlearn.ec.pretrain, c->p.rs.seed, c->p.g, &prog,
+                   e);
+  if (!rc && c->p.grank == 0) {
+    rc = pipe_mkdir(s->cache_dir, e);
     io_begin(s);
-    if (!rc) rc = aux_save(path, &aux, &orig, c->d->mean, c->d->std, e);
+    if (!rc) rc = aux_save(path, &aux, &orig, c->p.d->mean, c->p.d->std, e);
     io_end(s);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, g);
+  MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
   aux_free(&aux);
   model_free(&orig);
   return rc;
@@ -362,7 +285,7 @@ static uint64_t original_id(const Sweep *s, const PlanRun *r) {
 }
 
 // Trains θ_rt unless cached, evaluates it against θ_o: the "retrain" row.
-static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *row, Err *e) {
+static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   const PlanRun *run = &s->plan->runs[job->run];
   char path[4096], opath[4096], mpath[4096], partial[4096];
@@ -373,31 +296,26 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
   Model rt, orig;
   int rc;
   if (sweep_file_exists(path)) {
-    rc = load_model(s, c, path, &rt, g, e);
+    rc = pipe_load_model(&c->p, path, &rt, e);
   } else {
-    TrainRecipe r;
-    rc = partial_recipe(s, c, partial, &r, g, e);
-    if (rc) return row_failed(row, e);
-    rc = new_model(c, &rt, g, e);
-    ProgressCtx pc = {s, it->label, clock_now(), c->grank, partial, 0};
+    rc = pipe_new_model(&c->p, &rt, e);
+    ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
     UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
-    if (!rc)
-      rc = train_recipe_run(&rt, c->d, c->fs.train_retain, c->fs.n_train_retain, &r, c->rs.seed, g,
-                            &prog, e);
-    if (!rc) rc = save_model(s, c, path, &rt, "retrain", g, e);
+    if (!rc) rc = pipe_train(&c->p, &rt, 1, s->cache_dir, partial, &prog, e);
+    if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &rt, "retrain", e);
     if (!rc) drop_partial(c, partial);
     if (rc) model_free(&rt);
   }
   if (rc) return row_failed(row, e);
-  if (load_model(s, c, opath, &orig, g, e)) {
+  if (pipe_load_model(&c->p, opath, &orig, e)) {
     model_free(&rt);
     return row_failed(row, e);
   }
   EvalResult r;
-  rc = evaluate(&r, &rt, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
-  if (!rc && c->grank == 0) rc = write_metrics(mpath, &r, e);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, g);
-  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
+  rc = pipe_evaluate(&c->p, &r, &rt, &orig, &rt, NULL, NULL, e);
+  if (!rc && c->p.grank == 0) rc = write_metrics(mpath, &r, e);
+  MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
+  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     row->avg_gap = 0;  // the reference itself
@@ -407,8 +325,7 @@ static int do_retrain(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRo
 }
 
 // Evaluates θ_o against θ_rt for one forget set: the "original" row.
-static int do_original_row(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *row,
-                           Err *e) {
+static int do_original_row(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];  // the retrain job
   const PlanRun *run = &s->plan->runs[job->run];
   char path[4096], opath[4096], mpath[4096];
@@ -416,24 +333,25 @@ static int do_original_row(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, Res
   sweep_cache_path(s, "retrain", job->id, "metrics", mpath, sizeof mpath);
   sweep_cache_path(s, "original", original_id(s, run), "h5", opath, sizeof opath);
   Model rt, orig;
-  if (load_model(s, c, opath, &orig, g, e)) return row_failed(row, e);
-  if (load_model(s, c, path, &rt, g, e)) {
+  if (pipe_load_model(&c->p, opath, &orig, e)) return row_failed(row, e);
+  if (pipe_load_model(&c->p, path, &rt, e)) {
     model_free(&orig);
     return row_failed(row, e);
   }
   EvalResult r, ref;
-  int rc = evaluate(&r, &orig, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
-  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
+  int rc = pipe_evaluate(&c->p, &r, &orig, &orig, &rt, NULL, NULL, e);
+  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);
-    row->avg_gap = eval_avg_gap(&r, &ref);
+    rc = pipe_gap(&c->p, &row->avg_gap, &r, &ref, &rt, NULL, NULL, NULL, e);
   }
   model_free(&rt), model_free(&orig);
   return rc ? row_failed(row, e) : 0;
 }
 
-static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *row, Err *e) {
+// One unlearning run: θ_u from θ_o (with EC's modules), evaluated against θ_o and θ_rt.
+static int do_run(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) {
   const PlanRun *run = &s->plan->runs[it->index];
   char opath[4096], rpath[4096], mpath[4096], apath[4096], id[17];
   sweep_cache_path(s, "original", original_id(s, run), "h5", opath, sizeof opath);
@@ -442,14 +360,14 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
   sweep_cache_path(s, "retrain", s->plan->jobs[run->job[JOB_RETRAIN]].id, "metrics", mpath,
                    sizeof mpath);
   plan_id_text(run->id, id);
-  int ec = unlearn_uses_ec(&c->rs.unlearn);
+  int ec = unlearn_uses_ec(&c->p.rs.unlearn);
   Model u, orig, rt;
-  if (load_model(s, c, opath, &orig, g, e)) return row_failed(row, e);
-  if (load_model(s, c, opath, &u, g, e)) {
+  if (pipe_load_model(&c->p, opath, &orig, e)) return row_failed(row, e);
+  if (pipe_load_model(&c->p, opath, &u, e)) {
     model_free(&orig);
     return row_failed(row, e);
   }
-  if (load_model(s, c, rpath, &rt, g, e)) {
+  if (pipe_load_model(&c->p, rpath, &rt, e)) {
     model_free(&orig), model_free(&u);
     return row_failed(row, e);
   }
@@ -458,42 +376,36 @@ static int do_run(Sweep *s, const Item *it, MPI_Comm g, ItemCtx *c, ResultRow *r
   if (ec) {
     sweep_cache_path(s, "ec_modules", s->plan->jobs[run->job[JOB_EC_MODULES]].id, "h5", apath,
                      sizeof apath);
-    AuxSpec as = c->rs.unlearn.ec.aux;
-    rc = aux_points_from_names(&as, &orig, c->rs.point_names, c->rs.n_points, e);
-    if (!rc) rc = aux_create(&aux, &orig, &as, e);
+    rc = pipe_modules(&c->p, &orig, &aux, e);
     if (!rc) {
       have_aux = 1;
-      aux.comm = g;
       io_begin(s);
       rc = aux_load(apath, &aux, e);
       io_end(s);
     }
   }
-  ProgressCtx pc = {s, it->label, clock_now(), c->grank, NULL, 1};
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 1};
   s->n_trace = 0;
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc, .epoch_fn = on_unlearn_epoch};
-  if (!rc) rc = unlearn_spec_check(&c->rs.unlearn, &u, e);
-  if (!rc)
-    rc = unlearn_run(&u, &orig, c->d, &c->fs, &c->rs.unlearn, have_aux ? &aux : NULL, c->rs.seed, g,
-                     &prog, NULL, e);
+  if (!rc) rc = pipe_unlearn(&c->p, &u, &orig, have_aux ? &aux : NULL, &prog, e);
   EvalResult r, ref;
-  if (!rc)
-    rc = evaluate(&r, &u, &orig, &rt, c->d, &c->fs, c->d->mean, c->d->std, &c->rs.eval, g, e);
-  row->trace = s->trace, row->n_trace = c->grank == 0 ? s->n_trace : 0;
+  if (!rc) rc = pipe_evaluate(&c->p, &r, &u, &orig, &rt, NULL, NULL, e);
+  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);
-    row->avg_gap = eval_avg_gap(&r, &ref);
+    rc = pipe_gap(&c->p, &row->avg_gap, &r, &ref, &rt, NULL, NULL, NULL, e);
   }
-  if (!rc && c->cfg.output.save_models && c->grank == 0) {
+  const OutputCfg *out = &c->cfg.output;
+  if (!rc && out->save_models && c->p.grank == 0) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.h5", c->cfg.output.models_dir, id);
-    rc = mkdir_p(c->cfg.output.models_dir, e);
+    snprintf(path, sizeof path, "%s/%s.h5", out->models_dir, id);
+    rc = pipe_mkdir(out->models_dir, e);
     io_begin(s);
-    if (!rc) rc = unlearn_save_model(path, &u, c->d, id, e);
+    if (!rc) rc = unlearn_save_model(path, &u, c->p.d, id, e);
     io_end(s);
   }
-  if (c->cfg.output.save_models) MPI_Bcast(&rc, 1, MPI_INT, 0, g);
+  if (out->save_models) MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
   if (have_aux) aux_free(&aux);
   model_free(&u), model_free(&orig), model_free(&rt);
   return rc ? row_failed(row, e) : 0;
@@ -540,19 +452,19 @@ int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_ro
   } else {
     switch (it->kind) {
       case ITEM_ORIGINAL:
-        rc = do_original(s, it, g, &c, &e);
+        rc = do_original(s, it, &c, &e);
         break;
       case ITEM_EC_MODULES:
-        rc = do_ec_modules(s, it, g, &c, &e);
+        rc = do_ec_modules(s, it, &c, &e);
         break;
       case ITEM_RETRAIN:
-        rc = do_retrain(s, it, g, &c, row, &e);
+        rc = do_retrain(s, it, &c, row, &e);
         break;
       case ITEM_ORIGINAL_ROW:
-        rc = do_original_row(s, it, g, &c, row, &e);
+        rc = do_original_row(s, it, &c, row, &e);
         break;
       case ITEM_RUN:
-        rc = do_run(s, it, g, &c, row, &e);
+        rc = do_run(s, it, &c, row, &e);
         break;
     }
     if (rc && !*has_row) row_failed(row, &e);
