@@ -84,8 +84,7 @@ static const char *metric_name(MetricId m) {
 
 // The metric by its name in the file: a scalar, or a curve at point p.
 static GroupMetric metric_of(MetricId m, int p) {
-  return m == M_CKA || m == M_KNN ? groups_curve(metric_name(m), p)
-                                  : groups_scalar(metric_name(m));
+  return m == M_CKA || m == M_KNN ? groups_curve(metric_name(m), p) : groups_scalar(metric_name(m));
 }
 
 typedef enum { K_LOWER, K_WITHIN, K_AT_MOST, K_DROP, K_REF } Kind;
@@ -655,8 +654,7 @@ static void print_md(const Claims *c, FILE *out) {
   fprintf(out, "# ecore report --claims: sweep %s\n\n", c->s->sweep_id);
   const Groups *gr = &c->gr;
   fprintf(out, "%d runs: %d ok, %d failed", gr->n_rows, gr->n_ok, gr->n_rows - gr->n_ok);
-  if (t->n_rows > gr->n_rows)
-    fprintf(out, " (%d superseded rows ignored)", t->n_rows - gr->n_rows);
+  if (t->n_rows > gr->n_rows) fprintf(out, " (%d superseded rows ignored)", t->n_rows - gr->n_rows);
   if (t->ecore_version)
     fprintf(out, ". Written by ecore %s (%s), created %s", t->ecore_version,
             t->git_commit ? t->git_commit : "", t->created ? t->created : "");

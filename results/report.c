@@ -145,7 +145,8 @@ static void print_md(const Groups *r, FILE *out) {
     md_header(out, s, points, s->n_points);
     for (int g = 0; g < r->n_groups; g++) {
       md_group_cells(out, r, g);
-      for (int p = 0; p < s->n_points; p++) md_cell(out, r, g, groups_curve(results_curve_name(c), p), true, 4);
+      for (int p = 0; p < s->n_points; p++)
+        md_cell(out, r, g, groups_curve(results_curve_name(c), p), true, 4);
       fputc('\n', out);
     }
   }

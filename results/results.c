@@ -473,8 +473,7 @@ static int read_reference_axes(hid_t f, ResultsSchema *s, const char *path, Err 
     int i = 0;
     while (i < s->n_axes && strcmp(s->axes[i], names[k])) i++;
     if (i == s->n_axes)
-      return errf(e, ERR_RUNTIME, "%s: reference axis '%s' is not one of the axes", path,
-                  names[k]);
+      return errf(e, ERR_RUNTIME, "%s: reference axis '%s' is not one of the axes", path, names[k]);
     s->reference_axis[i] = true;
   }
   s->has_reference_axes = true;

@@ -78,14 +78,14 @@ typedef struct {
   char sweep_id[RESULTS_SWEEP_ID_LEN];
   int n_axes;
   char axes[RESULTS_MAX_AXES][RESULTS_NAME_LEN];  // dotted config keys, in column order
+  int n_points;                                   // 1..RESULTS_MAX_POINTS
+  char points[RESULTS_MAX_POINTS][RESULTS_NAME_LEN];
   // Which axes determine the retrained reference model (its original model or its forget
   // set): reference_axis[i] for axes[i]. has_reference_axes false: not known (a file written
-  // before the file said so, or a writer that does not say); the report then goes by the axis
+  // before files said so, or a writer that does not say); the report then goes by the axis
   // names (results/groups.c, legacy_reference_axis).
   bool has_reference_axes;
   bool reference_axis[RESULTS_MAX_AXES];
-  int n_points;                                   // 1..RESULTS_MAX_POINTS
-  char points[RESULTS_MAX_POINTS][RESULTS_NAME_LEN];
 } ResultsSchema;
 
 // Provenance written once, when the file is created. NULL strings are stored as "".
