@@ -879,6 +879,18 @@ static void test_reference_axes(const char *dir) {
   results_close(f);
   s.reference_axis[1] = true;
   CHECK(results_open(path, &s, &f, &e) == ERR_CONFIG);
+
+  // A merge of an old and a new file keeps the new one's reference axes, in either order.
+  char old_path[512], out[512];
+  join(old_path, dir, "reference_old.h5");
+  for (int order = 0; order < 2; order++) {
+    const char *in[] = {order ? path : old_path, order ? old_path : path};
+    join(out, dir, order ? "reference_merged1.h5" : "reference_merged0.h5");
+    CHECK(results_merge(out, in, 2, NULL, &e) == 0);
+    CHECK_CLOSE(ft_retrain_forget(out, &t), 0.1, 1e-9, 1e-12);
+    CHECK(t.schema.has_reference_axes && t.schema.reference_axis[0]);
+    results_table_free(&t);
+  }
 }
 
 static void test_svg(const char *dir) {
