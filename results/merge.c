@@ -71,7 +71,8 @@ static int check_inputs(const ResultsTable *t, const char *const *inputs, int n,
     for (int j = 0; j < i; j++)
       if (!results_schema_equal(&t[i].schema, &t[j].schema))
         return errf(e, ERR_CONFIG,
-                    "%s and %s: same sweep %s but different grid axes or supervision points",
+                    "%s and %s: same sweep %s but different grid axes, reference axes or "
+                    "supervision points",
                     inputs[i], inputs[j], t[0].schema.sweep_id);
   }
   return 0;

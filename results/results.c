@@ -961,7 +961,8 @@ int results_open(const char *path, const ResultsSchema *expect, ResultsFile **ou
               path, t.schema.sweep_id, expect->sweep_id);
   else if (expect && !results_schema_equal(expect, &t.schema))
     rc = errf(e, ERR_CONFIG,
-              "%s: sweep %s, but its grid axes or supervision points differ from this sweep's",
+              "%s: sweep %s, but its grid axes, reference axes or supervision points differ "
+              "from this sweep's",
               path, t.schema.sweep_id);
   ResultsFile *f = rc ? NULL : calloc(1, sizeof *f);
   if (!rc && (!f || !(f->path = strdup(path)))) rc = errf(e, ERR_RUNTIME, "out of memory");
