@@ -3,9 +3,10 @@
 // seeds, the margin and the seed-to-seed spread.
 //
 // Rows: the latest ok row of each run_id. Group: the rows that differ only by seed (same
-// method, ec and axis values), as in report.c. Setting: the groups with the same values of the
-// axes under data., model., train. and forget. (what the original and retrained models depend
-// on); claims compare groups of one setting only. The reference rows of a setting: method
+// method, ec and axis values), as in report.c (both group with groups.c). Setting: the groups
+// with the same values of the reference axes (what the original and retrained models depend
+// on: as the file says, or in a file from before it said, the axes under data., model., train.
+// and forget.); claims compare groups of one setting only. The reference rows of a setting: method
 // "original" (θ_o) or "retrain" (θ_rt) whose setting axes agree with the setting's wherever
 // both are set (a row holds "" for a key that does not apply to it; a job row also for keys its
 // model does not depend on, e.g. model.points). Two groups of a setting are compared when they
@@ -81,17 +82,9 @@ static const char *metric_name(MetricId m) {
   return names[m];
 }
 
-static double metric_value(const ResultRow *r, MetricId m, int point) {
-  switch (m) {
-    case M_FORGET:
-      return r->forget_acc;
-    case M_TEST_RETAIN:
-      return r->test_retain_acc;
-    case M_CKA:
-      return r->cka_original[point];
-    default:
-      return r->knn_forget_acc[point];
-  }
+// The metric by its name in the file: a scalar, or a curve at point p.
+static GroupMetric metric_of(MetricId m, int p) {
+  return m == M_CKA || m == M_KNN ? groups_curve(metric_name(m), p) : groups_scalar(metric_name(m));
 }
 
 typedef enum { K_LOWER, K_WITHIN, K_AT_MOST, K_DROP, K_REF } Kind;
@@ -122,10 +115,8 @@ typedef struct {
 typedef struct {
   const ResultsTable *t;
   const ResultsSchema *s;
-  int n_latest;            // runs (latest row of each run_id), ok or not
-  const ResultRow **rows;  // the latest ok row of each run_id
-  int n_rows;
-  const ResultRow **groups;  // a row of each group, sorted as the report sorts them
+  Groups gr;                 // the latest rows of the run_ids and their groups
+  const ResultRow **groups;  // a row of each group with ok rows, in gr's order
   int n_groups;
   int *setting_of;             // the setting of each group; -1 for original and retrain
   const ResultRow **settings;  // a row of each setting: its setting axes
@@ -141,11 +132,11 @@ typedef struct {
 
 typedef enum { AX_SETTING, AX_RESTATED, AX_OTHER } AxisKind;
 
-static AxisKind axis_kind(const char *axis) {
-  static const char *const prefixes[] = {"data.", "model.", "train.", "forget."};
-  for (int i = 0; i < 4; i++)
-    if (!strncmp(axis, prefixes[i], strlen(prefixes[i]))) return AX_SETTING;
-  if (!strcmp(axis, "unlearn.method") || !strcmp(axis, "ec.enabled")) return AX_RESTATED;
+// Setting: a reference axis (groups.c). Restated: unlearn.method and ec.enabled.
+static AxisKind axis_kind(const ResultsSchema *s, int i) {
+  if (groups_reference_axis(s, i)) return AX_SETTING;
+  if (!strcmp(s->axes[i], "unlearn.method") || !strcmp(s->axes[i], "ec.enabled"))
+    return AX_RESTATED;
   return AX_OTHER;
 }
 
@@ -153,16 +144,9 @@ static AxisKind axis_kind(const char *axis) {
 static bool agree(const Claims *c, const ResultRow *a, const ResultRow *b, AxisKind k, bool loose) {
   for (int i = 0; i < c->s->n_axes; i++) {
     const char *x = a->axis[i], *y = b->axis[i];
-    if (axis_kind(c->s->axes[i]) != k || (loose && (!*x || !*y))) continue;
+    if (axis_kind(c->s, i) != k || (loose && (!*x || !*y))) continue;
     if (strcmp(x, y)) return false;
   }
-  return true;
-}
-
-static bool same_group(const Claims *c, const ResultRow *a, const ResultRow *b) {
-  if (strcmp(a->method, b->method) || a->ec != b->ec) return false;
-  for (int i = 0; i < c->s->n_axes; i++)
-    if (strcmp(a->axis[i], b->axis[i])) return false;
   return true;
 }
 
@@ -179,24 +163,10 @@ static bool is_plugin(const ResultRow *r) {
   return r->ec && !is_reference(r) && !is_ec_alone(r);
 }
 
-// Numbers compare as numbers ("2" < "10"), anything else as text.
-static int method_rank(const char *m) {
-  return !strcmp(m, "original") ? 0 : !strcmp(m, "retrain") ? 1 : !strcmp(m, "none") ? 2 : 3;
-}
-
-// Report order: original, retrain, EC alone, then base methods by name, without EC first.
-static int cmp_group(const Claims *c, const ResultRow *x, const ResultRow *y) {
-  int d = method_rank(x->method) - method_rank(y->method);
-  if (!d) d = strcmp(x->method, y->method);
-  if (!d) d = x->ec - y->ec;
-  for (int i = 0; !d && i < c->s->n_axes; i++) d = report_cmp_value(x->axis[i], y->axis[i]);
-  return d;
-}
-
 static int cmp_setting(const Claims *c, const ResultRow *x, const ResultRow *y) {
   int d = 0;
   for (int i = 0; !d && i < c->s->n_axes; i++)
-    if (axis_kind(c->s->axes[i]) == AX_SETTING) d = report_cmp_value(x->axis[i], y->axis[i]);
+    if (axis_kind(c->s, i) == AX_SETTING) d = groups_cmp_value(x->axis[i], y->axis[i]);
   return d;
 }
 
@@ -206,35 +176,19 @@ static int find_setting(const Claims *c, const ResultRow *r, bool loose) {
   return -1;
 }
 
-// Groups (sorted) and settings: one per distinct setting of the unlearning runs, then one per
+// Groups (sorted: original, retrain, EC alone, then base methods by name, without EC first)
+// and settings: one per distinct setting of the unlearning runs, then one per
 // original/retrain group that fits none of those (its claims are all n/a).
 static int build(Claims *c, Err *e) {
-  int *idx = NULL, n = 0;
-  int rc = results_latest_rows(c->t, &idx, &n, e);
+  int rc = groups_build(c->t, true, &c->gr, e);
   if (rc) return rc;
-  size_t cap = (size_t)(n ? n : 1);
-  c->n_latest = n;
-  c->rows = malloc(sizeof *c->rows * cap);
+  size_t cap = (size_t)(c->gr.n_groups ? c->gr.n_groups : 1);
   c->groups = malloc(sizeof *c->groups * cap);
   c->setting_of = malloc(sizeof *c->setting_of * cap);
   c->settings = malloc(sizeof *c->settings * cap);
-  if (!c->rows || !c->groups || !c->setting_of || !c->settings) {
-    free(idx);
-    return errf(e, ERR_RUNTIME, "out of memory");
-  }
-  for (int i = 0; i < n; i++)
-    if (results_row_ok(&c->t->rows[idx[i]])) c->rows[c->n_rows++] = &c->t->rows[idx[i]];
-  free(idx);
-  for (int i = 0; i < c->n_rows; i++) {
-    int g = 0;
-    while (g < c->n_groups && !same_group(c, c->rows[i], c->groups[g])) g++;
-    if (g == c->n_groups) c->groups[c->n_groups++] = c->rows[i];
-  }
-  for (int i = 1; i < c->n_groups; i++)  // insertion sort: few groups
-    for (int j = i; j > 0 && cmp_group(c, c->groups[j - 1], c->groups[j]) > 0; j--) {
-      const ResultRow *tmp = c->groups[j];
-      c->groups[j] = c->groups[j - 1], c->groups[j - 1] = tmp;
-    }
+  if (!c->groups || !c->setting_of || !c->settings) return errf(e, ERR_RUNTIME, "out of memory");
+  for (int g = 0; g < c->gr.n_groups; g++)
+    if (c->gr.groups[g].n_ok) c->groups[c->n_groups++] = c->gr.groups[g].key;
   for (int g = 0; g < c->n_groups; g++) {
     c->setting_of[g] = -1;
     if (is_reference(c->groups[g])) continue;
@@ -256,30 +210,13 @@ static int build(Claims *c, Err *e) {
 }
 
 // Mean and std of metric m (at point p) over the group of key, or (ref not NULL) over the rows
-// of method ref that are the reference rows of key's setting.
+// of method ref that are the reference rows of key's setting. Equal values: exactly that value,
+// std 0; one value: std 0.
 static Stat stat_of(const Claims *c, const ResultRow *key, const char *ref, MetricId m, int p) {
-  double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
-  Stat st = {NAN, 0, 0, 0};
-  for (int pass = 0; pass < 2; pass++) {
-    double mean = st.n ? sum / st.n : 0;
-    st.n = st.rows = 0;
-    for (int i = 0; i < c->n_rows; i++) {
-      const ResultRow *r = c->rows[i];
-      bool in = ref ? !strcmp(r->method, ref) && agree(c, r, key, AX_SETTING, true)
-                    : same_group(c, r, key);
-      if (!in) continue;
-      st.rows++;
-      double v = metric_value(r, m, p);
-      if (isnan(v)) continue;
-      if (pass == 0)
-        sum += v, lo = fmin(lo, v), hi = fmax(hi, v);
-      else
-        sq += (v - mean) * (v - mean);
-      st.n++;
-    }
-  }
-  if (st.n) st.mean = lo == hi ? lo : sum / st.n;  // equal values: exactly that, std 0
-  st.std = st.n > 1 && lo != hi ? sqrt(sq / (st.n - 1)) : 0;
+  GroupStat g = groups_stat(&c->gr, key, ref, true, metric_of(m, p));
+  Stat st = {NAN, 0, g.n, g.rows};
+  if (g.n) st.mean = g.lo == g.hi ? g.lo : g.mean;
+  st.std = g.n > 1 && g.lo != g.hi ? g.std : 0;
   return st;
 }
 
@@ -303,7 +240,7 @@ static void group_label(const Claims *c, const ResultRow *g, char *buf, size_t c
     snprintf(buf, cap, "%s%s", g->method, g->ec ? "+EC" : "");
   const char *sep = " [";
   for (int i = 0; i < c->s->n_axes; i++) {
-    if (axis_kind(c->s->axes[i]) != AX_OTHER || !g->axis[i][0]) continue;
+    if (axis_kind(c->s, i) != AX_OTHER || !g->axis[i][0]) continue;
     append(buf, cap, "%s%s=%s", sep, c->s->axes[i], g->axis[i]);
     sep = ", ";
   }
@@ -315,7 +252,7 @@ static void setting_label(const Claims *c, int k, char *buf, size_t cap) {
   const ResultRow *r = c->settings[k];
   buf[0] = '\0';
   for (int i = 0; i < c->s->n_axes; i++)
-    if (axis_kind(c->s->axes[i]) == AX_SETTING && r->axis[i][0])
+    if (axis_kind(c->s, i) == AX_SETTING && r->axis[i][0])
       append(buf, cap, "%s%s=%s", buf[0] ? ", " : "", c->s->axes[i], r->axis[i]);
   if (!buf[0]) snprintf(buf, cap, "all runs");
 }
@@ -715,9 +652,9 @@ static void md_summary(const Claims *c, FILE *out, int claim) {
 static void print_md(const Claims *c, FILE *out) {
   const ResultsTable *t = c->t;
   fprintf(out, "# ecore report --claims: sweep %s\n\n", c->s->sweep_id);
-  fprintf(out, "%d runs: %d ok, %d failed", c->n_latest, c->n_rows, c->n_latest - c->n_rows);
-  if (t->n_rows > c->n_latest)
-    fprintf(out, " (%d superseded rows ignored)", t->n_rows - c->n_latest);
+  const Groups *gr = &c->gr;
+  fprintf(out, "%d runs: %d ok, %d failed", gr->n_rows, gr->n_ok, gr->n_rows - gr->n_ok);
+  if (t->n_rows > gr->n_rows) fprintf(out, " (%d superseded rows ignored)", t->n_rows - gr->n_rows);
   if (t->ecore_version)
     fprintf(out, ". Written by ecore %s (%s), created %s", t->ecore_version,
             t->git_commit ? t->git_commit : "", t->created ? t->created : "");
@@ -792,7 +729,8 @@ int results_claims(const ResultsTable *t, ReportFormat fmt, FILE *out, int *n_fa
     if (fflush(out) != 0 || ferror(out)) rc = errf(e, ERR_RUNTIME, "cannot write the report");
   }
   for (int i = 0; !rc && n_failed && i < c.n_lines; i++) *n_failed += c.lines[i].v == V_FAILS;
-  free(c.rows), free(c.groups), free(c.setting_of), free(c.settings);
+  groups_free(&c.gr);
+  free(c.groups), free(c.setting_of), free(c.settings);
   free(c.lines), free(c.subjects);
   return rc;
 }

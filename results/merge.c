@@ -61,18 +61,30 @@ static char *join_names(const char *const *names, int n) {
   return s;
 }
 
-// Checks that every input belongs to the first one's sweep and schema.
+// Checks that every input belongs to the first one's sweep and that all have one schema (every
+// pair: a file from before reference_axes matches any, so equality is not transitive).
 static int check_inputs(const ResultsTable *t, const char *const *inputs, int n, Err *e) {
   for (int i = 1; i < n; i++) {
     if (strcmp(t[i].schema.sweep_id, t[0].schema.sweep_id))
       return errf(e, ERR_CONFIG, "%s is from sweep %s but %s is from sweep %s: not merging",
                   inputs[i], t[i].schema.sweep_id, inputs[0], t[0].schema.sweep_id);
-    if (!results_schema_equal(&t[i].schema, &t[0].schema))
-      return errf(e, ERR_CONFIG,
-                  "%s and %s: same sweep %s but different grid axes or supervision points",
-                  inputs[i], inputs[0], t[0].schema.sweep_id);
+    for (int j = 0; j < i; j++)
+      if (!results_schema_equal(&t[i].schema, &t[j].schema))
+        return errf(e, ERR_CONFIG,
+                    "%s and %s: same sweep %s but different grid axes, reference axes or "
+                    "supervision points",
+                    inputs[i], inputs[j], t[0].schema.sweep_id);
   }
   return 0;
+}
+
+// The schema of the output: the first input's, with the reference axes of the first input that
+// names them (an input from before reference_axes does not).
+static ResultsSchema merged_schema(const ResultsTable *t, int n) {
+  ResultsSchema s = t[0].schema;
+  for (int i = 0; i < n && !s.has_reference_axes; i++)
+    if (t[i].schema.has_reference_axes) s = t[i].schema;
+  return s;
 }
 
 // The latest row of each run_id of every input, sorted by run_id then input; overlaps must be
@@ -134,8 +146,8 @@ int results_merge(const char *out, const char *const *inputs, int n_inputs, int 
                      .hosts = hosts,
                      .world_size = world,
                      .merged_from = from};
-    rc = from ? results_write(out, &t[0].schema, &m, rows, n, e)
-              : errf(e, ERR_RUNTIME, "out of memory");
+    ResultsSchema s = merged_schema(t, n_inputs);
+    rc = from ? results_write(out, &s, &m, rows, n, e) : errf(e, ERR_RUNTIME, "out of memory");
     free(from);
   }
   if (!rc && n_rows) *n_rows = n;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "results.h"
+#include "results_internal.h"
 
 enum { WIDTH = 800, PLOT_X0 = 80, PLOT_X1 = 560, PLOT_Y0 = 70, PLOT_Y1 = 400, LEGEND_X = 585 };
 
@@ -21,7 +22,7 @@ typedef struct {
 } Line;
 
 static int method_rank(const char *m) {
-  return !strcmp(m, "original") ? 0 : !strcmp(m, "retrain") ? 1 : 2;
+  return groups_method_rank(m, false);
 }
 
 static int cmp_line(const Line *a, const Line *b) {

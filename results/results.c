@@ -181,6 +181,8 @@ bool results_schema_equal(const ResultsSchema *a, const ResultsSchema *b) {
     if (strcmp(a->axes[i], b->axes[i])) return false;
   for (int i = 0; i < a->n_points; i++)
     if (strcmp(a->points[i], b->points[i])) return false;
+  for (int i = 0; a->has_reference_axes && b->has_reference_axes && i < a->n_axes; i++)
+    if (a->reference_axis[i] != b->reference_axis[i]) return false;
   return true;
 }
 
@@ -445,6 +447,39 @@ static int read_text_dataset(hid_t group, const char *name, char **out, const ch
   return rc;
 }
 
+// The names of the reference axes [k <= n_axes], in column order, as attribute reference_axes.
+static int write_reference_axes(hid_t f, const ResultsSchema *s, const char *path, Err *e) {
+  char names[RESULTS_MAX_AXES][RESULTS_NAME_LEN];
+  int n = 0;
+  for (int i = 0; i < s->n_axes; i++)
+    if (s->reference_axis[i]) memcpy(names[n++], s->axes[i], RESULTS_NAME_LEN);
+  return attr_write_names(f, "reference_axes", &names[0][0], n, RESULTS_NAME_LEN, path, e);
+}
+
+// Sets s->reference_axis from attribute reference_axes (after the axes are read); a file
+// without it leaves has_reference_axes false.
+static int read_reference_axes(hid_t f, ResultsSchema *s, const char *path, Err *e) {
+  s->has_reference_axes = false;
+  htri_t has = H5Aexists(f, "reference_axes");
+  if (has < 0) return h5fail(e, path, "cannot look for attribute 'reference_axes'");
+  if (!has) return 0;
+  char names[RESULTS_MAX_AXES][RESULTS_NAME_LEN];
+  int n = 0;
+  int rc = attr_read_names(f, "reference_axes", &names[0][0], &n, RESULTS_MAX_AXES,
+                           RESULTS_NAME_LEN, path, e);
+  if (rc) return rc;
+  for (int i = 0; i < s->n_axes; i++) s->reference_axis[i] = false;
+  for (int k = 0; k < n; k++) {
+    int i = 0;
+    while (i < s->n_axes && strcmp(s->axes[i], names[k])) i++;
+    if (i == s->n_axes)
+      return errf(e, ERR_RUNTIME, "%s: reference axis '%s' is not one of the axes", path, names[k]);
+    s->reference_axis[i] = true;
+  }
+  s->has_reference_axes = true;
+  return 0;
+}
+
 // ---------------------------------------------------------------- file contents
 
 static void utc_now(char *buf, size_t n) {
@@ -488,6 +523,7 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
   if (!rc) rc = attr_write_str(f, "shard", m->shard, path, e);
   if (!rc) rc = attr_write_str(f, "merged_from", m->merged_from, path, e);
   if (!rc) rc = attr_write_names(f, "axes", &s->axes[0][0], s->n_axes, RESULTS_NAME_LEN, path, e);
+  if (!rc && s->has_reference_axes) rc = write_reference_axes(f, s, path, e);
   if (rc) return rc;
 
   hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -720,6 +756,7 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
   if (!rc)
     rc = attr_read_names(f, "axes", &t->schema.axes[0][0], &t->schema.n_axes, RESULTS_MAX_AXES,
                          RESULTS_NAME_LEN, path, e);
+  if (!rc) rc = read_reference_axes(f, &t->schema, path, e);
   if (!rc && (d = H5Dopen2(f, CURVES[0].name, H5P_DEFAULT)) < 0)
     rc = errf(e, ERR_RUNTIME, "%s: dataset /%s is missing", path, CURVES[0].name);
   if (!rc)
@@ -924,7 +961,8 @@ int results_open(const char *path, const ResultsSchema *expect, ResultsFile **ou
               path, t.schema.sweep_id, expect->sweep_id);
   else if (expect && !results_schema_equal(expect, &t.schema))
     rc = errf(e, ERR_CONFIG,
-              "%s: sweep %s, but its grid axes or supervision points differ from this sweep's",
+              "%s: sweep %s, but its grid axes, reference axes or supervision points differ "
+              "from this sweep's",
               path, t.schema.sweep_id);
   ResultsFile *f = rc ? NULL : calloc(1, sizeof *f);
   if (!rc && (!f || !(f->path = strdup(path)))) rc = errf(e, ERR_RUNTIME, "out of memory");

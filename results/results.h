@@ -31,8 +31,12 @@
 //   /                attributes: format "ecore-results", schema_version 1, sweep_id,
 //                    ecore_version, git_commit, created (UTC, ISO 8601), mpi_world_size,
 //                    hosts, shard ("I/N" or ""), axes (names, in column order),
-//                    merged_from (input files of a merge, or ""). Attributes and /config
-//                    are variable-length UTF-8 strings (h5py gives str), numbers int32.
+//                    merged_from (input files of a merge, or ""), and reference_axes (the
+//                    axes that determine the retrained reference model, in column order; a
+//                    subset of axes, possibly empty). Attributes and /config are
+//                    variable-length UTF-8 strings (h5py gives str), numbers int32. Files
+//                    written before reference_axes existed (still schema_version 1) lack it:
+//                    the report then takes the axes under data., model., train. and forget.
 //
 // Duplicates: a run that failed is rerun on resume and appends a new row with the same run_id;
 // the latest row of a run_id wins (pandas: df.drop_duplicates("run_id", keep="last")). Runs
@@ -76,6 +80,12 @@ typedef struct {
   char axes[RESULTS_MAX_AXES][RESULTS_NAME_LEN];  // dotted config keys, in column order
   int n_points;                                   // 1..RESULTS_MAX_POINTS
   char points[RESULTS_MAX_POINTS][RESULTS_NAME_LEN];
+  // Which axes determine the retrained reference model (its original model or its forget
+  // set): reference_axis[i] for axes[i]. has_reference_axes false: not known (a file written
+  // before files said so, or a writer that does not say); the report then goes by the axis
+  // names (results/groups.c, legacy_reference_axis).
+  bool has_reference_axes;
+  bool reference_axis[RESULTS_MAX_AXES];
 } ResultsSchema;
 
 // Provenance written once, when the file is created. NULL strings are stored as "".
@@ -150,6 +160,7 @@ bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSch
                         const char **field);
 // Checks names, counts and lengths; ERR_CONFIG with what is wrong.
 int results_schema_check(const ResultsSchema *s, Err *e);
+// Same sweep id, axes and points; the reference axes too when both schemas say which they are.
 bool results_schema_equal(const ResultsSchema *a, const ResultsSchema *b);
 
 // The scalar metrics, in column order: forget_acc ... wall_s.

@@ -49,9 +49,65 @@ int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, con
 // file has no /trace). Checks that every entry's row exists and carries its run_id.
 int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e);
 
-// ---- report helpers (report.c), also used by claims.c
+// ---- groups (groups.c): rows grouped for report.c and claims.c
+// A group: the latest rows of the run_ids that differ only by seed (same method, ec and axis
+// values).
+typedef struct {
+  const ResultRow *key;  // a row of the group: its method, ec and axis values
+  int n_ok, n_failed;    // its latest rows by status
+} Group;
+
+typedef struct {
+  const ResultsTable *t;
+  const ResultsSchema *s;  // &t->schema
+  const ResultRow **rows;  // [n_rows] the latest row of each run_id (ok or not), by run_id
+  int n_rows, n_ok;        // n_ok: of those, the ok rows
+  Group *groups;           // [n_groups] sorted: see groups_build
+  int n_groups;
+} Groups;
+
+// A metric: scalar `index` (curve < 0), or point `index` of per-point curve `curve`; index -1:
+// no such metric (its values are NaN).
+typedef struct {
+  int curve, index;
+} GroupMetric;
+
+// Mean and sample std of a metric over selected rows.
+typedef struct {
+  double mean, std;  // NaN when n = 0; std NaN when n < 2
+  double lo, hi;     // smallest and largest value (+inf, -inf when n = 0)
+  int n;             // selected rows with a value (not NaN)
+  int rows;          // selected rows
+} GroupStat;
+
+// Whether axis i of s determines the retrained reference model: as the file says, else (a file
+// from before it said) by the axis name.
+bool groups_reference_axis(const ResultsSchema *s, int i);
 // Axis values: numbers compare as numbers ("2" < "10"), anything else as text.
-int report_cmp_value(const char *a, const char *b);
+int groups_cmp_value(const char *a, const char *b);
+// Sort rank of a method: original 0, retrain 1, then (none_first) none 2, every other method
+// after.
+int groups_method_rank(const char *method, bool none_first);
+// Same method, ec and axis values.
+bool groups_same(const ResultsSchema *s, const ResultRow *a, const ResultRow *b);
+// a and b agree on every reference axis: exactly, or (loose) wherever both are set (not "").
+bool groups_agree_reference(const ResultsSchema *s, const ResultRow *a, const ResultRow *b,
+                            bool loose);
+// Metrics by the names results_scalar_name and results_curve_name give.
+GroupMetric groups_scalar(const char *name);
+GroupMetric groups_curve(const char *name, int point);
+double groups_value(const ResultRow *r, GroupMetric m);
+// Groups the latest rows of t, sorted by method (groups_method_rank, then name), ec, then axis
+// values in column order (groups_cmp_value). Free with groups_free.
+int groups_build(const ResultsTable *t, bool none_first, Groups *g, Err *e);
+void groups_free(Groups *g);
+// Metric m over the latest ok rows of key's group (method NULL), or over those of `method`
+// whose reference axes agree with key's (exactly, or loosely: see groups_agree_reference); in
+// row order.
+GroupStat groups_stat(const Groups *g, const ResultRow *key, const char *method, bool loose,
+                      GroupMetric m);
+
+// ---- report helpers (report.c), also used by claims.c
 // A CSV field: quoted (with "" for ") when it holds a comma, quote or line break.
 void report_csv_text(FILE *out, const char *s);
 // ",v" with v in %.9g, or "," alone for NaN.

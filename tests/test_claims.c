@@ -381,6 +381,40 @@ static void test_cli(const char *ecore, const char *dir) {
 #undef EXPECT
 }
 
+// Settings come from the reference axes the file names, whatever the axes are called; a file
+// that names none goes by the config prefixes (data., model., train., forget.).
+static void test_reference_axes(void) {
+  ResultsTable t;
+  build(&t, 3);
+  char *want = claims_text(&t, REPORT_CSV, NULL);  // forget.classes by its prefix
+  strcpy(t.schema.axes[4], "split.k");
+  t.schema.has_reference_axes = true;
+  for (int i = 0; i < t.schema.n_axes; i++) t.schema.reference_axis[i] = i == 4;
+  char *got = claims_text(&t, REPORT_CSV, NULL);
+  if (want && got) {  // the same report, the axis renamed
+    for (char *p = strstr(want, "forget.classes="); p; p = strstr(p, "forget.classes="))
+      memmove(p, p + strlen("forget."), strlen(p + strlen("forget.")) + 1),
+          memcpy(p, "split.k=", strlen("split.k="));
+    CHECK(!strcmp(want, got));
+    char f[FIELDS][FIELD_LEN];
+    CHECK(find(got, "C1.forget_acc", "split.k=[1]", "", EC, "retrain", f) == 1);
+  }
+  free(want), free(got);
+
+  t.schema.has_reference_axes = false;  // a file from before: split.k is no reference axis
+  got = claims_text(&t, REPORT_CSV, NULL);
+  if (got) {
+    char f[FIELDS][FIELD_LEN];
+    // One setting; split.k is an other axis, in the group labels.
+    CHECK(find(got, "C1.forget_acc", NULL, "", NULL, "retrain", f) == 2);
+    CHECK(find(got, "C1.forget_acc", "all runs", "", NULL, "retrain", f) == 2);
+    CHECK(find(got, "C1.forget_acc", "all runs", "", "EC alone [ec.temperature=0.5, split.k=[1]]",
+               "retrain", f) == 1);
+  }
+  free(got);
+  free(t.rows);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--cli")) {
     char dir[] = "/tmp/ecore_test_claims_XXXXXX";
@@ -401,5 +435,6 @@ int main(int argc, char **argv) {
   }
   test_csv();
   test_markdown();
+  test_reference_axes();
   return test_finish(argv[0]);
 }

@@ -803,6 +803,96 @@ static void test_report(const char *dir) {
   results_table_free(&t);
 }
 
+// The retrain reference of a file that names its reference axes, against one that does not.
+// Axes: world.size (a reference axis in the new file, though no config prefix says so) and
+// forget.classes (not one in the new file, though its prefix says so in an old one).
+// retrain rows: (A, [0]) 0.0, (A, [1]) 0.2, (B, [0]) 0.8; ft (A, [0]) 0.5.
+static void reference_file(const char *path, bool has_flags) {
+  ResultsSchema s = {.n_axes = 2, .n_points = 1, .has_reference_axes = has_flags};
+  snprintf(s.sweep_id, sizeof s.sweep_id, "00000000000000bb");
+  strcpy(s.axes[0], "world.size");
+  strcpy(s.axes[1], "forget.classes");
+  strcpy(s.points[0], "layer1");
+  s.reference_axis[0] = true;
+  const char *ids[] = {"rt1", "rt2", "rt3", "a1"};
+  const char *methods[] = {"retrain", "retrain", "retrain", "ft"};
+  const char *world[] = {"A", "A", "B", "A"}, *classes[] = {"[0]", "[1]", "[0]", "[0]"};
+  const double forget[] = {0.0, 0.2, 0.8, 0.5};
+  ResultRow rows[4];
+  Err e = {0};
+  for (int i = 0; i < 4; i++) {
+    results_row_init(&rows[i]);
+    snprintf(rows[i].run_id, sizeof rows[i].run_id, "%s", ids[i]);
+    snprintf(rows[i].method, sizeof rows[i].method, "%s", methods[i]);
+    CHECK(results_row_set_axis(&rows[i], &s, "world.size", world[i], &e) == 0);
+    CHECK(results_row_set_axis(&rows[i], &s, "forget.classes", classes[i], &e) == 0);
+    rows[i].forget_acc = forget[i];
+  }
+  CHECK(results_write(path, &s, &META, rows, 4, &e) == 0);
+}
+
+// The retrain column of ft's forget_acc line in the CSV report of path.
+static double ft_retrain_forget(const char *path, ResultsTable *t) {
+  Err e = {0};
+  CHECK(results_read(path, t, &e) == 0);
+  char *text = NULL, f[16][128];
+  size_t size = 0;
+  FILE *out = open_memstream(&text, &size);
+  CHECK(results_report(t, REPORT_CSV, out, &e) == 0);
+  fclose(out);
+  double ref = NAN;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+    if (csv_split(line, f, 16) == 12 && !strcmp(f[0], "ft") && !strcmp(f[4], "forget_acc"))
+      ref = atof(f[9]);
+  free(text);
+  return ref;
+}
+
+static void test_reference_axes(const char *dir) {
+  char path[512];
+  ResultsTable t;
+  join(path, dir, "reference_new.h5");
+  reference_file(path, true);
+  CHECK_CLOSE(ft_retrain_forget(path, &t), 0.1, 1e-9, 1e-12);  // rt1, rt2: world.size A
+  CHECK(t.schema.has_reference_axes && t.schema.reference_axis[0] && !t.schema.reference_axis[1]);
+  results_table_free(&t);
+
+  join(path, dir, "reference_old.h5");  // no attribute: by the prefixes, forget.classes only
+  reference_file(path, false);
+  CHECK_CLOSE(ft_retrain_forget(path, &t), 0.4, 1e-9, 1e-12);  // rt1, rt3: forget.classes [0]
+  CHECK(!t.schema.has_reference_axes);
+  results_table_free(&t);
+
+  // Resuming: the reference axes must match when both say them, and an old file opens.
+  ResultsSchema s = {.n_axes = 2, .n_points = 1, .has_reference_axes = true};
+  snprintf(s.sweep_id, sizeof s.sweep_id, "00000000000000bb");
+  strcpy(s.axes[0], "world.size");
+  strcpy(s.axes[1], "forget.classes");
+  strcpy(s.points[0], "layer1");
+  s.reference_axis[0] = true;
+  ResultsFile *f = NULL;
+  Err e = {0};
+  CHECK(results_open(path, &s, &f, &e) == 0);
+  results_close(f);
+  join(path, dir, "reference_new.h5");
+  CHECK(results_open(path, &s, &f, &e) == 0);
+  results_close(f);
+  s.reference_axis[1] = true;
+  CHECK(results_open(path, &s, &f, &e) == ERR_CONFIG);
+
+  // A merge of an old and a new file keeps the new one's reference axes, in either order.
+  char old_path[512], out[512];
+  join(old_path, dir, "reference_old.h5");
+  for (int order = 0; order < 2; order++) {
+    const char *in[] = {order ? path : old_path, order ? old_path : path};
+    join(out, dir, order ? "reference_merged1.h5" : "reference_merged0.h5");
+    CHECK(results_merge(out, in, 2, NULL, &e) == 0);
+    CHECK_CLOSE(ft_retrain_forget(out, &t), 0.1, 1e-9, 1e-12);
+    CHECK(t.schema.has_reference_axes && t.schema.reference_axis[0]);
+    results_table_free(&t);
+  }
+}
+
 static void test_svg(const char *dir) {
   char path[512], plots[512], svg[600];
   join(path, dir, "report.h5");
@@ -920,6 +1010,7 @@ int main(int argc, char **argv) {
     test_merge_refusals(dir);
     test_sigkill(dir);
     test_report(dir);
+    test_reference_axes(dir);
     test_svg(dir);
   }
   int rc = test_finish(argv[0]);

@@ -144,9 +144,14 @@ static void make_schema(Sweep *s) {
   char id[17];
   plan_id_text(s->plan->sweep_id, id);
   snprintf(sc->sweep_id, sizeof sc->sweep_id, "%s", id);
-  for (int k = 0; k < s->plan->n_columns && k < RESULTS_MAX_AXES; k++)
-    snprintf(sc->axes[sc->n_axes++], RESULTS_NAME_LEN, "%s",
-             config_schema[s->plan->columns[k]].key);
+  // An axis determines the retrained reference model when it determines the original model or
+  // the forget set: the report compares a run with the retrain runs that agree on those.
+  sc->has_reference_axes = true;
+  for (int k = 0; k < s->plan->n_columns && k < RESULTS_MAX_AXES; k++) {
+    const KeySpec *key = &config_schema[s->plan->columns[k]];
+    sc->reference_axis[sc->n_axes] = (key->flags & (J_ORIGINAL | J_FORGET)) != 0;
+    snprintf(sc->axes[sc->n_axes++], RESULTS_NAME_LEN, "%s", key->key);
+  }
   // The longest list of points among the runs' architectures (mlp has two).
   const char *const *points = config_arch_points(CFG_ARCH_MLP);
   for (int i = 0; i < s->plan->n_runs; i++) {
