@@ -215,6 +215,10 @@ def test_columns(path):
         check("given" in f["config"] and "expanded" in f["config"], "/config incomplete")
         for a in ["sweep_id", "ecore_version", "git_commit", "created", "mpi_world_size", "hosts"]:
             check(a in f.attrs, f"root attribute {a} missing")
+        # Which axes the retrained reference depends on, for the report: neither
+        # unlearn.method nor ec.enabled changes the retrained model.
+        check("reference_axes" in f.attrs and len(f.attrs["reference_axes"]) == 0,
+              f"reference_axes {f.attrs.get('reference_axes')}")
 
 
 def test_resume_training(tmp):
