@@ -127,14 +127,10 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
                     Err *e) {
   Model *m = &r->m;
   const int nf = r->rs.nf, n = nf + r->rs.nr, K = m->spec.num_classes;
-  const int use_ec = r->ec_on && (ph->ec_cu || ph->ec_ce);
-  const int use_points = use_ec || ph->loss == BASE_CU;
-  if (ph->loss == BASE_BS) bs_targets(r);
-  if (ph->loss == BASE_SCRUB_MAX || ph->loss == BASE_SCRUB_MIN) {
-    model_forward(&r->orig, r->x, n, 0);
-    memcpy(r->tlogits, model_logits(&r->orig), (size_t)n * K * sizeof(float));
-  }
-  if (use_ec && ph->ec_cu && r->spec->ec.push_original) {
+  const int use_ec = r->ec_on && (ph->def->ec_cu || ph->def->ec_ce);
+  const int use_points = use_ec || ph->def->points;
+  if (r->def->step) r->def->step(r);  // targets, teacher logits
+  if (use_ec && ph->def->ec_cu && r->spec->ec.push_original) {
     model_forward(&r->orig, r->x, nf, 0);
     ec_original_embeddings(&r->ec, &r->orig, nf);
   }
@@ -149,22 +145,18 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
       memset(r->dpoints[l], 0, (size_t)n * h * w * c * sizeof(float));
     }
   double loss = 0;
-  int rc = base_loss(r, ph, &loss, e);
+  int rc = ph->def->loss ? ph->def->loss(r, &loss, e) : 0;
   if (rc) return rc;
   if (use_ec) {
-    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->ec_cu, ph->ec_ce, r->dlogits, r->dpoints, el,
-                        e);
+    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->def->ec_cu, ph->def->ec_ce, r->dlogits,
+                        r->dpoints, el, e);
     if (rc) return rc;
     loss += el->total;
   }
   model_zero_grads(m);
   model_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL, NULL);
   dist_allreduce_grads(m);
-  if (r->l1_alpha > 0)  // l1sparse: the subgradient α·sign(θ) of α‖θ‖₁, over every parameter
-    for (int64_t i = 0; i < m->n_param_floats; i++) {
-      const float p = m->param_mem[i];
-      m->grad_mem[i] += p > 0 ? r->l1_alpha : p < 0 ? -r->l1_alpha : 0.0f;
-    }
+  if (r->def->grad) r->def->grad(r);  // l1sparse's subgradient
   sgd_step(&r->opt, m->param_mem, m->grad_mem, lr, r->mask);
   if (use_ec) ec_update(&r->ec, m, lr);
   r->steps++;
