@@ -1,5 +1,6 @@
 // m_common.c: loss helpers the base methods share (see method.h).
 #include "dist.h"
+#include "rng.h"
 #include "run.h"
 
 double ce_rows(Run *r, int a, int cnt, const int32_t *t, float scale) {
@@ -33,4 +34,12 @@ int loss_ce_targets(Run *r, double *loss, Err *e) {
   const double l = ce_rows(r, 0, r->rs.nf + r->rs.nr, r->target, inv);
   *loss = dist_sum(r->comm, l) * inv;
   return 0;
+}
+
+void random_label_targets(Run *r) {
+  const uint64_t seed = run_seed(r->seed, TAG_RANDOM_LABELS);
+  for (int i = 0; i < r->rs.nf; i++) {
+    Rng g = rng_derive(seed, (uint64_t)r->epoch, (uint64_t)r->idx[i]);
+    r->target[i] = (int32_t)rng_below(&g, (uint32_t)r->m.spec.num_classes);
+  }
 }

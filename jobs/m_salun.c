@@ -106,6 +106,7 @@ const UnlearnMethodDef method_salun = {
     .usual_epochs = 10,
     .n_phases = 1,
     .phase = {{.drive = DRIVE_UNION, .ec_cu = 1, .ec_ce = 1, .loss = loss_ce_targets}},
+    .step = random_label_targets,
     .defaults = salun_defaults,
     .check = salun_check,
     .free = salun_free,

@@ -74,8 +74,11 @@ const UnlearnMethodDef *unlearn_method_def(UnlearnMethod m);
 double ce_rows(Run *r, int a, int cnt, const int32_t *t, float scale);
 // CE(retain) over the step's retain rows, r->y (ft, l1sparse): a MethodPhase loss.
 int loss_ce_retain(Run *r, double *loss, Err *e);
-// CE over every row of the step to r->target, forget rows with their random labels (rl, salun).
+// CE over every row of the step to r->target (rl, salun: forget rows relabelled).
 int loss_ce_targets(Run *r, double *loss, Err *e);
+// rl's step hook (rl, salun): each forget row [0, nf) of the step gets a random label as its
+// target, drawn per (epoch, image), the same whichever rank draws it.
+void random_label_targets(Run *r);
 // Sums *a and *b over the ranks of comm (one all-reduce).
 void sum2(MPI_Comm comm, double *a, double *b);
 // 1/g as a float, 0 for g = 0: the weight of one row of a global part of g rows.

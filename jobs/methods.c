@@ -8,23 +8,24 @@
 static const UnlearnMethodDef method_original = {.name = "original"};
 static const UnlearnMethodDef method_retrain = {.name = "retrain"};
 
-extern const UnlearnMethodDef method_none, method_ft, method_ga, method_neggrad_plus, method_rl,
-    method_salun, method_l1sparse, method_scrub, method_bs, method_cu;
+// The registry: one line per method run by phases, its UnlearnMethod value and its descriptor.
+#define METHODS(X)                             \
+  X(UNLEARN_NONE, method_none)                 \
+  X(UNLEARN_FT, method_ft)                     \
+  X(UNLEARN_GA, method_ga)                     \
+  X(UNLEARN_NEGGRAD_PLUS, method_neggrad_plus) \
+  X(UNLEARN_RL, method_rl)                     \
+  X(UNLEARN_SALUN, method_salun)               \
+  X(UNLEARN_L1SPARSE, method_l1sparse)         \
+  X(UNLEARN_SCRUB, method_scrub)               \
+  X(UNLEARN_BS, method_bs)                     \
+  X(UNLEARN_CU, method_cu)
 
+#define DECLARE(value, def) extern const UnlearnMethodDef def;
+METHODS(DECLARE)
+#define ENTRY(value, def) [value] = &def,
 const UnlearnMethodDef *const unlearn_methods[UNLEARN_METHOD_COUNT] = {
-    [UNLEARN_ORIGINAL] = &method_original,
-    [UNLEARN_RETRAIN] = &method_retrain,
-    [UNLEARN_NONE] = &method_none,
-    [UNLEARN_FT] = &method_ft,
-    [UNLEARN_GA] = &method_ga,
-    [UNLEARN_NEGGRAD_PLUS] = &method_neggrad_plus,
-    [UNLEARN_RL] = &method_rl,
-    [UNLEARN_SALUN] = &method_salun,
-    [UNLEARN_L1SPARSE] = &method_l1sparse,
-    [UNLEARN_SCRUB] = &method_scrub,
-    [UNLEARN_BS] = &method_bs,
-    [UNLEARN_CU] = &method_cu,
-};
+    [UNLEARN_ORIGINAL] = &method_original, [UNLEARN_RETRAIN] = &method_retrain, METHODS(ENTRY)};
 
 const UnlearnMethodDef *unlearn_method_def(UnlearnMethod m) {
   return m >= 0 && m < UNLEARN_METHOD_COUNT ? unlearn_methods[m] : NULL;

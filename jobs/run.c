@@ -44,7 +44,8 @@ void cycle_free(Cycle *c) {
   memset(c, 0, sizeof *c);
 }
 
-int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y) {
+int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y,
+               int32_t *idx) {
   for (int j = 0; j < count; j++) {
     if (c->cursor == c->n) {
       c->cycle++;
@@ -59,6 +60,7 @@ int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float 
   dist_share(count, rank, size, &off, &cnt);
   const Augment *aug = (d->aug.crop_pad || d->aug.hflip) ? &d->aug : NULL;
   data_batch(x, y, &d->train, d->mean, d->std, c->gidx + off, cnt, aug, c->seed, 0, c->gpos + off);
+  memcpy(idx, c->gidx + off, (size_t)cnt * sizeof(int32_t));
   return cnt;
 }
 
@@ -70,14 +72,9 @@ static size_t image_floats(const Run *r) {
   return (size_t)s->c * s->h * s->w;
 }
 
-// A random label for forget sample idx in this epoch, the same whichever rank draws it.
-static int32_t random_label(const Run *r, int epoch, int32_t idx) {
-  Rng g = rng_derive(run_seed(r->seed, TAG_RANDOM_LABELS), (uint64_t)epoch, (uint64_t)idx);
-  return (int32_t)rng_below(&g, (uint32_t)r->m.spec.num_classes);
-}
-
-// Fills r->x, r->y, r->target with [forget rows; retain rows] and exchanges the row counts.
-static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
+// Fills r->x, r->y, r->idx with [forget rows; retain rows], r->target with r->y, and exchanges
+// the row counts.
+static void assemble(Run *r, const Phase *ph, const Batches *b) {
   const size_t img = image_floats(r);
   int nf = 0, nr = 0;
   switch (ph->drive) {
@@ -85,16 +82,18 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
       nf = b->local_batch;
       memcpy(r->x, b->x, (size_t)nf * img * sizeof(float));
       memcpy(r->y, b->y, (size_t)nf * sizeof(int32_t));
+      memcpy(r->idx, b->idx, (size_t)nf * sizeof(int32_t));
       if (ph->extra)
         nr = cycle_take(&r->retain_cycle, ph->extra, r->rank, r->size, r->d, r->x + nf * img,
-                        r->y + nf);
+                        r->y + nf, r->idx + nf);
       break;
     case DRIVE_RETAIN:
       if (ph->extra)
-        nf = cycle_take(&r->forget_cycle, ph->extra, r->rank, r->size, r->d, r->x, r->y);
+        nf = cycle_take(&r->forget_cycle, ph->extra, r->rank, r->size, r->d, r->x, r->y, r->idx);
       nr = b->local_batch;
       memcpy(r->x + nf * img, b->x, (size_t)nr * img * sizeof(float));
       memcpy(r->y + nf, b->y, (size_t)nr * sizeof(int32_t));
+      memcpy(r->idx + nf, b->idx, (size_t)nr * sizeof(int32_t));
       break;
     case DRIVE_UNION:
       // Forget rows first, each part in the batch's order (so the gathered global batch is in
@@ -105,8 +104,7 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
           if (forget != (pass == 0)) continue;
           int row = nf + nr;
           memcpy(r->x + row * img, b->x + i * img, img * sizeof(float));
-          r->y[row] = b->y[i];
-          r->target[row] = forget ? random_label(r, epoch, b->idx[i]) : b->y[i];
+          r->y[row] = b->y[i], r->idx[row] = b->idx[i];
           if (forget)
             nf++;
           else
@@ -114,7 +112,7 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
         }
       break;
   }
-  if (ph->drive != DRIVE_UNION) memcpy(r->target, r->y, (size_t)(nf + nr) * sizeof(int32_t));
+  memcpy(r->target, r->y, (size_t)(nf + nr) * sizeof(int32_t));
   rowsplit_exchange(&r->rs, nf, nr);
 }
 
@@ -198,6 +196,7 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e
                         run_seed(r->seed, TAG_PHASE + ph->index), r->comm, e);
   if (rc) return rc;
   batches_start(&b, (uint64_t)epoch, 1, 0);
+  r->epoch = epoch;
   const int steps = (int)batches_per_epoch(&b);
   LrSchedule sched = {.kind = r->spec->schedule, .base_lr = r->lr, .epochs = r->epochs};
   const int L = r->ec_on ? r->ec.aux.n_modules : 0;
@@ -206,7 +205,7 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e
   memset(&es, 0, sizeof es);
   int s = 0;
   for (; batches_next(&b); s++) {
-    assemble(r, ph, &b, epoch);
+    assemble(r, ph, &b);
     double loss = 0;
     EcLosses el;
     int ok = 0;

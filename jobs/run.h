@@ -45,8 +45,10 @@ typedef struct {
 
 int cycle_init(Cycle *c, const int32_t *subset, int64_t n, uint64_t seed, int max, Err *e);
 void cycle_free(Cycle *c);
-// The next `count` images of the stream, this rank's share of them into x, y; returns how many.
-int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y);
+// The next `count` images of the stream, this rank's share of them into x, y and their indices
+// in d->train into idx; returns how many.
+int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y,
+               int32_t *idx);
 
 // A phase of the run's method, resolved for this run's spec.
 typedef struct {
@@ -77,6 +79,7 @@ struct Run {
   uint64_t seed;
   float lr;  // base lr of the run's schedule
   int epochs;
+  int epoch;           // the current one (0-based)
   uint8_t *is_forget;  // [n_train]
   int32_t *union_idx;  // D_f ∪ D_r, for DRIVE_UNION
   Cycle forget_cycle, retain_cycle;
@@ -84,7 +87,8 @@ struct Run {
   // step buffers: [cap] local rows, [gcap] global rows
   int cap, gcap;
   float *x;                          // [cap, c, h, w]
-  int32_t *y, *target;               // true labels, base-loss targets
+  int32_t *y, *target;               // true labels, base-loss targets (y unless a hook sets them)
+  int32_t *idx;                      // [cap] each row's index in d->train
   float *probs, *dlogits;            // [cap, K]
   float *dpoints[MODEL_MAX_POINTS];  // [cap, h, w, c] per point
   int64_t steps;

@@ -79,6 +79,7 @@ static int run_setup(Run *r, const AuxModules *pretrained, Err *e) {
   alloc_all((void **)&r->x, cap * img * sizeof(float), &fail);
   alloc_all((void **)&r->y, cap * sizeof(int32_t), &fail);
   alloc_all((void **)&r->target, cap * sizeof(int32_t), &fail);
+  alloc_all((void **)&r->idx, cap * sizeof(int32_t), &fail);
   alloc_all((void **)&r->probs, cap * K * sizeof(float), &fail);
   alloc_all((void **)&r->dlogits, cap * K * sizeof(float), &fail);
   for (int l = 0; l < r->m.n_points; l++) {
@@ -113,7 +114,7 @@ static void run_free(Run *r) {
   cycle_free(&r->forget_cycle), cycle_free(&r->retain_cycle);
   rowsplit_free(&r->rs);
   free(r->is_forget), free(r->union_idx);
-  free(r->x), free(r->y), free(r->target), free(r->probs), free(r->dlogits);
+  free(r->x), free(r->y), free(r->target), free(r->idx), free(r->probs), free(r->dlogits);
   for (int l = 0; l < MODEL_MAX_POINTS; l++) free(r->dpoints[l]);
 }
 
