@@ -10,7 +10,7 @@ static int neggrad_plus_loss(Run *r, double *loss, Err *e) {
   const float a = r->spec->neggrad_plus.alpha;
   double lf = ce_rows(r, 0, nf, r->y, -(1.0f - a) * inv_f);
   double lr = ce_rows(r, nf, nr, r->y, a * inv_r);
-  sum2(r->comm, &lf, &lr);
+  sum2_ranks(r->comm, &lf, &lr);
   *loss = a * lr * inv_r - (1.0 - a) * lf * inv_f;
   return 0;
 }

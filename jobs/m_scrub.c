@@ -52,7 +52,7 @@ static int scrub_min_loss(Run *r, double *loss, Err *e) {
   const float inv_r = inv_rows(r->rs.gr);
   double lr = ce_rows(r, nf, nr, r->y, s->scrub.gamma * inv_r);
   double lf = kl_rows(r, nf, nr, s->scrub.temperature, s->scrub.alpha * inv_r);  // retain rows
-  sum2(r->comm, &lr, &lf);
+  sum2_ranks(r->comm, &lr, &lf);
   *loss = (s->scrub.gamma * lr + s->scrub.alpha * lf) * inv_r;
   return 0;
 }

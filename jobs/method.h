@@ -6,7 +6,7 @@
 // unlearn.c's, the same for every method (see run.h).
 //
 // Adding a method: its m_<name>.c, its UnlearnMethod value and knob struct in unlearn.h, and its
-// line in methods.c.
+// line in methods.c (and, outside jobs/, its name and knobs in the harness's schema).
 #pragma once
 
 #include "err.h"
@@ -80,7 +80,7 @@ int loss_ce_targets(Run *r, double *loss, Err *e);
 // target, drawn per (epoch, image), the same whichever rank draws it.
 void random_label_targets(Run *r);
 // Sums *a and *b over the ranks of comm (one all-reduce).
-void sum2(MPI_Comm comm, double *a, double *b);
+void sum2_ranks(MPI_Comm comm, double *a, double *b);
 // 1/g as a float, 0 for g = 0: the weight of one row of a global part of g rows.
 static inline float inv_rows(int g) {
   return g ? 1.0f / g : 0.0f;
