@@ -1,4 +1,5 @@
-// m_salun.c: SalUn's saliency mask (Fan et al. 2024). At θ_o (eval mode, as SalUn's
+// m_salun.c: SalUn (Fan et al. 2024): rl's random-label training (m_rl.c) with the backbone's
+// update masked to its most salient parameters. The saliency mask: at θ_o (eval mode, as SalUn's
 // generate_mask), the gradient g of the forget loss −CE, averaged over all of D_f; the mask keeps
 // the fraction q of the backbone's parameters with the largest |g|, ranked globally over every
 // parameter tensor. Ties at the threshold are broken by arena order, so the mask is a pure
@@ -38,7 +39,8 @@ static float select_kth(float *a, int64_t n, int64_t kth) {
   return a[kth];
 }
 
-int salun_mask(Run *r, Err *e) {
+// The mask into r->ms and r->mask, before the first step (r->m is θ_o).
+static int salun_mask(Run *r, Err *e) {
   Model *m = &r->m;
   const int K = m->spec.num_classes;
   const int64_t nf = r->fs->n_train_forget, np = m->n_param_floats;
@@ -58,9 +60,9 @@ int salun_mask(Run *r, Err *e) {
   }
   batches_free(&b);
   dist_allreduce_grads(m);
-  r->mask = malloc((size_t)np * sizeof(float));
+  float *mask = r->ms = malloc((size_t)np * sizeof(float));
   float *mag = malloc((size_t)np * sizeof(float));
-  if (!r->mask || !mag) {
+  if (!mask || !mag) {
     free(mag);
     return errf(e, ERR_RUNTIME, "salun: out of memory for the mask of %lld parameters",
                 (long long)np);
@@ -75,9 +77,38 @@ int salun_mask(Run *r, Err *e) {
   for (int64_t i = 0; i < np; i++) {
     float g = fabsf(m->grad_mem[i]);
     int in = keep > 0 && (g > threshold || (g == threshold && ties-- > 0));
-    r->mask[i] = in ? 1.0f : 0.0f;
+    mask[i] = in ? 1.0f : 0.0f;
   }
   free(mag);
   model_zero_grads(m);
+  r->mask = mask;
+  if (r->progress && r->progress->fn) r->progress->fn(r->progress->user, "salun-mask", 1, 1, 0.0);
   return 0;
 }
+
+static void salun_free(Run *r) {
+  free(r->ms);
+}
+
+static void salun_defaults(UnlearnSpec *s) {
+  s->salun.q = 0.5f;
+}
+
+static int salun_check(const UnlearnSpec *s, Err *e) {
+  if (!(s->salun.q > 0 && s->salun.q <= 1))
+    return errf(e, ERR_CONFIG, "unlearn.salun.q must be in (0, 1]");
+  return 0;
+}
+
+const UnlearnMethodDef method_salun = {
+    .name = "salun",
+    .usual_lr = 0.01,
+    .usual_epochs = 10,
+    .n_phases = 1,
+    .phase = {{.drive = DRIVE_UNION, .ec_cu = 1, .ec_ce = 1, .loss = loss_ce_targets}},
+    .step = random_label_targets,
+    .defaults = salun_defaults,
+    .check = salun_check,
+    .free = salun_free,
+    .before = salun_mask,
+};

@@ -44,7 +44,8 @@ void cycle_free(Cycle *c) {
   memset(c, 0, sizeof *c);
 }
 
-int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y) {
+int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float *x, int32_t *y,
+               int32_t *idx) {
   for (int j = 0; j < count; j++) {
     if (c->cursor == c->n) {
       c->cycle++;
@@ -59,6 +60,7 @@ int cycle_take(Cycle *c, int count, int rank, int size, const Dataset *d, float 
   dist_share(count, rank, size, &off, &cnt);
   const Augment *aug = (d->aug.crop_pad || d->aug.hflip) ? &d->aug : NULL;
   data_batch(x, y, &d->train, d->mean, d->std, c->gidx + off, cnt, aug, c->seed, 0, c->gpos + off);
+  memcpy(idx, c->gidx + off, (size_t)cnt * sizeof(int32_t));
   return cnt;
 }
 
@@ -70,14 +72,9 @@ static size_t image_floats(const Run *r) {
   return (size_t)s->c * s->h * s->w;
 }
 
-// A random label for forget sample idx in this epoch, the same whichever rank draws it.
-static int32_t random_label(const Run *r, int epoch, int32_t idx) {
-  Rng g = rng_derive(run_seed(r->seed, TAG_RANDOM_LABELS), (uint64_t)epoch, (uint64_t)idx);
-  return (int32_t)rng_below(&g, (uint32_t)r->m.spec.num_classes);
-}
-
-// Fills r->x, r->y, r->target with [forget rows; retain rows] and exchanges the row counts.
-static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
+// Fills r->x, r->y, r->idx with [forget rows; retain rows], r->target with r->y, and exchanges
+// the row counts.
+static void assemble(Run *r, const Phase *ph, const Batches *b) {
   const size_t img = image_floats(r);
   int nf = 0, nr = 0;
   switch (ph->drive) {
@@ -85,16 +82,18 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
       nf = b->local_batch;
       memcpy(r->x, b->x, (size_t)nf * img * sizeof(float));
       memcpy(r->y, b->y, (size_t)nf * sizeof(int32_t));
+      memcpy(r->idx, b->idx, (size_t)nf * sizeof(int32_t));
       if (ph->extra)
         nr = cycle_take(&r->retain_cycle, ph->extra, r->rank, r->size, r->d, r->x + nf * img,
-                        r->y + nf);
+                        r->y + nf, r->idx + nf);
       break;
     case DRIVE_RETAIN:
       if (ph->extra)
-        nf = cycle_take(&r->forget_cycle, ph->extra, r->rank, r->size, r->d, r->x, r->y);
+        nf = cycle_take(&r->forget_cycle, ph->extra, r->rank, r->size, r->d, r->x, r->y, r->idx);
       nr = b->local_batch;
       memcpy(r->x + nf * img, b->x, (size_t)nr * img * sizeof(float));
       memcpy(r->y + nf, b->y, (size_t)nr * sizeof(int32_t));
+      memcpy(r->idx + nf, b->idx, (size_t)nr * sizeof(int32_t));
       break;
     case DRIVE_UNION:
       // Forget rows first, each part in the batch's order (so the gathered global batch is in
@@ -105,8 +104,7 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
           if (forget != (pass == 0)) continue;
           int row = nf + nr;
           memcpy(r->x + row * img, b->x + i * img, img * sizeof(float));
-          r->y[row] = b->y[i];
-          r->target[row] = forget ? random_label(r, epoch, b->idx[i]) : b->y[i];
+          r->y[row] = b->y[i], r->idx[row] = b->idx[i];
           if (forget)
             nf++;
           else
@@ -114,7 +112,7 @@ static void assemble(Run *r, const Phase *ph, const Batches *b, int epoch) {
         }
       break;
   }
-  if (ph->drive != DRIVE_UNION) memcpy(r->target, r->y, (size_t)(nf + nr) * sizeof(int32_t));
+  memcpy(r->target, r->y, (size_t)(nf + nr) * sizeof(int32_t));
   rowsplit_exchange(&r->rs, nf, nr);
 }
 
@@ -127,14 +125,10 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
                     Err *e) {
   Model *m = &r->m;
   const int nf = r->rs.nf, n = nf + r->rs.nr, K = m->spec.num_classes;
-  const int use_ec = r->ec_on && (ph->ec_cu || ph->ec_ce);
-  const int use_points = use_ec || ph->loss == BASE_CU;
-  if (ph->loss == BASE_BS) bs_targets(r);
-  if (ph->loss == BASE_SCRUB_MAX || ph->loss == BASE_SCRUB_MIN) {
-    model_forward(&r->orig, r->x, n, 0);
-    memcpy(r->tlogits, model_logits(&r->orig), (size_t)n * K * sizeof(float));
-  }
-  if (use_ec && ph->ec_cu && r->spec->ec.push_original) {
+  const int use_ec = r->ec_on && (ph->def->ec_cu || ph->def->ec_ce);
+  const int use_points = use_ec || ph->def->points;
+  if (r->def->step) r->def->step(r);  // targets, teacher logits
+  if (use_ec && ph->def->ec_cu && r->spec->ec.push_original) {
     model_forward(&r->orig, r->x, nf, 0);
     ec_original_embeddings(&r->ec, &r->orig, nf);
   }
@@ -149,22 +143,18 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
       memset(r->dpoints[l], 0, (size_t)n * h * w * c * sizeof(float));
     }
   double loss = 0;
-  int rc = base_loss(r, ph, &loss, e);
+  int rc = ph->def->loss ? ph->def->loss(r, &loss, e) : 0;
   if (rc) return rc;
   if (use_ec) {
-    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->ec_cu, ph->ec_ce, r->dlogits, r->dpoints, el,
-                        e);
+    rc = ec_step_losses(&r->ec, m, &r->rs, r->y, ph->def->ec_cu, ph->def->ec_ce, r->dlogits,
+                        r->dpoints, el, e);
     if (rc) return rc;
     loss += el->total;
   }
   model_zero_grads(m);
   model_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL, NULL);
   dist_allreduce_grads(m);
-  if (r->l1_alpha > 0)  // l1sparse: the subgradient α·sign(θ) of α‖θ‖₁, over every parameter
-    for (int64_t i = 0; i < m->n_param_floats; i++) {
-      const float p = m->param_mem[i];
-      m->grad_mem[i] += p > 0 ? r->l1_alpha : p < 0 ? -r->l1_alpha : 0.0f;
-    }
+  if (r->def->grad) r->def->grad(r);  // l1sparse's subgradient
   sgd_step(&r->opt, m->param_mem, m->grad_mem, lr, r->mask);
   if (use_ec) ec_update(&r->ec, m, lr);
   r->steps++;
@@ -206,6 +196,7 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e
                         run_seed(r->seed, TAG_PHASE + ph->index), r->comm, e);
   if (rc) return rc;
   batches_start(&b, (uint64_t)epoch, 1, 0);
+  r->epoch = epoch;
   const int steps = (int)batches_per_epoch(&b);
   LrSchedule sched = {.kind = r->spec->schedule, .base_lr = r->lr, .epochs = r->epochs};
   const int L = r->ec_on ? r->ec.aux.n_modules : 0;
@@ -214,7 +205,7 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e
   memset(&es, 0, sizeof es);
   int s = 0;
   for (; batches_next(&b); s++) {
-    assemble(r, ph, &b, epoch);
+    assemble(r, ph, &b);
     double loss = 0;
     EcLosses el;
     int ok = 0;

@@ -1,5 +1,5 @@
-// unlearn.c: unlearn_run, the methods as plans of phases over the shared step (run.c), and
-// saving θ_u (see unlearn.h).
+// unlearn.c: unlearn_run, a method's descriptor (method.h) resolved into phases over the shared
+// step (run.c) with its hooks called in place, and saving θ_u (see unlearn.h).
 #include "unlearn.h"
 
 #include <stdio.h>
@@ -15,56 +15,38 @@ static int div_up(int a, int b) {
   return (a + b - 1) / b;
 }
 
-// The method's phases (see unlearn.h for how each walks the data); returns how many.
-static int make_plan(const UnlearnSpec *s, int ec_on, Phase *ph) {
-  const int B = s->batch_size, rpf = ec_on ? s->ec.retain_per_forget : 1;
-  const char *name = unlearn_method_name(s->method);
-  Phase p = {.name = name, .batch = B, .ec_cu = 1, .ec_ce = 1};
-  switch (s->method) {
-    case UNLEARN_NONE:
-      p.name = "ec", p.drive = DRIVE_FORGET, p.loss = BASE_NONE;
-      p.batch = s->ec.batch_size, p.extra = rpf * s->ec.batch_size;
-      break;
-    case UNLEARN_FT:
-    case UNLEARN_L1SPARSE:
-      p.drive = DRIVE_RETAIN, p.loss = BASE_CE_RETAIN;
-      p.extra = ec_on ? (B / rpf > 0 ? B / rpf : 1) : 0;
-      break;
-    case UNLEARN_NEGGRAD_PLUS:
-      p.drive = DRIVE_RETAIN, p.loss = BASE_NEGGRAD_PLUS, p.extra = B;
-      break;
-    case UNLEARN_GA:
-    case UNLEARN_BS:
-      p.drive = DRIVE_FORGET, p.loss = s->method == UNLEARN_GA ? BASE_GA : BASE_BS;
-      p.extra = ec_on ? rpf * B : 0;
-      break;
-    case UNLEARN_CU:
-      p.drive = DRIVE_FORGET, p.loss = BASE_CU, p.extra = rpf * B;
-      break;
-    case UNLEARN_RL:
-    case UNLEARN_SALUN:
-      p.drive = DRIVE_UNION, p.loss = BASE_CE_TARGETS;
-      break;
-    case UNLEARN_SCRUB:
-      ph[0] = (Phase){.name = "scrub-max",
-                      .drive = DRIVE_FORGET,
-                      .loss = BASE_SCRUB_MAX,
-                      .batch = B,
-                      .extra = ec_on ? rpf * B : 0,
-                      .ec_cu = 1,
-                      .index = 0};
-      ph[1] = (Phase){.name = "scrub-min",
-                      .drive = DRIVE_RETAIN,
-                      .loss = BASE_SCRUB_MIN,
-                      .batch = B,
-                      .ec_ce = 1,
-                      .index = 1};
-      return 2;
-    default:
-      return 0;
+// The method's phases for this spec (see unlearn.h for how each walks the data); returns how
+// many.
+static int make_plan(const UnlearnSpec *s, const UnlearnMethodDef *def, int ec_on, Phase *ph) {
+  const int B = def->ec_alone ? s->ec.batch_size : s->batch_size;
+  const int rpf = ec_on ? s->ec.retain_per_forget : 1;
+  for (int i = 0; i < def->n_phases; i++) {
+    const MethodPhase *p = &def->phase[i];
+    int extra = 0;
+    switch (p->extra) {
+      case EXTRA_NONE:
+        break;
+      case EXTRA_B:
+        extra = B;
+        break;
+      case EXTRA_RPF_B:
+        extra = rpf * B;
+        break;
+      case EXTRA_EC_RPF_B:
+        extra = ec_on ? rpf * B : 0;
+        break;
+      case EXTRA_EC_B_RPF:
+        extra = ec_on ? (B / rpf > 0 ? B / rpf : 1) : 0;
+        break;
+    }
+    ph[i] = (Phase){.def = p,
+                    .name = p->name ? p->name : def->name,
+                    .drive = p->drive,
+                    .batch = B,
+                    .extra = extra,
+                    .index = i};
   }
-  ph[0] = p;
-  return 1;
+  return def->n_phases;
 }
 
 static int alloc_all(void **p, size_t bytes, int *fail) {
@@ -73,8 +55,8 @@ static int alloc_all(void **p, size_t bytes, int *fail) {
   return *fail;
 }
 
-// Everything a run needs beyond the models: streams, step buffers, EC.
-static int run_setup(Run *r, const Phase *ph, int n_phases, const AuxModules *pretrained, Err *e) {
+// Everything a run needs beyond the models: streams, step buffers, the method's state, EC.
+static int run_setup(Run *r, const AuxModules *pretrained, Err *e) {
   const Dataset *d = r->d;
   const ForgetSplit *fs = r->fs;
   const int64_t ntr = d->train.n, nf = fs->n_train_forget, nr = fs->n_train_retain;
@@ -97,33 +79,16 @@ static int run_setup(Run *r, const Phase *ph, int n_phases, const AuxModules *pr
   alloc_all((void **)&r->x, cap * img * sizeof(float), &fail);
   alloc_all((void **)&r->y, cap * sizeof(int32_t), &fail);
   alloc_all((void **)&r->target, cap * sizeof(int32_t), &fail);
+  alloc_all((void **)&r->idx, cap * sizeof(int32_t), &fail);
   alloc_all((void **)&r->probs, cap * K * sizeof(float), &fail);
   alloc_all((void **)&r->dlogits, cap * K * sizeof(float), &fail);
-  alloc_all((void **)&r->tlogits, cap * K * sizeof(float), &fail);
   for (int l = 0; l < r->m.n_points; l++) {
     int h, w, c;
     model_point(&r->m, l, &h, &w, &c);
     alloc_all((void **)&r->dpoints[l], cap * h * w * c * sizeof(float), &fail);
   }
-  int use_cu = 0, use_bs = 0;
-  for (int i = 0; i < n_phases; i++)
-    use_cu |= ph[i].loss == BASE_CU, use_bs |= ph[i].loss == BASE_BS;
-  if (use_bs) {
-    alloc_all((void **)&r->dinput, cap * img * sizeof(float), &fail);
-    alloc_all((void **)&r->xadv, cap * img * sizeof(float), &fail);
-  }
-  if (use_cu) {
-    int c, g = r->gcap;
-    model_point(&r->m, r->m.n_points - 1, NULL, NULL, &c);
-    alloc_all((void **)&r->cz, cap * c * sizeof(float), &fail);
-    alloc_all((void **)&r->cnorm, cap * sizeof(float), &fail);
-    alloc_all((void **)&r->chs, cap * c * sizeof(float), &fail);
-    alloc_all((void **)&r->cdz, cap * c * sizeof(float), &fail);
-    alloc_all((void **)&r->czg, (size_t)g * c * sizeof(float), &fail);
-    alloc_all((void **)&r->cdzg, (size_t)g * c * sizeof(float), &fail);
-    alloc_all((void **)&r->cyg, (size_t)g * sizeof(int32_t), &fail);
-  }
   if (fail) return errf(e, ERR_RUNTIME, "out of memory for unlearning batches of %d", r->gcap);
+  if (r->def->init && (rc = r->def->init(r, e))) return rc;
   if (!r->ec_on) return 0;
   // The cka probe: a seeded sample of D_f, the same on every rank.
   const EcSpec *es = &r->spec->ec;
@@ -141,28 +106,25 @@ static int run_setup(Run *r, const Phase *ph, int n_phases, const AuxModules *pr
 }
 
 static void run_free(Run *r) {
+  if (r->def->free) r->def->free(r);
   model_free(&r->m);
   if (r->has_orig) model_free(&r->orig);
   if (r->ec_on) ec_free(&r->ec);
   sgd_free(&r->opt);
   cycle_free(&r->forget_cycle), cycle_free(&r->retain_cycle);
   rowsplit_free(&r->rs);
-  free(r->mask), free(r->is_forget), free(r->union_idx);
-  free(r->x), free(r->y), free(r->target), free(r->probs), free(r->dlogits), free(r->tlogits);
+  free(r->is_forget), free(r->union_idx);
+  free(r->x), free(r->y), free(r->target), free(r->idx), free(r->probs), free(r->dlogits);
   for (int l = 0; l < MODEL_MAX_POINTS; l++) free(r->dpoints[l]);
-  free(r->dinput), free(r->xadv);
-  free(r->cz), free(r->cnorm), free(r->chs), free(r->cdz), free(r->czg), free(r->cdzg);
-  free(r->cyg);
 }
 
-// The epochs of the plan; SCRUB's max phase runs in its first max_epochs epochs only.
+// The epochs of the plan: each epoch, the method's epoch hook, then its phases in order (those
+// active in the epoch).
 static int run_epochs(Run *r, const Phase *ph, int n_phases, Err *e) {
   for (int epoch = 0; epoch < r->epochs; epoch++) {
-    r->l1_alpha = r->spec->method == UNLEARN_L1SPARSE
-                      ? r->spec->l1sparse.alpha * (1.0f - (float)epoch / (float)r->epochs)
-                      : 0.0f;
+    if (r->def->epoch) r->def->epoch(r, epoch);
     for (int i = 0; i < n_phases; i++) {
-      if (ph[i].loss == BASE_SCRUB_MAX && epoch >= r->spec->scrub.max_epochs) continue;
+      if (ph[i].def->active && !ph[i].def->active(r, epoch)) continue;
       UnlearnEpoch ep;
       int rc = run_phase_epoch(r, &ph[i], epoch, &ep, e);
       if (rc) return err_context(e, "%s, epoch %d", ph[i].name, epoch + 1);
@@ -195,18 +157,19 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
 
   Run r;
   memset(&r, 0, sizeof r);
+  r.def = unlearn_method_def(spec->method);
   r.d = d, r.fs = fs, r.spec = spec, r.comm = comm, r.seed = seed, r.progress = progress;
   r.ec_on = ec_on;
   r.size = 1;
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &r.rank), MPI_Comm_size(comm, &r.size);
-  Phase ph[2];
-  const int n_phases = make_plan(spec, ec_on, ph);
+  Phase ph[METHOD_MAX_PHASES];
+  const int n_phases = make_plan(spec, r.def, ec_on, ph);
   for (int i = 0; i < n_phases; i++) {
     int local = div_up(ph[i].batch, r.size) + div_up(ph[i].extra, r.size);
     if (local > r.cap) r.cap = local;
     if (ph[i].batch + ph[i].extra > r.gcap) r.gcap = ph[i].batch + ph[i].extra;
   }
-  const int alone = spec->method == UNLEARN_NONE;
+  const int alone = r.def->ec_alone;
   r.lr = alone ? spec->ec.lr : spec->lr;
   r.epochs = alone ? spec->ec.epochs : spec->epochs;
   if (ec_on && spec->ec.weights == EC_WEIGHTS_CKA && spec->ec.cka_probe > r.cap)
@@ -219,11 +182,8 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
   if ((rc = sgd_init(&r.opt, r.m.n_param_floats, alone ? spec->ec.momentum : spec->momentum,
                      alone ? spec->ec.weight_decay : spec->weight_decay, 0, e)))
     goto done;
-  if ((rc = run_setup(&r, ph, n_phases, pretrained, e))) goto done;
-  if (spec->method == UNLEARN_SALUN) {
-    if ((rc = salun_mask(&r, e))) goto done;
-    if (progress && progress->fn) progress->fn(progress->user, "salun-mask", 1, 1, 0.0);
-  }
+  if ((rc = run_setup(&r, pretrained, e))) goto done;
+  if (r.def->before && (rc = r.def->before(&r, e))) goto done;
   if ((rc = run_epochs(&r, ph, n_phases, e))) goto done;
   memcpy(model->param_mem, r.m.param_mem, (size_t)model->n_param_floats * sizeof(float));
   memcpy(model->buffer_mem, r.m.buffer_mem, (size_t)model->n_buffer_floats * sizeof(float));

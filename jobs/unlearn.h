@@ -1,6 +1,10 @@
 // unlearn.h: the unlearning methods of EC.md, and EC alone or plugged into any of them. The
-// whole public interface of jobs/unlearn.c, jobs/run.c, jobs/m_*.c, jobs/ec*.c and
-// jobs/train_recipe.c (aux.h holds the auxiliary modules' own interface).
+// whole public interface of jobs/unlearn*.c, jobs/run.c, jobs/methods.c, jobs/m_*.c, jobs/ec*.c
+// and jobs/train_recipe.c (aux.h holds the auxiliary modules' own interface).
+//
+// Inside jobs/: each method is one file m_<name>.c holding its descriptor (method.h: name, usual
+// settings, phases, loss, hooks, its own state); methods.c lists them by UnlearnMethod; run.c
+// runs the step and the epoch every method shares; unlearn.c turns a descriptor into a run.
 //
 // One call, unlearn_run, turns a copy of the original model θ_o into the unlearned θ_u. It runs
 // data-parallel over the communicator it is given: every step's global forget and retain batch
@@ -55,6 +59,9 @@ typedef enum {
 // "bs", "cu" <-> enum; unlearn_method_from_name returns -1 for an unknown name.
 int unlearn_method_from_name(const char *name);
 const char *unlearn_method_name(UnlearnMethod m);
+// The method's usual lr and epochs (EC.md; where it gives a range, its lower end): the defaults
+// of unlearn_spec_defaults (lr as a float there). 0 and 0 for original, retrain and none.
+void unlearn_method_usual(UnlearnMethod m, double *lr, int *epochs);
 
 // Resumable checkpoints of one training from scratch, so that a preempted or killed job loses
 // little of it (see train_recipe_run). All zero: none.

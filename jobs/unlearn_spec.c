@@ -1,22 +1,9 @@
-// unlearn_spec.c: method names, defaults and checks of an UnlearnSpec (see unlearn.h).
+// unlearn_spec.c: defaults and checks of an UnlearnSpec (see unlearn.h); each method's own
+// usual settings, knob defaults and checks come from its descriptor (method.h).
 #include <stdio.h>
 #include <string.h>
 
-#include "unlearn.h"
-
-static const char *const method_names[UNLEARN_METHOD_COUNT] = {
-    "original", "retrain", "none",     "ft",    "ga", "neggrad+",
-    "rl",       "salun",   "l1sparse", "scrub", "bs", "cu"};
-
-int unlearn_method_from_name(const char *name) {
-  for (int i = 0; i < UNLEARN_METHOD_COUNT; i++)
-    if (!strcmp(name, method_names[i])) return i;
-  return -1;
-}
-
-const char *unlearn_method_name(UnlearnMethod m) {
-  return m >= 0 && m < UNLEARN_METHOD_COUNT ? method_names[m] : "?";
-}
+#include "method.h"
 
 void train_recipe_defaults(TrainRecipe *r) {
   memset(r, 0, sizeof *r);
@@ -47,33 +34,16 @@ void ec_spec_defaults(EcSpec *s) {
                                  .supcon_temperature = 0.1f};
 }
 
-// EC.md's usual settings; where it gives a range, its lower end (as the harness's table).
-static const struct {
-  float lr;
-  int epochs;
-} usual[UNLEARN_METHOD_COUNT] = {
-    [UNLEARN_FT] = {0.01f, 10},          [UNLEARN_GA] = {1e-4f, 5},
-    [UNLEARN_NEGGRAD_PLUS] = {0.01f, 5}, [UNLEARN_RL] = {0.01f, 10},
-    [UNLEARN_SALUN] = {0.01f, 10},       [UNLEARN_L1SPARSE] = {0.01f, 10},
-    [UNLEARN_SCRUB] = {5e-4f, 3},        [UNLEARN_BS] = {1e-5f, 10},
-    [UNLEARN_CU] = {1e-3f, 5},
-};
-
 void unlearn_spec_defaults(UnlearnSpec *s, UnlearnMethod method) {
   memset(s, 0, sizeof *s);
   s->method = method;
-  if (method >= 0 && method < UNLEARN_METHOD_COUNT)
-    s->lr = usual[method].lr, s->epochs = usual[method].epochs;
+  const UnlearnMethodDef *def = unlearn_method_def(method);
+  if (def) s->lr = (float)def->usual_lr, s->epochs = def->usual_epochs;
   s->batch_size = 128;
   s->momentum = 0.9f, s->weight_decay = 5e-4f;
   s->schedule = SCHED_CONSTANT;
-  s->neggrad_plus.alpha = 0.99f;
-  s->salun.q = 0.5f;
-  s->l1sparse.alpha = 5e-5f;
-  s->scrub.temperature = 4.0f, s->scrub.gamma = 0.99f, s->scrub.alpha = 0.001f;
-  s->scrub.max_epochs = 2;
-  s->bs.eps = 0.1f;
-  s->cu.temperature = 0.7f, s->cu.lambda_cu = 3.0f, s->cu.lambda_ce = 1.0f;
+  for (int i = 0; i < UNLEARN_METHOD_COUNT; i++)  // every method's knobs, whatever the method
+    if (unlearn_methods[i]->defaults) unlearn_methods[i]->defaults(s);
   train_recipe_defaults(&s->retrain);
   ec_spec_defaults(&s->ec);
 }
@@ -94,8 +64,8 @@ int unlearn_uses_ec(const UnlearnSpec *s) {
 }
 
 int unlearn_needs_original(const UnlearnSpec *s) {
-  return s->method == UNLEARN_SCRUB || s->method == UNLEARN_BS ||
-         (unlearn_uses_ec(s) && s->ec.push_original);
+  const UnlearnMethodDef *def = unlearn_method_def(s->method);
+  return (def && def->needs_original) || (unlearn_uses_ec(s) && s->ec.push_original);
 }
 
 #define BAD(cond, ...) \
@@ -147,14 +117,12 @@ int unlearn_spec_check(const UnlearnSpec *s, const Model *m, Err *e) {
     BAD(s->schedule != SCHED_CONSTANT && s->schedule != SCHED_COSINE,
         "unlearn.schedule must be constant or cosine");
   }
-  BAD(!(s->neggrad_plus.alpha >= 0 && s->neggrad_plus.alpha <= 1),
-      "unlearn.neggrad+.alpha must be in [0, 1]");
-  BAD(!(s->salun.q > 0 && s->salun.q <= 1), "unlearn.salun.q must be in (0, 1]");
-  BAD(!(s->l1sparse.alpha >= 0), "unlearn.l1sparse.alpha must be >= 0");
-  BAD(!(s->scrub.temperature > 0), "unlearn.scrub.temperature must be positive");
-  BAD(s->scrub.max_epochs < 0, "unlearn.scrub.max_epochs must be >= 0");
-  BAD(!(s->bs.eps > 0), "unlearn.bs.eps must be positive");
-  BAD(!(s->cu.temperature > 0), "unlearn.cu.temperature must be positive");
+  // Every method's knobs, whatever the method: a spec is valid or not whichever it names.
+  for (int i = 0; i < UNLEARN_METHOD_COUNT; i++) {
+    const UnlearnMethodDef *def = unlearn_methods[i];
+    int rc = def->check ? def->check(s, e) : 0;
+    if (rc) return rc;
+  }
   if (unlearn_uses_ec(s)) return check_ec(&s->ec, m, e);
   return 0;
 }

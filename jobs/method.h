@@ -1,0 +1,87 @@
+// method.h: an unlearning method is one descriptor (internal to jobs/). Each base method is one
+// file m_<name>.c defining one const UnlearnMethodDef: its name, usual lr and epochs, the phases
+// it walks the data in, the loss of a step of each phase, and the hooks it needs; its own
+// buffers live in its own state struct (Run.ms), made by its init hook. methods.c lists the
+// descriptors once, indexed by UnlearnMethod. The step, the epoch loop and EC are run.c's and
+// unlearn.c's, the same for every method (see run.h).
+//
+// Adding a method: its m_<name>.c, its UnlearnMethod value and knob struct in unlearn.h, and its
+// line in methods.c (and, outside jobs/, its name and knobs in the harness's schema).
+#pragma once
+
+#include "err.h"
+#include "unlearn.h"
+
+typedef struct Run Run;  // run.h
+
+// Which set an epoch walks: one pass over D_f, D_r, or D_f ∪ D_r shuffled together.
+typedef enum { DRIVE_FORGET, DRIVE_RETAIN, DRIVE_UNION } Drive;
+
+// The rows a step adds from the other set (an endless cycle of it), for a phase batch of B and
+// rpf = ec.retain_per_forget with EC, 1 without.
+typedef enum {
+  EXTRA_NONE,      // none (union-driven, SCRUB's min passes)
+  EXTRA_B,         // B rows (neggrad+: B forget rows)
+  EXTRA_RPF_B,     // rpf·B retain rows (cu, EC alone)
+  EXTRA_EC_RPF_B,  // with EC rpf·B retain rows, without none (ga, bs, SCRUB's max passes)
+  EXTRA_EC_B_RPF,  // with EC max(1, B/rpf) forget rows, without none (ft, l1sparse)
+} Extra;
+
+typedef struct {
+  const char *name;  // progress phase name; NULL: the method's
+  Drive drive;
+  Extra extra;
+  int ec_cu, ec_ce;  // which EC parts join this phase
+  int points;        // the loss writes into r->dpoints (cu's contrastive part)
+  // The base loss of a step on r->m's logits: adds its gradient into r->dlogits [n, K] (and
+  // r->dpoints when points) and sets *loss to the global loss. NULL: none (EC alone).
+  int (*loss)(Run *r, double *loss, Err *e);
+  // Whether the phase runs in epoch (0-based); NULL: every epoch.
+  int (*active)(const Run *r, int epoch);
+} MethodPhase;
+
+#define METHOD_MAX_PHASES 2
+
+typedef struct {
+  const char *name;  // as in configurations and progress lines
+  double usual_lr;   // EC.md's usual setting (where it gives a range, its lower end)
+  int usual_epochs;
+  int ec_alone;        // batch, lr, epochs, momentum and weight decay come from EcSpec
+  int needs_original;  // θ_o itself is used besides the starting copy (r->orig)
+  int n_phases;        // 0: not an unlearning method run by phases (original, retrain)
+  MethodPhase phase[METHOD_MAX_PHASES];  // in the order they run within an epoch
+  // Every hook is optional (NULL: nothing to do).
+  void (*defaults)(UnlearnSpec *s);            // the method's knobs' defaults
+  int (*check)(const UnlearnSpec *s, Err *e);  // its knobs' ranges: ERR_CONFIG naming the field
+  int (*init)(Run *r, Err *e);                 // its state into r->ms (after the step buffers)
+  void (*free)(Run *r);                        // frees r->ms (also after a failed init)
+  int (*before)(Run *r, Err *e);               // once, before the first epoch (θ_u = θ_o)
+  void (*epoch)(Run *r, int epoch);            // at the start of each epoch (0-based)
+  void (*step)(Run *r);                        // after the step's rows are assembled, before
+                                               // the forward: targets, teacher logits
+  void (*grad)(Run *r);                        // after the gradient's all-reduce, before the
+                                               // update
+} UnlearnMethodDef;
+
+// methods.c: the registry, indexed by UnlearnMethod (every entry set).
+extern const UnlearnMethodDef *const unlearn_methods[UNLEARN_METHOD_COUNT];
+// The descriptor of m, or NULL when m is out of range.
+const UnlearnMethodDef *unlearn_method_def(UnlearnMethod m);
+
+// m_common.c: loss helpers shared by the methods.
+// Local Σ CE over rows [a, a+cnt) of r->m's logits to targets t [n]; adds scale·(p − onehot)
+// into r->dlogits (r->probs is scratch).
+double ce_rows(Run *r, int a, int cnt, const int32_t *t, float scale);
+// CE(retain) over the step's retain rows, r->y (ft, l1sparse): a MethodPhase loss.
+int loss_ce_retain(Run *r, double *loss, Err *e);
+// CE over every row of the step to r->target (rl, salun: forget rows relabelled).
+int loss_ce_targets(Run *r, double *loss, Err *e);
+// rl's step hook (rl, salun): each forget row [0, nf) of the step gets a random label as its
+// target, drawn per (epoch, image), the same whichever rank draws it.
+void random_label_targets(Run *r);
+// Sums *a and *b over the ranks of comm (one all-reduce).
+void sum2_ranks(MPI_Comm comm, double *a, double *b);
+// 1/g as a float, 0 for g = 0: the weight of one row of a global part of g rows.
+static inline float inv_rows(int g) {
+  return g ? 1.0f / g : 0.0f;
+}
