@@ -9,7 +9,7 @@
 
 void model_describe(Model *m);  // model_build.c
 
-static const char *arch_names[ARCH_COUNT] = {"mlp", "cnn4", "resnet18", "resnet50"};
+const char *const arch_names[ARCH_COUNT + 1] = {"mlp", "cnn4", "resnet18", "resnet50", NULL};
 
 int arch_from_name(const char *name) {
   for (int i = 0; i < ARCH_COUNT; i++)

@@ -26,6 +26,8 @@ typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } A
 
 // "mlp" -> ARCH_MLP etc.; returns -1 for an unknown name.
 int arch_from_name(const char *name);
+// The architectures' names, in Arch order, NULL-terminated (the config's model.arch choices).
+extern const char *const arch_names[ARCH_COUNT + 1];
 const char *arch_name(Arch a);
 
 typedef struct {

@@ -59,22 +59,22 @@ static void test_defaults(void) {
   if (!cf) return;
   const Config *c = &cf->base;
   CHECK(c->data.name == CFG_DATA_SYNTHETIC && c->data.synthetic.classes == 10);
-  CHECK(c->model.arch == CFG_ARCH_CNN4 && c->model.points.n == 0);
+  CHECK(c->model.arch == ARCH_CNN4 && c->model.points.n == 0);
   CHECK(c->train.epochs == 20 && c->train.batch_size == 128 && c->train.lr == 0.05);
   CHECK(c->train.momentum == 0.9 && c->train.weight_decay == 5e-4 && !c->train.nesterov);
-  CHECK(c->train.schedule == CFG_SCHED_COSINE);
+  CHECK(c->train.schedule == SCHED_COSINE);
   CHECK(c->forget.classes.n == 1 && c->forget.classes.v[0] == 0);
   CHECK(c->forget.random_classes == 0 && c->forget.random_fraction == 0);
-  CHECK(c->unlearn.method == CFG_METHOD_NONE && c->unlearn.lr == 0 && c->unlearn.epochs == 0);
+  CHECK(c->unlearn.method == UNLEARN_NONE && c->unlearn.lr == 0 && c->unlearn.epochs == 0);
   CHECK(c->unlearn.neggrad_plus.alpha == 0.99 && c->unlearn.salun.q == 0.5);
   CHECK(c->unlearn.scrub.temperature == 4 && c->unlearn.scrub.gamma == 0.99);
   CHECK(c->unlearn.scrub.alpha == 0.001 && c->unlearn.scrub.max_epochs == 2);
   CHECK(c->unlearn.bs.eps == 0.1 && c->unlearn.cu.temperature == 0.7);
   CHECK(c->ec.enabled && c->ec.temperature == 0.7 && c->ec.lambda_cu == 3 && c->ec.lambda_ce == 1);
-  CHECK(c->ec.layer_weights.scheme == WEIGHTS_UNIFORM && c->ec.variant == EC_VARIANT_CU);
-  CHECK(c->ec.summariser == SUMMARISER_GAP && c->ec.retain_per_forget == 4);
-  CHECK(c->ec.head == EC_HEAD_NONE && c->ec.detach_retain && c->ec.own_head_last);
-  CHECK(c->ec.pull == EC_PULL_CFG_MEAN && !c->ec.freeze_bn);
+  CHECK(c->ec.layer_weights.scheme == EC_WEIGHTS_UNIFORM && c->ec.variant == EC_LOSS_CU);
+  CHECK(c->ec.summariser == AUX_SUMMARISER_GAP && c->ec.retain_per_forget == 4);
+  CHECK(c->ec.head == AUX_HEAD_NONE && c->ec.detach_retain && c->ec.own_head_last);
+  CHECK(c->ec.pull == EC_PULL_MEAN && !c->ec.freeze_bn);
   CHECK(c->eval.cka && c->eval.cka_batch == 512 && c->eval.knn_k == 5);
   CHECK(c->sweep.seeds.n == 1 && c->sweep.seeds.v[0] == 0 && c->sweep.ranks_per_run == 1);
   CHECK(c->sweep.n_axes == 0 && c->sweep.n_cases == 0);
@@ -107,7 +107,7 @@ static void test_defaults(void) {
   }
   // Resolution fills in a method's usual values, the points of the arch, the augmentation.
   Config r = cf->base;
-  r.unlearn.method = CFG_METHOD_FT;
+  r.unlearn.method = UNLEARN_FT;
   config_resolve(&r);
   CHECK(r.unlearn.lr == 0.01 && r.unlearn.epochs == 10);
   CHECK(r.model.points.n == 4 && !strcmp(r.model.points.v[3], "layer4"));
@@ -409,6 +409,24 @@ static void test_binary(void) {
     fprintf(stderr, "note: %s missing; configs/mnist_cnn4.yaml not planned\n", path);
 }
 
+// The enum keys name the code's own enums: each choice is the name the code gives its value,
+// and unlearn.method offers every method of the jobs' registry but original and retrain.
+static void test_enum_names(void) {
+  const KeySpec *m = &config_schema[config_key_index("unlearn.method")];
+  int seen[UNLEARN_METHOD_COUNT] = {0};
+  for (int i = 0; m->choices[i]; i++) {
+    const int v = config_enum_value(m, i);
+    CHECK(v >= 0 && v < UNLEARN_METHOD_COUNT && !strcmp(unlearn_method_name(v), m->choices[i]));
+    if (v >= 0 && v < UNLEARN_METHOD_COUNT) seen[v]++;
+  }
+  for (int v = 0; v < UNLEARN_METHOD_COUNT; v++)
+    CHECK(seen[v] == (v != UNLEARN_ORIGINAL && v != UNLEARN_RETRAIN));
+  const KeySpec *a = &config_schema[config_key_index("model.arch")];
+  for (int v = 0; v < ARCH_COUNT; v++) CHECK(!strcmp(config_enum_name(a, v), arch_name(v)));
+  const KeySpec *u = &config_schema[config_key_index("unlearn.schedule")];
+  CHECK(!strcmp(config_enum_name(u, SCHED_COSINE), "cosine") && config_enum_index(u, SCHED_STEP) < 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every key is read: a key that is part of run ids changes the RunSpec a run computes with.
 
@@ -473,7 +491,7 @@ static bool other_value(const KeySpec *k, const CfgValue *cur, int i, CfgValue *
       v->sl = (StrList){1, one_str};
       return i == 0;
     case T_WEIGHTS:
-      v->w.scheme = i == 0 ? WEIGHTS_INCREASING : WEIGHTS_DECREASING;
+      v->w.scheme = i == 0 ? EC_WEIGHTS_INCREASING : EC_WEIGHTS_DECREASING;
       return i < 2;
     default:
       return false;
@@ -554,6 +572,7 @@ int main(int argc, char **argv) {
   test_suggest();
   test_docs_match();
   test_every_key_is_read();
+  test_enum_names();
   test_binary();
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

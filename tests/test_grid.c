@@ -91,8 +91,8 @@ static void test_products(void) {
     plan_run_config(l.p, 0, &c0);
     plan_run_config(l.p, 1, &c1);
     plan_run_config(l.p, 2, &c2);
-    CHECK(c0.unlearn.method == CFG_METHOD_FT && c1.unlearn.method == CFG_METHOD_FT);
-    CHECK(c0.unlearn.lr == 0.01 && c1.unlearn.lr == 0.1 && c2.unlearn.method == CFG_METHOD_RL);
+    CHECK(c0.unlearn.method == UNLEARN_FT && c1.unlearn.method == UNLEARN_FT);
+    CHECK(c0.unlearn.lr == 0.01 && c1.unlearn.lr == 0.1 && c2.unlearn.method == UNLEARN_RL);
     CHECK(l.p->n_columns == 2);
     CHECK(count_jobs(l.p, JOB_ORIGINAL) == 1 && count_jobs(l.p, JOB_RETRAIN) == 1);
     CHECK(count_jobs(l.p, JOB_EC_MODULES) == 0);

@@ -35,7 +35,7 @@ static void print_run(FILE *f, const Plan *p, int i) {
   plan_run_config(p, i, &c);
   char id[17], text[256];
   plan_id_text(r->id, id);
-  fprintf(f, "run %s %s ec=%d seed=%d", id, config_method_name(c.unlearn.method),
+  fprintf(f, "run %s %s ec=%d seed=%d", id, unlearn_method_name(c.unlearn.method),
           c.ec.enabled ? 1 : 0, r->seed);
   for (int k = 0; k < p->n_columns; k++) {
     int key = p->columns[k];

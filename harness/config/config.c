@@ -142,7 +142,7 @@ static int parse_enum(const Loader *l, const KeySpec *k, const YNode *n, int *ou
   }
   int m = count_names(k->choices);
   for (int i = 0; i < m; i++)
-    if (!strcmp(n->text, k->choices[i])) return *out = i, 0;
+    if (!strcmp(n->text, k->choices[i])) return *out = config_enum_value(k, i), 0;
   char list[256] = "";
   for (int i = 0; i < m; i++)
     snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", k->choices[i]);
@@ -216,11 +216,11 @@ static int parse_value(const Loader *l, int key, const YNode *n, CfgValue *v) {
       if (n->kind == YN_SEQ) {
         CfgValue list;
         int rc = parse_list(l, k, n, T_FLOATS, &list);
-        v->w = (LayerWeights){WEIGHTS_LIST, list.fl};
+        v->w = (LayerWeights){EC_WEIGHTS_LIST, list.fl};
         return rc;
       } else {
         int scheme = 0, rc = parse_enum(l, k, n, &scheme, ", or a list of weights");
-        v->w = (LayerWeights){(WeightScheme)scheme, {0, NULL}};
+        v->w = (LayerWeights){(EcWeights)scheme, {0, NULL}};
         return rc;
       }
     case T_GRID:
@@ -622,8 +622,9 @@ size_t config_value_size(KeyType t) {
   return 0;
 }
 
-_Static_assert(sizeof(CfgDataName) == sizeof(int) && sizeof(CfgMethod) == sizeof(int) &&
-                   sizeof(WeightScheme) == sizeof(int),
+_Static_assert(sizeof(CfgDataName) == sizeof(int) && sizeof(UnlearnMethod) == sizeof(int) &&
+                   sizeof(EcWeights) == sizeof(int) && sizeof(Arch) == sizeof(int) &&
+                   sizeof(SchedKind) == sizeof(int) && sizeof(AuxHead) == sizeof(int),
                "enum fields are read and written as int");
 
 void config_get(const Config *c, int key, CfgValue *v) {
@@ -664,7 +665,7 @@ int config_value_equal(KeyType t, const CfgValue *a, const CfgValue *b) {
       return 1;
     case T_WEIGHTS:
       if (a->w.scheme != b->w.scheme) return 0;
-      if (a->w.scheme != WEIGHTS_LIST) return 1;
+      if (a->w.scheme != EC_WEIGHTS_LIST) return 1;
       return config_value_equal(T_FLOATS, &(CfgValue){.fl = a->w.list},
                                 &(CfgValue){.fl = b->w.list});
     case T_GRID:

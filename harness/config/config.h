@@ -15,7 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aux.h"
 #include "err.h"
+#include "model.h"
+#include "optim.h"
+#include "unlearn.h"
 #include "ytree.h"
 
 typedef struct {
@@ -31,7 +35,10 @@ typedef struct {
   const char *const *v;
 } StrList;
 
-// Enums follow the order of the names in the schema (config_enum_names); keep them in step.
+// An enum key stores the value of the code's own enum (Arch, SchedKind, UnlearnMethod, ...): its
+// schema line lists the names and, where they are not 0, 1, 2, ... in order, the values. The
+// two enums below exist only here: the solver takes data sets by name and augmentation as
+// flags.
 typedef enum {
   CFG_DATA_MNIST,
   CFG_DATA_FASHION_MNIST,
@@ -47,43 +54,11 @@ typedef enum {
   CFG_AUG_CROP,
   CFG_AUG_CROP_FLIP
 } CfgAugment;
-typedef enum { CFG_ARCH_MLP, CFG_ARCH_CNN4, CFG_ARCH_RESNET18, CFG_ARCH_RESNET50 } CfgArch;
-typedef enum {
-  CFG_SCHED_CONSTANT,
-  CFG_SCHED_STEP,
-  CFG_SCHED_MULTISTEP,
-  CFG_SCHED_COSINE
-} CfgSchedule;
-typedef enum { USCHED_CONSTANT, USCHED_COSINE } UnlearnSchedule;
-typedef enum {
-  CFG_METHOD_NONE,
-  CFG_METHOD_FT,
-  CFG_METHOD_GA,
-  CFG_METHOD_NEGGRAD_PLUS,
-  CFG_METHOD_RL,
-  CFG_METHOD_SALUN,
-  CFG_METHOD_L1SPARSE,
-  CFG_METHOD_SCRUB,
-  CFG_METHOD_BS,
-  CFG_METHOD_CU,
-  CFG_METHOD_COUNT
-} CfgMethod;
-// ec.layer_weights is either a scheme or an explicit list (scheme WEIGHTS_LIST).
-typedef enum {
-  WEIGHTS_UNIFORM,
-  WEIGHTS_INCREASING,
-  WEIGHTS_DECREASING,
-  WEIGHTS_CKA,
-  WEIGHTS_LIST
-} WeightScheme;
+// ec.layer_weights is either a scheme or an explicit list (scheme EC_WEIGHTS_LIST).
 typedef struct {
-  WeightScheme scheme;
-  FloatList list;  // one weight per supervision point when scheme == WEIGHTS_LIST
+  EcWeights scheme;
+  FloatList list;  // one weight per supervision point when scheme == EC_WEIGHTS_LIST
 } LayerWeights;
-typedef enum { EC_VARIANT_CU, EC_VARIANT_FORGET_ONLY } EcVariant;
-typedef enum { SUMMARISER_GAP, SUMMARISER_CONV } Summariser;
-typedef enum { EC_HEAD_MLP, EC_HEAD_FROZEN, EC_HEAD_NONE } EcHeadCfg;
-typedef enum { EC_PULL_CFG_MEAN, EC_PULL_CFG_NEAREST } EcPullCfg;
 
 typedef struct {
   CfgDataName name;
@@ -102,7 +77,7 @@ typedef struct {
 } DataCfg;
 
 typedef struct {
-  CfgArch arch;
+  Arch arch;
   int width;       // 0: the architecture's own
   StrList points;  // resolved to the arch's stage names in every run's config
 } ModelCfg;
@@ -111,7 +86,7 @@ typedef struct {
   int epochs, batch_size;
   double lr, momentum, weight_decay;
   bool nesterov;
-  CfgSchedule schedule;
+  SchedKind schedule;
   IntList milestones;  // multistep; empty: half and three quarters of epochs
   int step_size;       // step; 0: a third of epochs
   double gamma;
@@ -127,10 +102,10 @@ typedef struct {
 } ForgetCfg;
 
 typedef struct {
-  CfgMethod method;
+  UnlearnMethod method;
   int epochs, batch_size;  // epochs 0 and lr 0 are resolved to the method's usual values
   double lr, momentum, weight_decay;
-  UnlearnSchedule schedule;
+  SchedKind schedule;  // constant or cosine
   struct {
     double alpha;
   } neggrad_plus;
@@ -157,11 +132,11 @@ typedef struct {
   double temperature, lambda_cu, lambda_ce, log_eps;
   LayerWeights layer_weights;
   int cka_every;
-  EcVariant variant;
-  EcPullCfg pull;
+  EcLoss variant;
+  EcPull pull;
   bool push_original, detach_retain, freeze_bn;
-  Summariser summariser;
-  EcHeadCfg head;
+  AuxSummariser summariser;
+  AuxHead head;
   int proj_dim;
   bool own_head_last;
   int batch_size, retain_per_forget;
@@ -277,6 +252,7 @@ typedef struct {
   double lo, hi;    // range of a number (or of each list element)
   bool lo_open, hi_open;
   const char *const *choices;  // enum and scheme names, NULL-terminated
+  const int *values;           // the enum value of each choice (NULL: 0, 1, 2, ...)
   When when;
   unsigned flags;
   const char *doc;
@@ -290,14 +266,15 @@ int config_key_index(const char *key);
 int config_is_section(const char *prefix);
 int config_applies(When w, const Config *c);
 const char *config_when_text(When w);  // "unlearn.method is scrub", or NULL for W_ALWAYS
-const char *config_method_name(CfgMethod m);
-// The usual lr and epochs of a method (EC.md), used when unlearn.lr or unlearn.epochs is 0.
-void config_method_usual(CfgMethod m, double *lr, int *epochs);
+// An enum key's value for its i-th choice, the choice index of a value (-1: none), its name.
+int config_enum_value(const KeySpec *k, int i);
+int config_enum_index(const KeySpec *k, int value);
+const char *config_enum_name(const KeySpec *k, int value);
 // Number of classes of a named data set in c (synthetic: its classes key), or 0 if unknown
 // before loading (hdf5).
 int config_num_classes(const Config *c);
 // The supervision points an arch offers (NULL-terminated, static).
-const char *const *config_arch_points(CfgArch a);
+const char *const *config_arch_points(Arch a);
 
 // ---------------------------------------------------------------------------------------------
 // Typed values, as stored at KeySpec.offset.

@@ -9,10 +9,10 @@
 
 void config_resolve(Config *c) {
   UnlearnCfg *u = &c->unlearn;
-  if (u->method != CFG_METHOD_NONE) {
+  if (u->method != UNLEARN_NONE) {
     double lr;
     int epochs;
-    config_method_usual(u->method, &lr, &epochs);
+    unlearn_method_usual(u->method, &lr, &epochs);
     if (u->lr == 0) u->lr = lr;
     if (u->epochs == 0) u->epochs = epochs;
   }
@@ -86,7 +86,7 @@ static int check_model(const Config *c, CheckFail *f) {
   const char *const *names = config_arch_points(c->model.arch);
   int n = 0;
   while (names[n]) n++;
-  const char *arch = config_schema[key_of("model.arch")].choices[c->model.arch];
+  const char *arch = arch_name(c->model.arch);
   const StrList *p = &c->model.points;
   for (int i = 0; i < p->n; i++) {
     int known = 0;
@@ -104,7 +104,7 @@ static int check_model(const Config *c, CheckFail *f) {
   }
   if (!config_applies(W_EC, c)) return 0;
   const LayerWeights *w = &c->ec.layer_weights;
-  if (w->scheme == WEIGHTS_LIST) {
+  if (w->scheme == EC_WEIGHTS_LIST) {
     if (w->list.n != p->n)
       return fail(f, "ec.layer_weights", "model.points", -1,
                   "ec.layer_weights lists %d weights but there are %d supervision points (%s)",

@@ -80,7 +80,7 @@ void config_format_value(FILE *f, int key, const CfgValue *v) {
       put_string(f, v->s ? v->s : "");
       break;
     case T_ENUM:
-      fputs(k->choices[v->i], f);
+      fputs(config_enum_name(k, v->i), f);
       break;
     case T_INTS:
       fputc('[', f);
@@ -99,7 +99,7 @@ void config_format_value(FILE *f, int key, const CfgValue *v) {
       fputc(']', f);
       break;
     case T_WEIGHTS:
-      if (v->w.scheme == WEIGHTS_LIST)
+      if (v->w.scheme == EC_WEIGHTS_LIST)
         put_floats(f, v->w.list);
       else
         fputs(k->choices[v->w.scheme], f);
@@ -343,11 +343,14 @@ void config_explain(FILE *f) {
       "of the methods' public code: SalUn, SCRUB, UUEF).\n\n"
       "| method | lr | epochs |\n|---|---|---|\n",
       f);
-  for (int m = 1; m < CFG_METHOD_COUNT; m++) {
+  const KeySpec *methods = &config_schema[config_key_index("unlearn.method")];
+  for (int i = 0; methods->choices[i]; i++) {
+    const UnlearnMethod m = config_enum_value(methods, i);
+    if (m == UNLEARN_NONE) continue;
     double lr;
     int epochs;
-    config_method_usual((CfgMethod)m, &lr, &epochs);
-    fprintf(f, "| %s | %g | %d |\n", config_method_name((CfgMethod)m), lr, epochs);
+    unlearn_method_usual(m, &lr, &epochs);
+    fprintf(f, "| %s | %g | %d |\n", unlearn_method_name(m), lr, epochs);
   }
 }
 

@@ -72,8 +72,7 @@ static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
   r->epochs = c->epochs, r->batch_size = c->batch_size;
   r->lr = (float)c->lr, r->momentum = (float)c->momentum, r->weight_decay = (float)c->weight_decay;
   r->nesterov = c->nesterov;
-  static const SchedKind kinds[] = {SCHED_CONSTANT, SCHED_STEP, SCHED_MULTISTEP, SCHED_COSINE};
-  r->schedule.kind = kinds[c->schedule];
+  r->schedule.kind = c->schedule;
   r->schedule.gamma = (float)c->gamma;
   r->schedule.warmup_epochs = c->warmup_epochs;
   r->schedule.step_size = c->step_size > 0 ? c->step_size : (c->epochs + 2) / 3;
@@ -89,33 +88,18 @@ static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
   r->checkpoint.every = c->checkpoint_every;  // the sweep names the file (checkpoint.path)
 }
 
-static const UnlearnMethod methods[CFG_METHOD_COUNT] = {
-    [CFG_METHOD_NONE] = UNLEARN_NONE,
-    [CFG_METHOD_FT] = UNLEARN_FT,
-    [CFG_METHOD_GA] = UNLEARN_GA,
-    [CFG_METHOD_NEGGRAD_PLUS] = UNLEARN_NEGGRAD_PLUS,
-    [CFG_METHOD_RL] = UNLEARN_RL,
-    [CFG_METHOD_SALUN] = UNLEARN_SALUN,
-    [CFG_METHOD_L1SPARSE] = UNLEARN_L1SPARSE,
-    [CFG_METHOD_SCRUB] = UNLEARN_SCRUB,
-    [CFG_METHOD_BS] = UNLEARN_BS,
-    [CFG_METHOD_CU] = UNLEARN_CU,
-};
-
 static void ec_from_config(EcSpec *s, const EcCfg *c) {
   ec_spec_defaults(s);
   s->enabled = c->enabled;
   s->temperature = (float)c->temperature;
   s->lambda_cu = (float)c->lambda_cu, s->lambda_ce = (float)c->lambda_ce;
   s->log_eps = (float)c->log_eps;
-  s->variant = c->variant == EC_VARIANT_FORGET_ONLY ? EC_LOSS_FORGET_ONLY : EC_LOSS_CU;
-  s->pull = c->pull == EC_PULL_CFG_NEAREST ? EC_PULL_NEAREST : EC_PULL_MEAN;
+  s->variant = c->variant;
+  s->pull = c->pull;
   s->push_original = c->push_original;
   s->detach_retain = c->detach_retain;
   s->freeze_bn = c->freeze_bn;
-  static const EcWeights schemes[] = {EC_WEIGHTS_UNIFORM, EC_WEIGHTS_INCREASING,
-                                      EC_WEIGHTS_DECREASING, EC_WEIGHTS_CKA, EC_WEIGHTS_LIST};
-  s->weights = schemes[c->layer_weights.scheme];
+  s->weights = c->layer_weights.scheme;
   s->n_weights =
       c->layer_weights.list.n < MODEL_MAX_POINTS ? c->layer_weights.list.n : MODEL_MAX_POINTS;
   for (int i = 0; i < s->n_weights; i++) s->weight_list[i] = (float)c->layer_weights.list.v[i];
@@ -123,9 +107,8 @@ static void ec_from_config(EcSpec *s, const EcCfg *c) {
   s->batch_size = c->batch_size, s->retain_per_forget = c->retain_per_forget;
   s->epochs = c->epochs;
   s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
-  s->aux.summariser = c->summariser == SUMMARISER_CONV ? AUX_SUMMARISER_CONV : AUX_SUMMARISER_GAP;
-  static const AuxHead heads[] = {AUX_HEAD_MLP, AUX_HEAD_FROZEN, AUX_HEAD_NONE};
-  s->aux.head = heads[c->head];
+  s->aux.summariser = c->summariser;
+  s->aux.head = c->head;
   s->aux.proj_dim = c->proj_dim;
   s->aux.own_head_last = c->own_head_last;
   s->pretrain.epochs = c->pretrain.epochs, s->pretrain.batch_size = c->pretrain.batch_size;
@@ -134,10 +117,10 @@ static void ec_from_config(EcSpec *s, const EcCfg *c) {
 }
 
 static void unlearn_from_config(UnlearnSpec *s, const UnlearnCfg *c, const TrainRecipe *train) {
-  unlearn_spec_defaults(s, methods[c->method]);
+  unlearn_spec_defaults(s, c->method);
   s->epochs = c->epochs, s->batch_size = c->batch_size;
   s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
-  s->schedule = c->schedule == USCHED_COSINE ? SCHED_COSINE : SCHED_CONSTANT;
+  s->schedule = c->schedule;
   s->neggrad_plus.alpha = (float)c->neggrad_plus.alpha;
   s->salun.q = (float)c->salun.q;
   s->l1sparse.alpha = (float)c->l1sparse.alpha;
@@ -168,8 +151,7 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
   forget_from_config(&s->forget, &c->forget);
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
-  static const Arch arches[] = {ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50};
-  s->arch = arches[c->model.arch];
+  s->arch = c->model.arch;
   s->width = c->model.width;
   train_from_config(&s->train, &c->train);
   unlearn_from_config(&s->unlearn, &c->unlearn, &s->train);

@@ -19,11 +19,17 @@
 static const char *const data_names[] = {"mnist", "fashion-mnist", "cifar10", "cifar100",
                                          "hdf5",  "synthetic",     NULL};
 static const char *const augment_names[] = {"auto", "none", "flip", "crop", "crop_flip", NULL};
-static const char *const arch_names[] = {"mlp", "cnn4", "resnet18", "resnet50", NULL};
+// SchedKind's names; unlearning takes two of them.
 static const char *const schedule_names[] = {"constant", "step", "multistep", "cosine", NULL};
 static const char *const uschedule_names[] = {"constant", "cosine", NULL};
+static const int uschedule_values[] = {SCHED_CONSTANT, SCHED_COSINE};
+// The methods a config can name (the jobs' registry has original and retrain too; a test checks
+// these against unlearn_method_name).
 static const char *const method_names[] = {"none",     "ft",    "ga", "neggrad+", "rl", "salun",
                                            "l1sparse", "scrub", "bs", "cu",       NULL};
+static const int method_values[] = {UNLEARN_NONE,  UNLEARN_FT,       UNLEARN_GA,    UNLEARN_NEGGRAD_PLUS,
+                                    UNLEARN_RL,    UNLEARN_SALUN,    UNLEARN_L1SPARSE,
+                                    UNLEARN_SCRUB, UNLEARN_BS,       UNLEARN_CU};
 static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
@@ -115,7 +121,7 @@ const KeySpec config_schema[] = {
    .doc = "Seed that draws the random forget set; -1: the run's seed."},
 
   // unlearn
-  {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names,
+  {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names, .values = method_values,
    .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
   {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN,
    .doc = "Epochs of unlearning; 0: the method's usual number (table below)."},
@@ -127,7 +133,7 @@ const KeySpec config_schema[] = {
    .doc = "SGD momentum of unlearning."},
   {"unlearn.weight_decay", T_FLOAT, OFF(unlearn.weight_decay), "5e-4", RANGE(0, 1), .when = W_UNLEARN,
    .doc = "Weight decay of unlearning."},
-  {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names,
+  {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names, .values = uschedule_values,
    .doc = "Learning-rate schedule of unlearning, over its epochs (EC alone's too): constant or cosine."},
   {"unlearn.neggrad+.alpha", T_FLOAT, OFF(unlearn.neggrad_plus.alpha), "0.99", RANGE(0, 1), .when = W_NEGGRAD_PLUS,
    .doc = "Weight of the retain CE; the forget term gets 1 - alpha."},
@@ -258,7 +264,7 @@ int config_is_section(const char *prefix) {
   return 0;
 }
 
-static int is_method(const Config *c, CfgMethod m) {
+static int is_method(const Config *c, UnlearnMethod m) {
   return c->unlearn.method == m;
 }
 
@@ -277,41 +283,41 @@ int config_applies(When w, const Config *c) {
     case W_CROP:
       return aug == CFG_AUG_CROP || aug == CFG_AUG_CROP_FLIP;
     case W_STEP:
-      return c->train.schedule == CFG_SCHED_STEP;
+      return c->train.schedule == SCHED_STEP;
     case W_MULTISTEP:
-      return c->train.schedule == CFG_SCHED_MULTISTEP;
+      return c->train.schedule == SCHED_MULTISTEP;
     case W_STEP_OR_MULTISTEP:
-      return c->train.schedule == CFG_SCHED_STEP || c->train.schedule == CFG_SCHED_MULTISTEP;
+      return c->train.schedule == SCHED_STEP || c->train.schedule == SCHED_MULTISTEP;
     case W_FORGET_CLASSES:
       return !random;
     case W_FORGET_RANDOM:
       return random;
     case W_UNLEARN:
-      return !is_method(c, CFG_METHOD_NONE);
+      return !is_method(c, UNLEARN_NONE);
     case W_NEGGRAD_PLUS:
-      return is_method(c, CFG_METHOD_NEGGRAD_PLUS);
+      return is_method(c, UNLEARN_NEGGRAD_PLUS);
     case W_SALUN:
-      return is_method(c, CFG_METHOD_SALUN);
+      return is_method(c, UNLEARN_SALUN);
     case W_L1SPARSE:
-      return is_method(c, CFG_METHOD_L1SPARSE);
+      return is_method(c, UNLEARN_L1SPARSE);
     case W_SCRUB:
-      return is_method(c, CFG_METHOD_SCRUB);
+      return is_method(c, UNLEARN_SCRUB);
     case W_BS:
-      return is_method(c, CFG_METHOD_BS);
+      return is_method(c, UNLEARN_BS);
     case W_CU:
-      return is_method(c, CFG_METHOD_CU);
+      return is_method(c, UNLEARN_CU);
     case W_EC:
       return c->ec.enabled;
     case W_EC_OR_CU:
-      return c->ec.enabled || is_method(c, CFG_METHOD_CU);
+      return c->ec.enabled || is_method(c, UNLEARN_CU);
     case W_EC_ALONE:
-      return c->ec.enabled && is_method(c, CFG_METHOD_NONE);
+      return c->ec.enabled && is_method(c, UNLEARN_NONE);
     case W_EC_CKA:
-      return c->ec.enabled && c->ec.layer_weights.scheme == WEIGHTS_CKA;
+      return c->ec.enabled && c->ec.layer_weights.scheme == EC_WEIGHTS_CKA;
     case W_EC_HEAD:
-      return c->ec.enabled && c->ec.head != EC_HEAD_NONE;
+      return c->ec.enabled && c->ec.head != AUX_HEAD_NONE;
     case W_EC_SUPCON:
-      return c->ec.enabled && (c->ec.head != EC_HEAD_NONE || c->ec.summariser == SUMMARISER_CONV);
+      return c->ec.enabled && (c->ec.head != AUX_HEAD_NONE || c->ec.summariser == AUX_SUMMARISER_CONV);
     case W_EVAL_CKA:
       return c->eval.cka;
     case W_EVAL_KNN:
@@ -359,25 +365,19 @@ const char *config_when_text(When w) {
   return w > W_ALWAYS && w < W_COUNT ? when_text[w] : NULL;
 }
 
-const char *config_method_name(CfgMethod m) {
-  return m >= 0 && m < CFG_METHOD_COUNT ? method_names[m] : "?";
+int config_enum_value(const KeySpec *k, int i) {
+  return k->values ? k->values[i] : i;
 }
 
-// The methods' usual settings (their public code); where it gives a range, its lower end.
-static const struct {
-  double lr;
-  int epochs;
-} method_usual[CFG_METHOD_COUNT] = {
-    [CFG_METHOD_NONE] = {0, 0},         [CFG_METHOD_FT] = {0.01, 10},
-    [CFG_METHOD_GA] = {1e-4, 5},        [CFG_METHOD_NEGGRAD_PLUS] = {0.01, 5},
-    [CFG_METHOD_RL] = {0.01, 10},       [CFG_METHOD_SALUN] = {0.01, 10},
-    [CFG_METHOD_L1SPARSE] = {0.01, 10}, [CFG_METHOD_SCRUB] = {5e-4, 3},
-    [CFG_METHOD_BS] = {1e-5, 10},       [CFG_METHOD_CU] = {1e-3, 5},
-};
+int config_enum_index(const KeySpec *k, int value) {
+  for (int i = 0; k->choices[i]; i++)
+    if (config_enum_value(k, i) == value) return i;
+  return -1;
+}
 
-void config_method_usual(CfgMethod m, double *lr, int *epochs) {
-  *lr = method_usual[m].lr;
-  *epochs = method_usual[m].epochs;
+const char *config_enum_name(const KeySpec *k, int value) {
+  const int i = config_enum_index(k, value);
+  return i >= 0 ? k->choices[i] : "?";
 }
 
 int config_num_classes(const Config *c) {
@@ -399,6 +399,6 @@ int config_num_classes(const Config *c) {
 static const char *const mlp_points[] = {"layer1", "layer2", NULL};
 static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
 
-const char *const *config_arch_points(CfgArch a) {
-  return a == CFG_ARCH_MLP ? mlp_points : stage_points;
+const char *const *config_arch_points(Arch a) {
+  return a == ARCH_MLP ? mlp_points : stage_points;
 }

@@ -60,7 +60,7 @@ static Hash h_value(Hash h, int key, const CfgValue *v) {
     case T_PATH:
       return h_str(h, v->s ? v->s : "");
     case T_ENUM:
-      return h_str(h, k->choices[v->i]);
+      return h_str(h, config_enum_name(k, v->i));
     case T_INTS:
       h = h_u64(h, (uint64_t)v->il.n);
       for (int i = 0; i < v->il.n; i++) h = h_u64(h, (uint64_t)(int64_t)v->il.v[i]);
@@ -74,7 +74,7 @@ static Hash h_value(Hash h, int key, const CfgValue *v) {
       for (int i = 0; i < v->sl.n; i++) h = h_str(h, v->sl.v[i]);
       return h;
     case T_WEIGHTS:
-      if (v->w.scheme != WEIGHTS_LIST) return h_str(h, k->choices[v->w.scheme]);
+      if (v->w.scheme != EC_WEIGHTS_LIST) return h_str(h, k->choices[v->w.scheme]);
       h = h_u64(h, (uint64_t)v->w.list.n);
       for (int i = 0; i < v->w.list.n; i++) h = h_double(h, v->w.list.v[i]);
       return h;
@@ -340,7 +340,7 @@ static int expand_one(Expander *x, int source, uint64_t combo) {
       if (d[a] && !config_applies(config_schema[b->sweep.axes[a].key].when, &c)) return 0;
   }
   x->p->combos++;
-  if (c.unlearn.method == CFG_METHOD_NONE && !c.ec.enabled) {
+  if (c.unlearn.method == UNLEARN_NONE && !c.ec.enabled) {
     x->p->dropped++;
     return 0;
   }

@@ -430,7 +430,7 @@ bool sweep_item_row(const Sweep *s, int item, ResultRow *row) {
       RunSpec rs;
       Err e;
       int ec = runspec_from_config(&rs, &c, &e) == 0 && unlearn_uses_ec(&rs.unlearn);
-      row_common(s, row, &c, id, config_method_name(c.unlearn.method), ec, 0);
+      row_common(s, row, &c, id, unlearn_method_name(c.unlearn.method), ec, 0);
       return true;
     }
     default:
