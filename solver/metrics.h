@@ -16,6 +16,7 @@
 #pragma once
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ckpt.h"
@@ -132,17 +133,18 @@ int64_t mia_draw(int64_t *idx, int64_t n, int64_t cap, uint64_t seed, uint64_t t
 // ----------------------------------------------------------------------------------------------
 // full evaluation (evaluate.c)
 
+// The config's eval section (its keys fill these fields; docs/config.md), and the run's seed.
 typedef struct {
-  int cka, knn, mia;       // which of the optional metrics to compute (1: on)
-  int cka_batch;           // images per CKA batch (512)
-  int cka_min_last;        // a trailing partial CKA batch is averaged in only if it has at least
-                           // this many images (0: cka_batch / 2; always if it is the only batch);
-                           // small batches inflate linear CKA, so a runt would bias the average
-  int knn_k;               // neighbours (5)
-  int64_t knn_probe_size;  // class-balanced probe images from the training set (5000; 0: all)
-  int64_t mia_samples;     // members and non-members each, at most (5000; 0: all available)
-  int batch_size;          // images per global forward batch (512); speed only
-  uint64_t seed;           // the probe and MIA draws
+  bool cka, knn, mia;  // which of the optional metrics to compute
+  int cka_batch;       // images per CKA batch (512)
+  int cka_min_last;    // a trailing partial CKA batch is averaged in only if it has at least
+                       // this many images (0: cka_batch / 2; always if it is the only batch);
+                       // small batches inflate linear CKA, so a runt would bias the average
+  int knn_k;           // neighbours (5)
+  int knn_probe_size;  // class-balanced probe images from the training set (5000; 0: all)
+  int mia_samples;     // members and non-members each, at most (5000; 0: all available)
+  int batch_size;      // images per global forward batch (512); speed only
+  uint64_t seed;       // the probe and MIA draws (the run's seed)
 } EvalOptions;
 
 void eval_options_default(EvalOptions *o);

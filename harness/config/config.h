@@ -17,6 +17,7 @@
 
 #include "aux.h"
 #include "err.h"
+#include "metrics.h"
 #include "model.h"
 #include "optim.h"
 #include "unlearn.h"
@@ -149,10 +150,6 @@ typedef struct {
   } pretrain;
 } EcCfg;
 
-typedef struct {
-  bool cka, knn, mia;
-  int cka_batch, cka_min_last, knn_k, knn_probe_size, mia_samples, batch_size;
-} EvalCfg;
 
 typedef struct GridAxis GridAxis;
 typedef struct GridCase GridCase;
@@ -178,7 +175,7 @@ typedef struct {
   ForgetCfg forget;
   UnlearnCfg unlearn;
   EcCfg ec;
-  EvalCfg eval;
+  EvalOptions eval;  // seed: the run's
   SweepCfg sweep;
   OutputCfg output;
   int seed;  // the run's seed (one of sweep.seeds); the first seed in a base config

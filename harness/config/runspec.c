@@ -132,17 +132,6 @@ static void unlearn_from_config(UnlearnSpec *s, const UnlearnCfg *c, const Train
   s->retrain = *train;
 }
 
-static void eval_from_config(EvalOptions *o, const EvalCfg *c, uint64_t seed) {
-  eval_options_default(o);
-  o->cka = c->cka, o->knn = c->knn, o->mia = c->mia;
-  o->cka_batch = c->cka_batch;
-  o->cka_min_last = c->cka_min_last;
-  o->knn_k = c->knn_k;
-  o->knn_probe_size = c->knn_probe_size;
-  o->mia_samples = c->mia_samples;
-  o->batch_size = c->batch_size;
-  o->seed = seed;
-}
 
 int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   memset(s, 0, sizeof *s);
@@ -156,7 +145,8 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   train_from_config(&s->train, &c->train);
   unlearn_from_config(&s->unlearn, &c->unlearn, &s->train);
   ec_from_config(&s->unlearn.ec, &c->ec);
-  eval_from_config(&s->eval, &c->eval, s->seed);
+  s->eval = c->eval;
+  s->eval.seed = s->seed;
   s->point_names = c->model.points.v;
   s->n_points = c->model.points.n;
   return 0;
