@@ -10,14 +10,6 @@
 
 enum { AUX_MAX_PARAMS = MODEL_MAX_POINTS * (5 * AUX_MAX_BLOCKS + 6) };
 
-void aux_spec_defaults(AuxSpec *s) {
-  memset(s, 0, sizeof *s);
-  s->summariser = AUX_SUMMARISER_GAP;
-  s->head = AUX_HEAD_NONE;
-  s->proj_dim = 128;
-  s->own_head_last = 1;
-}
-
 int aux_points_from_names(AuxSpec *s, const Model *m, const char *const *names, int n, Err *e) {
   if (n > m->n_points)
     return errf(e, ERR_CONFIG, "%d supervision points given, %s has %d", n, arch_name(m->spec.arch),

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ckpt.h"
@@ -44,10 +45,9 @@ typedef struct {
   AuxSummariser summariser;      // gap
   AuxHead head;                  // none
   int proj_dim;                  // P = 128 (mlp and frozen heads)
-  int own_head_last;             // 1: the network's own head is the last module's classifier
+  bool own_head_last;            // true: the network's own head is the last module's classifier
 } AuxSpec;
 
-void aux_spec_defaults(AuxSpec *s);
 // Fills s->points from point names ("layer1", ...) of m: ERR_CONFIG naming an unknown one.
 int aux_points_from_names(AuxSpec *s, const Model *m, const char *const *names, int n, Err *e);
 

@@ -9,7 +9,7 @@
 
 int ec_scheme_weights(const EcSpec *s, int n, double *w, Err *e) {
   for (int k = 0; k < n; k++) {
-    switch (s->weights) {
+    switch (s->layer_weights.scheme) {
       case EC_WEIGHTS_UNIFORM:
       case EC_WEIGHTS_CKA:  // until the first measurement: CKA(θ_o, θ_o) = 1 everywhere
         w[k] = 1.0;
@@ -21,10 +21,10 @@ int ec_scheme_weights(const EcSpec *s, int n, double *w, Err *e) {
         w[k] = 2.0 * (n - k) / (n + 1);
         break;
       case EC_WEIGHTS_LIST:
-        if (s->n_weights != n)
+        if (s->layer_weights.list.n != n)
           return errf(e, ERR_CONFIG, "ec.layer_weights has %d weights for %d supervision points",
-                      s->n_weights, n);
-        w[k] = s->weight_list[k];
+                      s->layer_weights.list.n, n);
+        w[k] = (float)s->layer_weights.list.v[k];
         break;
     }
   }
@@ -103,7 +103,7 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   }
   if ((rc = ec_scheme_weights(spec, ec->aux.n_modules, ec->weights, e))) goto fail;
   for (int k = 0; k < ec->aux.n_modules; k++) ec->cka[k] = 1.0;
-  if (spec->weights == EC_WEIGHTS_CKA && (rc = ec_cka_init(ec, m, d, probe_idx, n_probe, e)))
+  if (spec->layer_weights.scheme == EC_WEIGHTS_CKA && (rc = ec_cka_init(ec, m, d, probe_idx, n_probe, e)))
     goto fail;
   return 0;
 fail:
@@ -187,11 +187,12 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
                    int use_ce, float *dlogits, float *const *dpoints, EcLosses *out, Err *e) {
   const int K = ec->K, nf = rs->nf, nr = rs->nr, n = nf + nr, L = ec->aux.n_modules;
   const EcSpec *s = &ec->spec;
+  const float lambda_cu = (float)s->lambda_cu, lambda_ce = (float)s->lambda_ce;
   memset(out, 0, sizeof *out);
   for (int k = 0; k < L; k++) out->cos_fr[k] = out->spread[k] = NAN;
   aux_zero_grads(&ec->aux);
-  use_cu = use_cu && s->lambda_cu > 0 && rs->gf > 0;
-  use_ce = use_ce && s->lambda_ce > 0 && rs->gr > 0;
+  use_cu = use_cu && lambda_cu > 0 && rs->gf > 0;
+  use_ce = use_ce && lambda_ce > 0 && rs->gr > 0;
   if (use_cu) gather_labels(rs, y, ec->yg);
   double ce_sum[MODEL_MAX_POINTS] = {0};
   for (int k = 0; k < L; k++) {
@@ -200,7 +201,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
     const float w = (float)ec->weights[k];
     const float *dz = NULL, *dl = NULL;
     if (use_cu) {
-      int rc = cu_part(ec, k, rs, s->lambda_cu * w, &out->cu[k], e);
+      int rc = cu_part(ec, k, rs, lambda_cu * w, &out->cu[k], e);
       if (rc) return rc;
       embed_stats(ec->zg, rs->gf, rs->gr, md->p, ec->mstat, &out->cos_fr[k], &out->spread[k]);
       dz = ec->dz;
@@ -213,7 +214,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
       if (!own) memset(ec->dlog, 0, (size_t)n * K * sizeof(float));
       ce_sum[k] = softmax_xent_forward(ec->probs, logits + (size_t)nf * K, y + nf, nr, K);
       softmax_xent_backward(dst + (size_t)nf * K, ec->probs, y + nf, nr, K,
-                            s->lambda_ce * w / (float)rs->gr);
+                            lambda_ce * w / (float)rs->gr);
       if (!own) dl = ec->dlog;
     }
     if (dz || dl) aux_backward(&ec->aux, &ec->work, k, dz, dl, dpoints[md->point]);
@@ -221,7 +222,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
   if (use_ce && rs->size > 1) MPI_Allreduce(MPI_IN_PLACE, ce_sum, L, MPI_DOUBLE, MPI_SUM, rs->comm);
   for (int k = 0; k < L; k++) {
     if (use_ce) out->ce[k] = ce_sum[k] / rs->gr;
-    out->total += ec->weights[k] * (s->lambda_cu * out->cu[k] + s->lambda_ce * out->ce[k]);
+    out->total += ec->weights[k] * (lambda_cu * out->cu[k] + lambda_ce * out->ce[k]);
   }
   return 0;
 }
@@ -230,6 +231,6 @@ void ec_update(EcState *ec, Model *m, float lr) {
   aux_allreduce_grads(&ec->aux);
   sgd_step(&ec->opt, ec->aux.param_mem, ec->aux.grad_mem, lr, ec->train_mask);
   ec->steps++;
-  if (ec->spec.weights == EC_WEIGHTS_CKA && ec->steps % ec->spec.cka_every == 0)
+  if (ec->spec.layer_weights.scheme == EC_WEIGHTS_CKA && ec->steps % ec->spec.cka_every == 0)
     ec_cka_update(ec, m);
 }

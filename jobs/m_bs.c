@@ -82,10 +82,6 @@ static void bs_free(Run *r) {
   free(st);
 }
 
-static void bs_defaults(UnlearnSpec *s) {
-  s->bs.eps = 0.1f;
-}
-
 static int bs_check(const UnlearnSpec *s, Err *e) {
   if (!(s->bs.eps > 0)) return errf(e, ERR_CONFIG, "unlearn.bs.eps must be positive");
   return 0;
@@ -99,7 +95,6 @@ const UnlearnMethodDef method_bs = {
     .n_phases = 1,
     .phase =
         {{.drive = DRIVE_FORGET, .extra = EXTRA_EC_RPF_B, .ec_cu = 1, .ec_ce = 1, .loss = bs_loss}},
-    .defaults = bs_defaults,
     .check = bs_check,
     .init = bs_init,
     .free = bs_free,

@@ -84,10 +84,6 @@ static void cu_free(Run *r) {
   free(st);
 }
 
-static void cu_defaults(UnlearnSpec *s) {
-  s->cu.temperature = 0.7f, s->cu.lambda_cu = 3.0f, s->cu.lambda_ce = 1.0f;
-}
-
 static int cu_check(const UnlearnSpec *s, Err *e) {
   if (!(s->cu.temperature > 0))
     return errf(e, ERR_CONFIG, "unlearn.cu.temperature must be positive");
@@ -105,7 +101,6 @@ const UnlearnMethodDef method_cu = {
                .ec_ce = 1,
                .points = 1,
                .loss = cu_loss}},
-    .defaults = cu_defaults,
     .check = cu_check,
     .init = cu_init,
     .free = cu_free,

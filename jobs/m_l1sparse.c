@@ -22,7 +22,7 @@ static void l1sparse_free(Run *r) {
 
 static void l1sparse_epoch(Run *r, int epoch) {
   L1State *st = r->ms;
-  st->alpha = r->spec->l1sparse.alpha * (1.0f - (float)epoch / (float)r->epochs);
+  st->alpha = (float)r->spec->l1sparse.alpha * (1.0f - (float)epoch / (float)r->epochs);
 }
 
 static void l1sparse_grad(Run *r) {
@@ -33,10 +33,6 @@ static void l1sparse_grad(Run *r) {
       const float p = m->param_mem[i];
       m->grad_mem[i] += p > 0 ? st->alpha : p < 0 ? -st->alpha : 0.0f;
     }
-}
-
-static void l1sparse_defaults(UnlearnSpec *s) {
-  s->l1sparse.alpha = 5e-5f;
 }
 
 static int l1sparse_check(const UnlearnSpec *s, Err *e) {
@@ -54,7 +50,6 @@ const UnlearnMethodDef method_l1sparse = {
                .ec_cu = 1,
                .ec_ce = 1,
                .loss = loss_ce_retain}},
-    .defaults = l1sparse_defaults,
     .check = l1sparse_check,
     .init = l1sparse_init,
     .free = l1sparse_free,

@@ -15,10 +15,6 @@ static int neggrad_plus_loss(Run *r, double *loss, Err *e) {
   return 0;
 }
 
-static void neggrad_plus_defaults(UnlearnSpec *s) {
-  s->neggrad_plus.alpha = 0.99f;
-}
-
 static int neggrad_plus_check(const UnlearnSpec *s, Err *e) {
   if (!(s->neggrad_plus.alpha >= 0 && s->neggrad_plus.alpha <= 1))
     return errf(e, ERR_CONFIG, "unlearn.neggrad+.alpha must be in [0, 1]");
@@ -35,6 +31,5 @@ const UnlearnMethodDef method_neggrad_plus = {
                .ec_cu = 1,
                .ec_ce = 1,
                .loss = neggrad_plus_loss}},
-    .defaults = neggrad_plus_defaults,
     .check = neggrad_plus_check,
 };

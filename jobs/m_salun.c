@@ -67,7 +67,7 @@ static int salun_mask(Run *r, Err *e) {
     return errf(e, ERR_RUNTIME, "salun: out of memory for the mask of %lld parameters",
                 (long long)np);
   }
-  int64_t keep = (int64_t)(r->spec->salun.q * (double)np + 0.5);
+  int64_t keep = (int64_t)((float)r->spec->salun.q * (double)np + 0.5);
   if (keep > np) keep = np;
   for (int64_t i = 0; i < np; i++) mag[i] = fabsf(m->grad_mem[i]);
   float threshold = keep > 0 ? select_kth(mag, np, np - keep) : 0.0f;
@@ -90,10 +90,6 @@ static void salun_free(Run *r) {
   free(r->ms);
 }
 
-static void salun_defaults(UnlearnSpec *s) {
-  s->salun.q = 0.5f;
-}
-
 static int salun_check(const UnlearnSpec *s, Err *e) {
   if (!(s->salun.q > 0 && s->salun.q <= 1))
     return errf(e, ERR_CONFIG, "unlearn.salun.q must be in (0, 1]");
@@ -107,7 +103,6 @@ const UnlearnMethodDef method_salun = {
     .n_phases = 1,
     .phase = {{.drive = DRIVE_UNION, .ec_cu = 1, .ec_ce = 1, .loss = loss_ce_targets}},
     .step = random_label_targets,
-    .defaults = salun_defaults,
     .check = salun_check,
     .free = salun_free,
     .before = salun_mask,

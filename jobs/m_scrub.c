@@ -50,10 +50,11 @@ static int scrub_min_loss(Run *r, double *loss, Err *e) {
   const UnlearnSpec *s = r->spec;
   const int nf = r->rs.nf, nr = r->rs.nr;
   const float inv_r = inv_rows(r->rs.gr);
-  double lr = ce_rows(r, nf, nr, r->y, s->scrub.gamma * inv_r);
-  double lf = kl_rows(r, nf, nr, s->scrub.temperature, s->scrub.alpha * inv_r);  // retain rows
+  const float gamma = (float)s->scrub.gamma, alpha = (float)s->scrub.alpha;
+  double lr = ce_rows(r, nf, nr, r->y, gamma * inv_r);
+  double lf = kl_rows(r, nf, nr, s->scrub.temperature, alpha * inv_r);  // retain rows
   sum2_ranks(r->comm, &lr, &lf);
-  *loss = (s->scrub.gamma * lr + s->scrub.alpha * lf) * inv_r;
+  *loss = (gamma * lr + alpha * lf) * inv_r;
   return 0;
 }
 
@@ -82,11 +83,6 @@ static void scrub_free(Run *r) {
   free(st);
 }
 
-static void scrub_defaults(UnlearnSpec *s) {
-  s->scrub.temperature = 4.0f, s->scrub.gamma = 0.99f, s->scrub.alpha = 0.001f;
-  s->scrub.max_epochs = 2;
-}
-
 static int scrub_check(const UnlearnSpec *s, Err *e) {
   if (!(s->scrub.temperature > 0))
     return errf(e, ERR_CONFIG, "unlearn.scrub.temperature must be positive");
@@ -107,7 +103,6 @@ const UnlearnMethodDef method_scrub = {
                .loss = scrub_max_loss,
                .active = scrub_max_active},
               {.name = "scrub-min", .drive = DRIVE_RETAIN, .ec_ce = 1, .loss = scrub_min_loss}},
-    .defaults = scrub_defaults,
     .check = scrub_check,
     .init = scrub_init,
     .free = scrub_free,

@@ -51,7 +51,6 @@ typedef struct {
   int n_phases;        // 0: not an unlearning method run by phases (original, retrain)
   MethodPhase phase[METHOD_MAX_PHASES];  // in the order they run within an epoch
   // Every hook is optional (NULL: nothing to do).
-  void (*defaults)(UnlearnSpec *s);            // the method's knobs' defaults
   int (*check)(const UnlearnSpec *s, Err *e);  // its knobs' ranges: ERR_CONFIG naming the field
   int (*init)(Run *r, Err *e);                 // its state into r->ms (after the step buffers)
   void (*free)(Run *r);                        // frees r->ms (also after a failed init)

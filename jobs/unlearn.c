@@ -92,7 +92,7 @@ static int run_setup(Run *r, const AuxModules *pretrained, Err *e) {
   if (!r->ec_on) return 0;
   // The cka probe: a seeded sample of D_f, the same on every rank.
   const EcSpec *es = &r->spec->ec;
-  int n_probe = es->weights == EC_WEIGHTS_CKA ? es->cka_probe : 0;
+  int n_probe = es->layer_weights.scheme == EC_WEIGHTS_CKA ? es->cka_probe : 0;
   if (n_probe > nf) n_probe = (int)nf;
   int32_t *probe = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(int32_t));
   if (!probe) return errf(e, ERR_RUNTIME, "out of memory for the cka probe");
@@ -172,7 +172,7 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
   const int alone = r.def->ec_alone;
   r.lr = alone ? spec->ec.lr : spec->lr;
   r.epochs = alone ? spec->ec.epochs : spec->epochs;
-  if (ec_on && spec->ec.weights == EC_WEIGHTS_CKA && spec->ec.cka_probe > r.cap)
+  if (ec_on && spec->ec.layer_weights.scheme == EC_WEIGHTS_CKA && spec->ec.cka_probe > r.cap)
     r.cap = spec->ec.cka_probe;  // the probe runs whole on every rank
   if ((rc = clone_model_for(&r.m, model, r.cap, comm, e))) return rc;
   if (unlearn_needs_original(spec)) {

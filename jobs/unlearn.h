@@ -31,11 +31,13 @@
 #pragma once
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "aux.h"
 #include "data.h"
 #include "err.h"
+#include "lists.h"
 #include "model.h"
 #include "optim.h"
 
@@ -59,8 +61,8 @@ typedef enum {
 // "bs", "cu" <-> enum; unlearn_method_from_name returns -1 for an unknown name.
 int unlearn_method_from_name(const char *name);
 const char *unlearn_method_name(UnlearnMethod m);
-// The method's usual lr and epochs (EC.md; where it gives a range, its lower end): the defaults
-// of unlearn_spec_defaults (lr as a float there). 0 and 0 for original, retrain and none.
+// The method's usual lr and epochs (where its code gives a range, the lower end): what
+// unlearn.lr 0 and unlearn.epochs 0 stand for. 0 and 0 for original, retrain and none.
 void unlearn_method_usual(UnlearnMethod m, double *lr, int *epochs);
 
 // Resumable checkpoints of one training from scratch, so that a preempted or killed job loses
@@ -88,8 +90,6 @@ typedef struct {
   TrainCheckpoint checkpoint;  // none by default; not part of what the recipe trains
 } TrainRecipe;
 
-// Defaults: 30 epochs, batch 128, lr 0.1, momentum 0.9, wd 5e-4, cosine, no nesterov.
-void train_recipe_defaults(TrainRecipe *r);
 
 typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
 // How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of EC.md), or
@@ -100,87 +100,92 @@ typedef enum {
   EC_WEIGHTS_INCREASING,  // ∝ l (1-based), scaled to mean 1
   EC_WEIGHTS_DECREASING,  // ∝ L + 1 - l, scaled to mean 1
   EC_WEIGHTS_CKA,         // ∝ current CKA(θ_u, θ_o) at the point, scaled to mean 1
-  EC_WEIGHTS_LIST         // weight_list, as given
+  EC_WEIGHTS_LIST         // list, as given
 } EcWeights;
+// ec.layer_weights: a scheme, or (EC_WEIGHTS_LIST) one weight per module in AuxSpec order.
+typedef struct {
+  EcWeights scheme;
+  FloatList list;
+} LayerWeights;
 
 // Pretraining of the auxiliary modules (θ_o frozen, eval mode) on the full training set with
 // Σ_l CE(c_l(h_l), y), optionally + SupCon on z_l.
 typedef struct {
-  int epochs, batch_size;            // 5, 128
-  float lr, momentum, weight_decay;  // 0.01, 0.9, 5e-4; cosine schedule
-  int supcon;                        // 0
-  float supcon_temperature;          // 0.1 (SupCon's usual)
+  int epochs, batch_size;     // 5, 128
+  double lr;                  // 0.01; cosine schedule
+  float momentum, weight_decay;  // 0.9, 5e-4 (not config keys)
+  bool supcon;                // false
+  float supcon_temperature;   // 0.1 (SupCon's usual; not a config key)
 } EcPretrainSpec;
 
+// The config's ec section: its keys fill these fields (docs/config.md says what each does). The
+// hyper-parameters are doubles as the config gives them; the float maths converts them once.
 typedef struct {
-  int enabled;                          // 0
-  float temperature;                    // τ = 0.7
-  float lambda_cu, lambda_ce;           // 3, 1
-  float log_eps;                        // ε inside the log of L_cu: 1e-8
-  EcLoss variant;                       // cu
-  EcPull pull;                          // mean
-  int push_original;                    // 0: add θ_o's embedding of the same image as a negative
-  int freeze_bn;                        // 0: the backbone's BatchNorm in training mode (batch
-                                        // statistics of the step's forget + retain rows, running
-                                        // statistics updated); 1: in eval mode (θ_o's running
-                                        // statistics, kept; γ and β still learn). With EC, for
-                                        // the whole step, base method's loss included.
-  int detach_retain;                    // 1: L_cu moves the forget embeddings only (the retain
-                                        // embeddings are its fixed targets)
-  EcWeights weights;                    // uniform
-  float weight_list[MODEL_MAX_POINTS];  // EC_WEIGHTS_LIST: one per module (AuxSpec order)
-  int n_weights;
-  int cka_every;                     // EC_WEIGHTS_CKA: steps between CKA measurements (20)
-  int cka_probe;                     // forget images in the CKA probe batch (128, at most |D_f|)
-  int batch_size;                    // EC alone: forget images per step (64)
-  int retain_per_forget;             // retain batches per forget batch (4): forget-driven
-                                     // methods and EC alone add rpf·B retain images per step,
-                                     // ft/l1sparse add B/rpf forget images; rl/salun: unused
-  int epochs;                        // EC alone: epochs over D_f (5)
-  float lr, momentum, weight_decay;  // EC alone: 0.01, 0.9, 5e-4
+  bool enabled;                // false
+  double temperature;          // τ = 0.7
+  double lambda_cu, lambda_ce;  // 3, 1
+  double log_eps;              // ε inside the log of L_cu: 1e-8
+  EcLoss variant;              // cu
+  EcPull pull;                 // mean
+  bool push_original;          // false: add θ_o's embedding of the same image as a negative
+  bool freeze_bn;              // false: the backbone's BatchNorm in training mode (batch
+                               // statistics of the step's forget + retain rows, running
+                               // statistics updated); true: in eval mode (θ_o's running
+                               // statistics, kept; γ and β still learn). With EC, for the
+                               // whole step, base method's loss included.
+  bool detach_retain;          // true: L_cu moves the forget embeddings only (the retain
+                               // embeddings are its fixed targets)
+  LayerWeights layer_weights;  // uniform
+  int cka_every;               // EC_WEIGHTS_CKA: steps between CKA measurements (20)
+  int cka_probe;               // forget images in the CKA probe batch (128, at most |D_f|; not
+                               // a config key)
+  int batch_size;              // EC alone: forget images per step (64)
+  int retain_per_forget;       // retain batches per forget batch (4): forget-driven methods and
+                               // EC alone add rpf·B retain images per step, ft/l1sparse add
+                               // B/rpf forget images; rl/salun: unused
+  int epochs;                  // EC alone: epochs over D_f (5)
+  double lr, momentum, weight_decay;  // EC alone: 0.01, 0.9, 5e-4
   AuxSpec aux;  // the modules (points, summariser, projection size); must match the pretrained
                 // modules given to unlearn_run (ERR_CONFIG otherwise)
   EcPretrainSpec pretrain;
 } EcSpec;
 
-void ec_spec_defaults(EcSpec *s);
-
+// The config's unlearn section (its keys fill these fields; docs/config.md), then what the run
+// adds: the retraining recipe and EC's section.
 typedef struct {
   UnlearnMethod method;
   // The optimiser and schedule of the base method: SGD, constant or cosine lr per step.
   int epochs, batch_size;  // epochs over the driving set (see the top), global batch
-  float lr, momentum, weight_decay;
+  double lr, momentum, weight_decay;
   SchedKind schedule;  // SCHED_CONSTANT (default) or SCHED_COSINE over `epochs`
   struct {
-    float alpha;  // α·CE(retain) − (1−α)·CE(forget): 0.99
+    double alpha;  // α·CE(retain) − (1−α)·CE(forget): 0.99
   } neggrad_plus;
   struct {
-    float q;  // fraction of backbone parameters in the saliency mask: 0.5
+    double q;  // fraction of backbone parameters in the saliency mask: 0.5
   } salun;
   struct {
-    float alpha;  // initial L1 weight α_0: 5e-5; α_e = α_0·(1 − e/epochs) in epoch e
+    double alpha;  // initial L1 weight α_0: 5e-5; α_e = α_0·(1 − e/epochs) in epoch e
   } l1sparse;
   struct {
-    float temperature;  // T = 4
-    float gamma;        // weight of the retain CE in min passes: 0.99
-    float alpha;        // weight of the KL in min passes: 0.001
-    int max_epochs;     // the first max_epochs epochs start with a max pass: 2 (of 3)
+    double temperature;  // T = 4
+    double gamma;        // weight of the retain CE in min passes: 0.99
+    double alpha;        // weight of the KL in min passes: 0.001
+    int max_epochs;      // the first max_epochs epochs start with a max pass: 2 (of 3)
   } scrub;
   struct {
-    float eps;  // FGSM step in [0,1] pixel units: 0.1
+    double eps;  // FGSM step in [0,1] pixel units: 0.1
   } bs;
   struct {
-    float temperature;           // 0.7
-    float lambda_cu, lambda_ce;  // 3, 1
+    double temperature;          // 0.7
+    float lambda_cu, lambda_ce;  // 3, 1 (not config keys)
   } cu;
   TrainRecipe retrain;  // method retrain
   EcSpec ec;
 } UnlearnSpec;
 
-// Every default above, with the method's usual lr and epochs (EC.md; where it gives a range, its
-// lower end): ft 0.01/10, ga 1e-4/5, neggrad+ 0.01/5, rl 0.01/10, salun 0.01/10, l1sparse
-// 0.01/10, scrub 5e-4/3, bs 1e-5/10, cu 1e-3/5; batch 128, momentum 0.9, wd 5e-4. EC off.
-void unlearn_spec_defaults(UnlearnSpec *s, UnlearnMethod method);
+// The specs' defaults are the config schema's: harness/config/runspec.h fills them
+// (unlearn_spec_defaults and the like) for callers without a config.
 // Checks the spec against the model it will run on (ranges, the weight list's length, the
 // modules' points): ERR_CONFIG naming the field.
 int unlearn_spec_check(const UnlearnSpec *s, const Model *m, Err *e);

@@ -1,52 +1,9 @@
-// unlearn_spec.c: defaults and checks of an UnlearnSpec (see unlearn.h); each method's own
-// usual settings, knob defaults and checks come from its descriptor (method.h).
+// unlearn_spec.c: checks of an UnlearnSpec (see unlearn.h); each method's own knobs' checks come
+// from its descriptor (method.h). The defaults are the config schema's (harness/config).
 #include <stdio.h>
 #include <string.h>
 
 #include "method.h"
-
-void train_recipe_defaults(TrainRecipe *r) {
-  memset(r, 0, sizeof *r);
-  r->epochs = 30, r->batch_size = 128;
-  r->lr = 0.1f, r->momentum = 0.9f, r->weight_decay = 5e-4f;
-  r->schedule.kind = SCHED_COSINE;
-  r->schedule.gamma = 0.1f;
-}
-
-void ec_spec_defaults(EcSpec *s) {
-  memset(s, 0, sizeof *s);
-  s->temperature = 0.7f;
-  s->lambda_cu = 3.0f, s->lambda_ce = 1.0f;
-  s->log_eps = 1e-8f;
-  s->variant = EC_LOSS_CU;
-  s->detach_retain = 1;
-  s->weights = EC_WEIGHTS_UNIFORM;
-  s->cka_every = 20, s->cka_probe = 128;
-  s->batch_size = 64, s->retain_per_forget = 4;
-  s->epochs = 5;
-  s->lr = 0.01f, s->momentum = 0.9f, s->weight_decay = 5e-4f;
-  aux_spec_defaults(&s->aux);
-  s->pretrain = (EcPretrainSpec){.epochs = 5,
-                                 .batch_size = 128,
-                                 .lr = 0.01f,
-                                 .momentum = 0.9f,
-                                 .weight_decay = 5e-4f,
-                                 .supcon_temperature = 0.1f};
-}
-
-void unlearn_spec_defaults(UnlearnSpec *s, UnlearnMethod method) {
-  memset(s, 0, sizeof *s);
-  s->method = method;
-  const UnlearnMethodDef *def = unlearn_method_def(method);
-  if (def) s->lr = (float)def->usual_lr, s->epochs = def->usual_epochs;
-  s->batch_size = 128;
-  s->momentum = 0.9f, s->weight_decay = 5e-4f;
-  s->schedule = SCHED_CONSTANT;
-  for (int i = 0; i < UNLEARN_METHOD_COUNT; i++)  // every method's knobs, whatever the method
-    if (unlearn_methods[i]->defaults) unlearn_methods[i]->defaults(s);
-  train_recipe_defaults(&s->retrain);
-  ec_spec_defaults(&s->ec);
-}
 
 int unlearn_check_data(const Model *m, const Dataset *d, Err *e) {
   const ModelSpec *s = &m->spec;
@@ -85,15 +42,15 @@ static int check_ec(const EcSpec *s, const Model *m, Err *e) {
   BAD(!(s->momentum >= 0 && s->momentum < 1), "ec.momentum must be in [0, 1)");
   BAD(!(s->weight_decay >= 0), "ec.weight_decay must be >= 0");
   BAD(s->cka_every < 1, "ec.cka_every must be positive, got %d", s->cka_every);
-  BAD(s->weights == EC_WEIGHTS_CKA && s->cka_probe < 2, "the cka probe needs >= 2 images");
-  BAD(s->aux.proj_dim < 1, "ec.proj_dim must be positive, got %d", s->aux.proj_dim);
-  BAD(s->aux.summariser == AUX_SUMMARISER_CONV && m->spec.arch == ARCH_MLP,
-      "ec.summariser conv needs a convolutional network, not mlp");
+  const LayerWeights *w = &s->layer_weights;
+  BAD(w->scheme == EC_WEIGHTS_CKA && s->cka_probe < 2, "the cka probe needs >= 2 images");
+  int rc = aux_spec_check(&s->aux, m->spec.arch, e);
+  if (rc) return rc;
   const int n = s->aux.n_points ? s->aux.n_points : m->n_points;
-  BAD(s->weights == EC_WEIGHTS_LIST && s->n_weights != n,
-      "ec.layer_weights has %d weights for %d supervision points", s->n_weights, n);
-  for (int k = 0; s->weights == EC_WEIGHTS_LIST && k < n; k++)
-    BAD(!(s->weight_list[k] >= 0), "ec.layer_weights[%d] must be >= 0", k);
+  BAD(w->scheme == EC_WEIGHTS_LIST && w->list.n != n,
+      "ec.layer_weights has %d weights for %d supervision points", w->list.n, n);
+  for (int k = 0; w->scheme == EC_WEIGHTS_LIST && k < n; k++)
+    BAD(!(w->list.v[k] >= 0), "ec.layer_weights[%d] must be >= 0", k);
   for (int k = 0; k < s->aux.n_points; k++)
     BAD(s->aux.points[k] < 0 || s->aux.points[k] >= m->n_points, "bad supervision point %d",
         s->aux.points[k]);

@@ -15,17 +15,6 @@
 #include "metrics.h"
 #include "train.h"
 
-void eval_options_default(EvalOptions *o) {
-  *o = (EvalOptions){.cka = 1,
-                     .knn = 1,
-                     .mia = 1,
-                     .cka_batch = 512,
-                     .knn_k = 5,
-                     .knn_probe_size = 5000,
-                     .mia_samples = 5000,
-                     .batch_size = 512};
-}
-
 void metrics_forward_chunks(Model *m, const float *x, int n, ChunkVisit visit, void *ctx) {
   const int cap = m->spec.batch_capacity;
   const size_t img = (size_t)m->spec.in_c * m->spec.in_h * m->spec.in_w;

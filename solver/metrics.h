@@ -147,8 +147,6 @@ typedef struct {
   uint64_t seed;       // the probe and MIA draws (the run's seed)
 } EvalOptions;
 
-void eval_options_default(EvalOptions *o);
-
 typedef struct {
   double forget_acc, retain_acc, test_retain_acc, test_forget_acc;  // NaN: no such samples
   double mia_efficacy;                                              // NaN: not computed

@@ -18,6 +18,7 @@
 
 #include "dist.h"
 #include "train.h"
+#include "runspec.h"  // the specs' defaults (the config schema's)
 #include "unlearn.h"
 
 static double now_s(void) {

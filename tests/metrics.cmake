@@ -1,6 +1,6 @@
 # Evaluation metrics: CKA (vs a numpy fixture), k-NN, MIA, accuracies, the data-parallel
 # evaluation, MNIST, and the `ecore eval` command.
-ecore_test_exe(test_metrics SOURCES test_metrics.c LIBS ecore_solver)
+ecore_test_exe(test_metrics SOURCES test_metrics.c LIBS ecore_solver ecore_config)
 
 add_test(NAME metrics_unit COMMAND test_metrics unit ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/cka.h5)
 set_tests_properties(metrics_unit PROPERTIES LABELS "unit" ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

@@ -72,8 +72,8 @@ static void test_defaults(void) {
   CHECK(c->unlearn.bs.eps == 0.1 && c->unlearn.cu.temperature == 0.7);
   CHECK(c->ec.enabled && c->ec.temperature == 0.7 && c->ec.lambda_cu == 3 && c->ec.lambda_ce == 1);
   CHECK(c->ec.layer_weights.scheme == EC_WEIGHTS_UNIFORM && c->ec.variant == EC_LOSS_CU);
-  CHECK(c->ec.summariser == AUX_SUMMARISER_GAP && c->ec.retain_per_forget == 4);
-  CHECK(c->ec.head == AUX_HEAD_NONE && c->ec.detach_retain && c->ec.own_head_last);
+  CHECK(c->ec.aux.summariser == AUX_SUMMARISER_GAP && c->ec.retain_per_forget == 4);
+  CHECK(c->ec.aux.head == AUX_HEAD_NONE && c->ec.detach_retain && c->ec.aux.own_head_last);
   CHECK(c->ec.pull == EC_PULL_MEAN && !c->ec.freeze_bn);
   CHECK(c->eval.cka && c->eval.cka_batch == 512 && c->eval.knn_k == 5);
   CHECK(c->sweep.seeds.n == 1 && c->sweep.seeds.v[0] == 0 && c->sweep.ranks_per_run == 1);

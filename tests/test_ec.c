@@ -15,7 +15,7 @@
 #include "unlearn_testutil.h"
 
 // CKA(a, b) at every point on the first n forget images (eval mode): cka [n_points].
-static void cka_points(const Model *a, const Model *b, const Setting *s, double *cka) {
+static void test_cka_points(const Model *a, const Model *b, const TestSetting *s, double *cka) {
   enum { N = 400 };
   Model ma, mb;
   clone_model(&ma, a, N), clone_model(&mb, b, N);
@@ -38,7 +38,7 @@ static void cka_points(const Model *a, const Model *b, const Setting *s, double 
   model_free(&ma), model_free(&mb);
 }
 
-static void run(Setting *s, const UnlearnSpec *spec, const AuxModules *aux, const ForgetSplit *fs,
+static void run(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux, const ForgetSplit *fs,
                 Model *out, UnlearnStats *st) {
   clone_model(out, &s->orig, 0);
   Err e = {0};
@@ -55,7 +55,7 @@ static void print_cka(const char *what, const double *cka) {
   printf("  %-12s CKA to original: %.3f %.3f %.3f %.3f\n", what, cka[0], cka[1], cka[2], cka[3]);
 }
 
-static void pretrain(Setting *s, AuxModules *aux, const AuxSpec *as, int epochs, float lr,
+static void pretrain(TestSetting *s, AuxModules *aux, const AuxSpec *as, int epochs, float lr,
                      double *acc) {
   Err e = {0};
   CHECK(aux_create(aux, &s->orig, as, &e) == 0);
@@ -75,7 +75,7 @@ static void pretrain(Setting *s, AuxModules *aux, const AuxSpec *as, int epochs,
          acc[2], acc[3]);
 }
 
-static void test_save_load(Setting *s, const AuxModules *aux) {
+static void test_save_load(TestSetting *s, const AuxModules *aux) {
   Err e = {0};
   char path[] = "/tmp/ecore_test_ec_XXXXXX";
   int fd = mkstemp(path);
@@ -91,7 +91,7 @@ static void test_save_load(Setting *s, const AuxModules *aux) {
   remove(path);
 }
 
-static void test_save_unlearned(Setting *s, const Model *m) {
+static void test_save_unlearned(TestSetting *s, const Model *m) {
   Err e = {0};
   char path[] = "/tmp/ecore_test_ec_XXXXXX";
   int fd = mkstemp(path);
@@ -116,7 +116,7 @@ static void test_save_unlearned(Setting *s, const Model *m) {
 // pooled features), the network's own head as its classifier, the retain embeddings not
 // detached, and cu's weights, temperature, batch, lr and epochs, is base cu itself: the two
 // runs take the same steps and end with the same parameters.
-static void test_anchor_cu(Setting *s) {
+static void test_anchor_cu(TestSetting *s) {
   UnlearnSpec cu, ec;
   unlearn_spec_defaults(&cu, UNLEARN_CU);
   cu.epochs = 1, cu.batch_size = 64, cu.lr = 0.01f;
@@ -126,7 +126,7 @@ static void test_anchor_cu(Setting *s) {
   ec.ec.lr = cu.lr, ec.ec.momentum = cu.momentum, ec.ec.weight_decay = cu.weight_decay;
   ec.ec.temperature = cu.cu.temperature;
   ec.ec.lambda_cu = cu.cu.lambda_cu, ec.ec.lambda_ce = cu.cu.lambda_ce;
-  ec.ec.weights = EC_WEIGHTS_UNIFORM, ec.ec.detach_retain = 0;
+  ec.ec.layer_weights.scheme = EC_WEIGHTS_UNIFORM, ec.ec.detach_retain = 0;
   ec.ec.aux.head = AUX_HEAD_NONE, ec.ec.aux.own_head_last = 1;
   ec.ec.aux.n_points = 1, ec.ec.aux.points[0] = s->orig.n_points - 1;
   AuxModules none;
@@ -158,7 +158,7 @@ static void test_anchor_cu(Setting *s) {
 }
 
 int main(int argc, char **argv) {
-  Setting s;
+  TestSetting s;
   setting_init(&s, argc > 1 ? argv[1] : NULL, MPI_COMM_NULL);
   const Eval f0 = eval_forget(&s.orig, &s), r0 = eval_retain(&s.orig, &s);
   printf("original: forget acc %.3f, retain acc %.3f\n", f0.acc, r0.acc);
@@ -184,14 +184,14 @@ int main(int argc, char **argv) {
   UnlearnSpec spec;
   UnlearnStats st;
   double cka0[4], cka_rl[4], cka_ec[4];
-  cka_points(&s.orig, &s.orig, &s, cka0);
+  test_cka_points(&s.orig, &s.orig, &s, cka0);
   CHECK_CLOSE(cka0[0], 1.0, 0, 1e-9);
 
   // rl alone, for comparison
   unlearn_spec_defaults(&spec, UNLEARN_RL);
   spec.epochs = 1;
   run(&s, &spec, NULL, NULL, &rl, &st);
-  cka_points(&rl, &s.orig, &s, cka_rl);
+  test_cka_points(&rl, &s.orig, &s, cka_rl);
   print_cka("rl", cka_rl);
 
   // EC alone, its defaults (5 epochs over D_f, lr 0.01, 64 + 64 images per step)
@@ -199,7 +199,7 @@ int main(int argc, char **argv) {
   spec.ec.enabled = 1;
   run(&s, &spec, &aux, NULL, &m, &st);
   Eval f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  cka_points(&m, &s.orig, &s, cka_ec);
+  test_cka_points(&m, &s.orig, &s, cka_ec);
   printf("  EC alone: forget acc %.3f -> %.3f, retain acc %.3f -> %.3f\n", f0.acc, f.acc, r0.acc,
          r.acc);
   print_cka("EC alone", cka_ec);
@@ -232,7 +232,7 @@ int main(int argc, char **argv) {
   run(&s, &spec, &aux, NULL, &m, &st);
   f = eval_forget(&m, &s), r = eval_retain(&m, &s);
   double cka[4];
-  cka_points(&m, &s.orig, &s, cka);
+  test_cka_points(&m, &s.orig, &s, cka);
   printf("  rl + EC: forget acc %.3f, retain acc %.3f\n", f.acc, r.acc);
   print_cka("rl + EC", cka);
   CHECK(f.acc < 0.05 && r.acc > r0.acc - 0.05);
@@ -296,7 +296,7 @@ int main(int argc, char **argv) {
   CHECK(isfinite(st.last_loss) && st.last_loss != 0);
   model_free(&m);
   spec.ec.variant = EC_LOSS_CU, spec.ec.push_original = 1;
-  spec.ec.weights = EC_WEIGHTS_CKA, spec.ec.cka_every = 5;
+  spec.ec.layer_weights.scheme = EC_WEIGHTS_CKA, spec.ec.cka_every = 5;
   run(&s, &spec, &aux, &frac, &m, &st);
   double mean = 0;
   for (int k = 0; k < 4; k++) mean += st.ec_weights[k] / 4;
@@ -305,16 +305,15 @@ int main(int argc, char **argv) {
   CHECK_CLOSE(mean, 1.0, 1e-9, 0);
   CHECK(st.ec_weights[0] != 1.0);
   model_free(&m);
-  spec.ec.push_original = 0, spec.ec.weights = EC_WEIGHTS_INCREASING;
+  spec.ec.push_original = 0, spec.ec.layer_weights.scheme = EC_WEIGHTS_INCREASING;
   run(&s, &spec, &aux, &frac, &m, &st);
   CHECK_CLOSE(st.ec_weights[0], 0.4, 1e-9, 0);
   CHECK_CLOSE(st.ec_weights[3], 1.6, 1e-9, 0);
   Model inc;
   clone_model(&inc, &m, 0);
   model_free(&m);
-  spec.ec.weights = EC_WEIGHTS_LIST, spec.ec.n_weights = 4;
-  const float list[4] = {0.4f, 0.8f, 1.2f, 1.6f};
-  memcpy(spec.ec.weight_list, list, sizeof list);
+  static const double list[4] = {0.4, 0.8, 1.2, 1.6};
+  spec.ec.layer_weights = (LayerWeights){EC_WEIGHTS_LIST, {4, list}};
   run(&s, &spec, &aux, &frac, &m, &st);
   // the explicit list that equals `increasing` gives the same run, up to float rounding of w
   double diff = 0;

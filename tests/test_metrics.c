@@ -21,6 +21,7 @@
 #include "ckpt.h"
 #include "dist.h"
 #include "metrics.h"
+#include "runspec.h"  // eval_options_default (the config schema's)
 #include "rng.h"
 #include "testutil.h"
 #include "train.h"

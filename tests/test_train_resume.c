@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "runspec.h"  // the specs' defaults (the config schema's)
 #include "unlearn.h"
 
 typedef struct {

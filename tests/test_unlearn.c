@@ -25,7 +25,7 @@ static void progress_line(void *user, const char *phase, int epoch, int epochs, 
 static const UnlearnProgress progress = {.fn = progress_line};
 
 // θ_u = method(θ_o) with spec; returns a new model (free it).
-static void run(Setting *s, const UnlearnSpec *spec, Model *out) {
+static void run(TestSetting *s, const UnlearnSpec *spec, Model *out) {
   clone_model(out, &s->orig, 0);
   Err e = {0};
   double t0 = now_s();
@@ -49,7 +49,7 @@ static double l1_norm(const Model *m) {
 
 // SalUn's mask, written again here: top q of |∇(−CE over D_f)| at θ_o in eval mode, as a 0/1
 // array. Returns the threshold.
-static float salun_reference_mask(Setting *s, float q, uint8_t *mask) {
+static float salun_reference_mask(TestSetting *s, float q, uint8_t *mask) {
   Model m;
   clone_model(&m, &s->orig, 500);
   const int64_t nf = s->fs.n_train_forget, np = m.n_param_floats;
@@ -85,7 +85,7 @@ int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static void test_noops_and_checks(Setting *s) {
+static void test_noops_and_checks(TestSetting *s) {
   Model m;
   UnlearnSpec spec;
   unlearn_spec_defaults(&spec, UNLEARN_ORIGINAL);
@@ -102,11 +102,11 @@ static void test_noops_and_checks(Setting *s) {
   spec.salun.q = 0;
   CHECK(unlearn_spec_check(&spec, &s->orig, &e) == ERR_CONFIG);
   unlearn_spec_defaults(&spec, UNLEARN_FT);
-  spec.ec.enabled = 1, spec.ec.weights = EC_WEIGHTS_LIST, spec.ec.n_weights = 3;
+  static const double ones[4] = {1, 1, 1, 1};
+  spec.ec.enabled = 1, spec.ec.layer_weights = (LayerWeights){EC_WEIGHTS_LIST, {3, ones}};
   CHECK(unlearn_spec_check(&spec, &s->orig, &e) == ERR_CONFIG);
   CHECK(strstr(e.msg, "layer_weights") != NULL);
-  spec.ec.n_weights = 4;
-  for (int k = 0; k < 4; k++) spec.ec.weight_list[k] = 1;
+  spec.ec.layer_weights.list.n = 4;
   CHECK(unlearn_spec_check(&spec, &s->orig, &e) == 0);
   spec.ec.aux.summariser = AUX_SUMMARISER_CONV;
   CHECK(unlearn_spec_check(&spec, &s->orig, &e) == 0);
@@ -134,7 +134,7 @@ static void test_noops_and_checks(Setting *s) {
 
 int main(int argc, char **argv) {
   verbose = getenv("ECORE_TEST_VERBOSE") != NULL;
-  Setting s;
+  TestSetting s;
   setting_init(&s, argc > 1 ? argv[1] : NULL, MPI_COMM_NULL);
   const Eval f0 = eval_forget(&s.orig, &s), r0 = eval_retain(&s.orig, &s),
              t0 = eval_test(&s.orig, &s);

@@ -15,6 +15,7 @@
 
 #include "dist.h"
 #include "testutil.h"
+#include "runspec.h"  // the specs' defaults (the config schema's)
 #include "unlearn.h"
 
 enum { MAX_CURVE = 64, N_RUNS = 7 };
@@ -89,7 +90,7 @@ static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
     case 0:
       s->ec.retain_per_forget = 2;
       s->ec.aux.summariser = AUX_SUMMARISER_CONV;
-      s->ec.weights = EC_WEIGHTS_CKA, s->ec.cka_every = 2, s->ec.cka_probe = 24;
+      s->ec.layer_weights.scheme = EC_WEIGHTS_CKA, s->ec.cka_every = 2, s->ec.cka_probe = 24;
       s->ec.push_original = 1;
       return &w->fs_fraction;
     case 2:
@@ -106,7 +107,7 @@ static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
       return &w->fs_class;
     case 6:
       s->lr = 0.003f;  // at 0.01, ascent with EC amplifies rounding to 1.5e-3 of the params
-      s->ec.weights = EC_WEIGHTS_DECREASING;
+      s->ec.layer_weights.scheme = EC_WEIGHTS_DECREASING;
       s->epochs = 1;
       return &w->fs_fraction;
     default:

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "runspec.h"  // the specs' defaults (the config schema's)
 #include "unlearn.h"
 
 typedef struct {
@@ -15,7 +16,7 @@ typedef struct {
   ForgetSplit fs;
   Model orig;
   int32_t *test_all;
-} Setting;
+} TestSetting;
 
 static double now_s(void) {
   struct timespec t;
@@ -48,7 +49,7 @@ static void clone_model(Model *dst, const Model *src, int capacity) {
 
 // Loads the MNIST subset (exit 77 without it) and trains θ_o (1 epoch, batch 64, lr 0.1
 // cosine) on all of D in group comm.
-static void setting_init(Setting *s, const char *root, MPI_Comm comm) {
+static void setting_init(TestSetting *s, const char *root, MPI_Comm comm) {
   struct stat st;
   if (!root || stat(root, &st) != 0) TEST_SKIP("no MNIST at %s", root ? root : "(none)");
   Err e = {0};
@@ -78,7 +79,7 @@ static void setting_init(Setting *s, const char *root, MPI_Comm comm) {
   printf("original trained in %.2f s\n", now_s() - t0);
 }
 
-static inline void setting_free(Setting *s) {
+static inline void setting_free(TestSetting *s) {
   model_free(&s->orig);
   forget_split_free(&s->fs);
   dataset_free(&s->d);
@@ -127,18 +128,18 @@ static Eval eval_on(const Model *src, const Dataset *d, const ImageSet *set, con
   return r;
 }
 
-static inline Eval eval_forget(const Model *m, const Setting *s) {
+static inline Eval eval_forget(const Model *m, const TestSetting *s) {
   return eval_on(m, &s->d, &s->d.train, s->fs.train_forget, s->fs.n_train_forget);
 }
-static inline Eval eval_retain(const Model *m, const Setting *s) {
+static inline Eval eval_retain(const Model *m, const TestSetting *s) {
   return eval_on(m, &s->d, &s->d.train, s->fs.train_retain, s->fs.n_train_retain);
 }
-static inline Eval eval_test(const Model *m, const Setting *s) {
+static inline Eval eval_test(const Model *m, const TestSetting *s) {
   return eval_on(m, &s->d, &s->d.test, s->test_all, s->d.test.n);
 }
 
 // Mean KL(teacher‖student) of softmax(logits/T) over train[idx[0..n)], eval mode.
-static inline double kl_on(const Model *student, const Model *teacher, const Setting *s,
+static inline double kl_on(const Model *student, const Model *teacher, const TestSetting *s,
                            const int32_t *idx, int64_t n, double T) {
   enum { B = 250 };
   Model a, b;

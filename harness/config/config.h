@@ -17,24 +17,13 @@
 
 #include "aux.h"
 #include "err.h"
+#include "lists.h"
 #include "metrics.h"
 #include "model.h"
 #include "optim.h"
 #include "unlearn.h"
 #include "ytree.h"
 
-typedef struct {
-  int n;
-  const int *v;
-} IntList;
-typedef struct {
-  int n;
-  const double *v;
-} FloatList;
-typedef struct {
-  int n;
-  const char *const *v;
-} StrList;
 
 // An enum key stores the value of the code's own enum (Arch, SchedKind, UnlearnMethod, ...): its
 // schema line lists the names and, where they are not 0, 1, 2, ... in order, the values. The
@@ -55,11 +44,6 @@ typedef enum {
   CFG_AUG_CROP,
   CFG_AUG_CROP_FLIP
 } CfgAugment;
-// ec.layer_weights is either a scheme or an explicit list (scheme EC_WEIGHTS_LIST).
-typedef struct {
-  EcWeights scheme;
-  FloatList list;  // one weight per supervision point when scheme == EC_WEIGHTS_LIST
-} LayerWeights;
 
 typedef struct {
   CfgDataName name;
@@ -102,53 +86,6 @@ typedef struct {
   int split_seed;  // -1: the run's seed
 } ForgetCfg;
 
-typedef struct {
-  UnlearnMethod method;
-  int epochs, batch_size;  // epochs 0 and lr 0 are resolved to the method's usual values
-  double lr, momentum, weight_decay;
-  SchedKind schedule;  // constant or cosine
-  struct {
-    double alpha;
-  } neggrad_plus;
-  struct {
-    double q;
-  } salun;
-  struct {
-    double alpha;
-  } l1sparse;
-  struct {
-    double temperature, gamma, alpha;
-    int max_epochs;
-  } scrub;
-  struct {
-    double eps;
-  } bs;
-  struct {
-    double temperature;
-  } cu;
-} UnlearnCfg;
-
-typedef struct {
-  bool enabled;
-  double temperature, lambda_cu, lambda_ce, log_eps;
-  LayerWeights layer_weights;
-  int cka_every;
-  EcLoss variant;
-  EcPull pull;
-  bool push_original, detach_retain, freeze_bn;
-  AuxSummariser summariser;
-  AuxHead head;
-  int proj_dim;
-  bool own_head_last;
-  int batch_size, retain_per_forget;
-  int epochs;  // with unlearn.method none; a base method brings its own schedule
-  double lr, momentum, weight_decay;
-  struct {
-    int epochs, batch_size;
-    double lr;
-    bool supcon;
-  } pretrain;
-} EcCfg;
 
 
 typedef struct GridAxis GridAxis;
@@ -173,8 +110,9 @@ typedef struct {
   ModelCfg model;
   TrainCfg train;
   ForgetCfg forget;
-  UnlearnCfg unlearn;
-  EcCfg ec;
+  UnlearnSpec unlearn;  // epochs 0 and lr 0 are resolved to the method's usual values;
+                       // retrain and ec are filled in each run's RunSpec (runspec.c)
+  EcSpec ec;           // ec.aux.n_points and points: from model.points, per model
   EvalOptions eval;  // seed: the run's
   SweepCfg sweep;
   OutputCfg output;

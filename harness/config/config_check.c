@@ -8,7 +8,7 @@
 #include "runspec.h"
 
 void config_resolve(Config *c) {
-  UnlearnCfg *u = &c->unlearn;
+  UnlearnSpec *u = &c->unlearn;
   if (u->method != UNLEARN_NONE) {
     double lr;
     int epochs;

@@ -68,7 +68,7 @@ static void forget_from_config(ForgetSpec *f, const ForgetCfg *c) {
 }
 
 static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
-  train_recipe_defaults(r);
+  memset(r, 0, sizeof *r);
   r->epochs = c->epochs, r->batch_size = c->batch_size;
   r->lr = (float)c->lr, r->momentum = (float)c->momentum, r->weight_decay = (float)c->weight_decay;
   r->nesterov = c->nesterov;
@@ -88,50 +88,12 @@ static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
   r->checkpoint.every = c->checkpoint_every;  // the sweep names the file (checkpoint.path)
 }
 
-static void ec_from_config(EcSpec *s, const EcCfg *c) {
-  ec_spec_defaults(s);
-  s->enabled = c->enabled;
-  s->temperature = (float)c->temperature;
-  s->lambda_cu = (float)c->lambda_cu, s->lambda_ce = (float)c->lambda_ce;
-  s->log_eps = (float)c->log_eps;
-  s->variant = c->variant;
-  s->pull = c->pull;
-  s->push_original = c->push_original;
-  s->detach_retain = c->detach_retain;
-  s->freeze_bn = c->freeze_bn;
-  s->weights = c->layer_weights.scheme;
-  s->n_weights =
-      c->layer_weights.list.n < MODEL_MAX_POINTS ? c->layer_weights.list.n : MODEL_MAX_POINTS;
-  for (int i = 0; i < s->n_weights; i++) s->weight_list[i] = (float)c->layer_weights.list.v[i];
-  s->cka_every = c->cka_every;
-  s->batch_size = c->batch_size, s->retain_per_forget = c->retain_per_forget;
-  s->epochs = c->epochs;
-  s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
-  s->aux.summariser = c->summariser;
-  s->aux.head = c->head;
-  s->aux.proj_dim = c->proj_dim;
-  s->aux.own_head_last = c->own_head_last;
-  s->pretrain.epochs = c->pretrain.epochs, s->pretrain.batch_size = c->pretrain.batch_size;
-  s->pretrain.lr = (float)c->pretrain.lr;
-  s->pretrain.supcon = c->pretrain.supcon;
+void runspec_fixed(UnlearnSpec *u) {
+  u->ec.cka_probe = 128;
+  u->ec.pretrain.momentum = 0.9f, u->ec.pretrain.weight_decay = 5e-4f;
+  u->ec.pretrain.supcon_temperature = 0.1f;  // SupCon's usual
+  u->cu.lambda_cu = 3.0f, u->cu.lambda_ce = 1.0f;
 }
-
-static void unlearn_from_config(UnlearnSpec *s, const UnlearnCfg *c, const TrainRecipe *train) {
-  unlearn_spec_defaults(s, c->method);
-  s->epochs = c->epochs, s->batch_size = c->batch_size;
-  s->lr = (float)c->lr, s->momentum = (float)c->momentum, s->weight_decay = (float)c->weight_decay;
-  s->schedule = c->schedule;
-  s->neggrad_plus.alpha = (float)c->neggrad_plus.alpha;
-  s->salun.q = (float)c->salun.q;
-  s->l1sparse.alpha = (float)c->l1sparse.alpha;
-  s->scrub.temperature = (float)c->scrub.temperature;
-  s->scrub.gamma = (float)c->scrub.gamma, s->scrub.alpha = (float)c->scrub.alpha;
-  s->scrub.max_epochs = c->scrub.max_epochs;
-  s->bs.eps = (float)c->bs.eps;
-  s->cu.temperature = (float)c->cu.temperature;
-  s->retrain = *train;
-}
-
 
 int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   memset(s, 0, sizeof *s);
@@ -143,8 +105,10 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   s->arch = c->model.arch;
   s->width = c->model.width;
   train_from_config(&s->train, &c->train);
-  unlearn_from_config(&s->unlearn, &c->unlearn, &s->train);
-  ec_from_config(&s->unlearn.ec, &c->ec);
+  s->unlearn = c->unlearn;
+  s->unlearn.retrain = s->train;
+  s->unlearn.ec = c->ec;
+  runspec_fixed(&s->unlearn);
   s->eval = c->eval;
   s->eval.seed = s->seed;
   s->point_names = c->model.points.v;

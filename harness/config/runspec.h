@@ -23,9 +23,23 @@ typedef struct {
   uint64_t seed;
 } RunSpec;
 
+// The values a run uses that are not config keys (the CKA probe's size, the modules'
+// pretraining momentum, weight decay and SupCon temperature, cu's λ_cu and λ_ce): the one place
+// they are written.
+void runspec_fixed(UnlearnSpec *u);
 // Fills s from a resolved run config (config_resolve done). ERR_CONFIG for what only shows
 // here (e.g. too many files).
 int runspec_from_config(RunSpec *s, const Config *c, Err *e);
+// The code's specs filled with the schema's defaults (and runspec_fixed's values), for callers
+// that make a spec without a config: tests and benchmarks. The schema is the only table of
+// defaults. unlearn_spec_defaults gives method m's usual lr and epochs and, unlike the config,
+// EC off (the caller turns it on). Lists are empty.
+// Each returns 0, or ERR_RUNTIME when out of memory (the spec is then zero).
+int unlearn_spec_defaults(UnlearnSpec *s, UnlearnMethod m);
+int ec_spec_defaults(EcSpec *s);
+int aux_spec_defaults(AuxSpec *s);
+int train_recipe_defaults(TrainRecipe *r);
+int eval_options_default(EvalOptions *o);
 // Checks a loaded data set against data.allow_reduced: the named data sets must hold their
 // full size (mnist 60000/10000, cifar 50000/10000) unless data.max_train/max_test cut them or
 // allow_reduced accepts a sample. ERR_CONFIG naming the numbers.

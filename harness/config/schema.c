@@ -179,13 +179,13 @@ const KeySpec config_schema[] = {
    .doc = "The contrastive loss moves the forget embeddings only; the retain embeddings are its fixed targets (false: both are pulled toward each other, as in the Contrastive Unlearning code). See docs/ec-study.md."},
   {"ec.freeze_bn", T_BOOL, OFF(ec.freeze_bn), "false", .when = W_EC,
    .doc = "Run the backbone's BatchNorm in eval mode during unlearning (the original's running statistics, kept; scale and shift still learn) instead of on the step's batch, whose forget half is one or a few classes. Applies to the whole step, the base method's loss included. See docs/ec-study.md."},
-  {"ec.head", T_ENUM, OFF(ec.head), "none", .choices = head_names, .when = W_EC, .flags = J_EC_MODULES,
+  {"ec.head", T_ENUM, OFF(ec.aux.head), "none", .choices = head_names, .when = W_EC, .flags = J_EC_MODULES,
    .doc = "How the embedding z of the contrastive loss is formed from the pooled features h: none (z = h/norm(h): the loss moves the backbone's features themselves), mlp (projection head Linear-ReLU-Linear, trained during unlearning), frozen (the same head, kept as pretrained: random unless ec.pretrain.supcon). A trained head can absorb the loss by collapsing z (docs/ec-study.md)."},
-  {"ec.summariser", T_ENUM, OFF(ec.summariser), "gap", .choices = summariser_names, .when = W_EC, .flags = J_EC_MODULES,
+  {"ec.summariser", T_ENUM, OFF(ec.aux.summariser), "gap", .choices = summariser_names, .when = W_EC, .flags = J_EC_MODULES,
    .doc = "Auxiliary summariser: gap (global average pooling) or conv (stride-2 3x3 conv-BN-ReLU blocks down to the last stage, then pooling; not for mlp)."},
-  {"ec.proj_dim", T_INT, OFF(ec.proj_dim), "128", RANGE(1, 65536), .when = W_EC_HEAD, .flags = J_EC_MODULES,
+  {"ec.proj_dim", T_INT, OFF(ec.aux.proj_dim), "128", RANGE(1, 65536), .when = W_EC_HEAD, .flags = J_EC_MODULES,
    .doc = "Output size of the projection heads (ec.head mlp or frozen)."},
-  {"ec.own_head_last", T_BOOL, OFF(ec.own_head_last), "true", .when = W_EC, .flags = J_EC_MODULES,
+  {"ec.own_head_last", T_BOOL, OFF(ec.aux.own_head_last), "true", .when = W_EC, .flags = J_EC_MODULES,
    .doc = "At the last point, use the network's own head instead of an auxiliary classifier."},
   {"ec.batch_size", T_INT, OFF(ec.batch_size), "64", RANGE(1, 1000000), .when = W_EC_ALONE,
    .doc = "EC alone: forget images per step; each retain batch has the same size (plugged into a method, the step is the method's: unlearn.batch_size)."},
@@ -315,9 +315,9 @@ int config_applies(When w, const Config *c) {
     case W_EC_CKA:
       return c->ec.enabled && c->ec.layer_weights.scheme == EC_WEIGHTS_CKA;
     case W_EC_HEAD:
-      return c->ec.enabled && c->ec.head != AUX_HEAD_NONE;
+      return c->ec.enabled && c->ec.aux.head != AUX_HEAD_NONE;
     case W_EC_SUPCON:
-      return c->ec.enabled && (c->ec.head != AUX_HEAD_NONE || c->ec.summariser == AUX_SUMMARISER_CONV);
+      return c->ec.enabled && (c->ec.aux.head != AUX_HEAD_NONE || c->ec.aux.summariser == AUX_SUMMARISER_CONV);
     case W_EVAL_CKA:
       return c->eval.cka;
     case W_EVAL_KNN:
