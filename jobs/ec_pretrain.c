@@ -82,7 +82,7 @@ int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const 
   if (ps->epochs < 0 || ps->batch_size < 1 || !(ps->lr > 0))
     return errf(e, ERR_CONFIG, "bad EC pretraining settings (epochs %d, batch %d, lr %g)",
                 ps->epochs, ps->batch_size, ps->lr);
-  int rc = unlearn_check_data(original, d, e);
+  int rc = model_check_data(original, d, e);
   if (rc) return rc;
   int size = 1;
   if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
@@ -137,7 +137,7 @@ done:
 int ec_aux_accuracy(const AuxModules *aux, const Model *original, const Dataset *d, MPI_Comm comm,
                     double *acc, Err *e) {
   enum { BATCH = 256 };
-  int rc = unlearn_check_data(original, d, e);
+  int rc = model_check_data(original, d, e);
   if (rc) return rc;
   int size = 1;
   if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);

@@ -143,12 +143,15 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
                 const UnlearnProgress *progress, UnlearnStats *stats, Err *e) {
   if (stats) memset(stats, 0, sizeof *stats);
   int rc = unlearn_spec_check(spec, model, e);
-  if (rc || (rc = unlearn_check_data(model, d, e))) return rc;
+  if (rc || (rc = model_check_data(model, d, e))) return rc;
   const int ec_on = unlearn_uses_ec(spec);
   if (spec->method == UNLEARN_ORIGINAL || (spec->method == UNLEARN_NONE && !ec_on)) return 0;
   if (spec->method == UNLEARN_RETRAIN)
+  {
+    const TrainProgress tp = unlearn_train_progress(progress);
     return train_recipe_run(model, d, fs->train_retain, fs->n_train_retain, &spec->retrain, seed,
-                            comm, progress, e);
+                            comm, &tp, e);
+  }
   if (ec_on && !pretrained) return errf(e, ERR_CONFIG, "EC needs its pretrained modules");
   if (unlearn_needs_original(spec) && !original)
     return errf(e, ERR_CONFIG, "%s needs the original model", unlearn_method_name(spec->method));

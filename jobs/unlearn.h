@@ -40,6 +40,7 @@
 #include "lists.h"
 #include "model.h"
 #include "optim.h"
+#include "train.h"
 
 typedef enum {
   UNLEARN_ORIGINAL,  // no-op: θ_u = θ_o (EC ignored)
@@ -65,30 +66,6 @@ const char *unlearn_method_name(UnlearnMethod m);
 // unlearn.lr 0 and unlearn.epochs 0 stand for. 0 and 0 for original, retrain and none.
 void unlearn_method_usual(UnlearnMethod m, double *lr, int *epochs);
 
-// Resumable checkpoints of one training from scratch, so that a preempted or killed job loses
-// little of it (see train_recipe_run). All zero: none.
-typedef struct {
-  const char *path;  // the partial checkpoint (NULL: none); it must belong to this one recipe,
-                     // data subset and seed (the sweep names it by the job's id)
-  int every;         // epochs between saves (0: never saved; an existing file is still resumed)
-  int stop_after;    // for tests and preemption drills: after this many epochs (counted from
-                     // the start of training), save the checkpoint and return ERR_RUNTIME
-                     // "stopped after epoch K"; 0: train to the end
-  // Called with begin 1 before and 0 after every read or write of path: the caller's lock when
-  // other threads of the process use HDF5, which is not thread-safe. NULL: none.
-  void (*io)(void *user, int begin);
-  void *io_user;
-} TrainCheckpoint;
-
-// How a model is trained from scratch: the original on D, the retrained model on D_r.
-typedef struct {
-  int epochs, batch_size;  // global batch
-  float lr, momentum, weight_decay;
-  int nesterov;
-  LrSchedule schedule;  // kind, milestones, gamma, warm-up; base_lr and epochs are taken from
-                        // lr and epochs above
-  TrainCheckpoint checkpoint;  // none by default; not part of what the recipe trains
-} TrainRecipe;
 
 
 typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
@@ -189,8 +166,6 @@ typedef struct {
 // Checks the spec against the model it will run on (ranges, the weight list's length, the
 // modules' points): ERR_CONFIG naming the field.
 int unlearn_spec_check(const UnlearnSpec *s, const Model *m, Err *e);
-// ERR_CONFIG unless m takes d's images (channels, height, width) and has d's classes.
-int unlearn_check_data(const Model *m, const Dataset *d, Err *e);
 // Whether the run uses EC (needs pretrained modules): ec.enabled and a method that unlearns.
 int unlearn_uses_ec(const UnlearnSpec *s);
 // Whether the run needs θ_o itself besides the starting copy (scrub, bs, EC push_original).
@@ -198,8 +173,6 @@ int unlearn_needs_original(const UnlearnSpec *s);
 
 // Progress lines: called on every rank after each epoch of each phase (phase names: the
 // method's name, "scrub-max", "scrub-min", "salun-mask", "ec", "ec-pretrain", "train").
-// train_recipe_run also calls it once with phase "resume" when it continues from a partial
-// checkpoint: epoch = the epochs already done (the next one is epoch + 1), loss NaN.
 // What one epoch of an unlearning phase did (means over its steps; NaN where not computed).
 typedef struct {
   double loss;        // mean total loss
@@ -221,6 +194,11 @@ typedef struct {
   void (*epoch_fn)(void *user, const char *phase, int epoch, int epochs, const UnlearnEpoch *ep);
 } UnlearnProgress;
 
+// The per-epoch lines of p (NULL: none) for train_recipe_run.
+static inline TrainProgress unlearn_train_progress(const UnlearnProgress *p) {
+  return p ? (TrainProgress){p->fn, p->user} : (TrainProgress){0};
+}
+
 // What a run reports besides the model.
 typedef struct {
   int64_t steps;                        // optimiser steps taken
@@ -240,21 +218,6 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
                 const UnlearnSpec *spec, const AuxModules *pretrained, uint64_t seed, MPI_Comm comm,
                 const UnlearnProgress *progress, UnlearnStats *stats, Err *e);
 
-// Trains m from scratch (model_init(m, seed) first) on the training images subset [n] (NULL: all
-// of d->train) with d's augmentation: the original model on D, the retrained one on D_r.
-// With r->checkpoint.path: if the file exists, every rank can read it, and it holds a resumable
-// checkpoint of this seed at an epoch boundary of this recipe (its optimiser step count fits),
-// training continues after that epoch with the saved parameters, BN statistics and momentum;
-// otherwise (no file, unreadable, another seed) it starts from scratch and the file is
-// overwritten at the next save. Every r->checkpoint.every epochs (but not after the last) the
-// group's first rank saves the model, the SGD state and the epoch there (ckpt_save with
-// progress, role "partial", d's normalisation); the other ranks wait for it. The data order and
-// augmentation are functions of (seed, epoch, position), so a resumed run on the same number of
-// ranks ends bit-identical to the uninterrupted one (on another number, up to float rounding).
-// The caller deletes the file once it has the final model.
-int train_recipe_run(Model *m, const Dataset *d, const int32_t *subset, int64_t n,
-                     const TrainRecipe *r, uint64_t seed, MPI_Comm comm,
-                     const UnlearnProgress *progress, Err *e);
 
 // Pretrains aux (created with aux_create for original's arch and initialised with aux_init) on
 // the full training set with original frozen. The result is the same on any number of ranks.

@@ -5,17 +5,6 @@
 
 #include "method.h"
 
-int unlearn_check_data(const Model *m, const Dataset *d, Err *e) {
-  const ModelSpec *s = &m->spec;
-  const ImageSet *t = &d->train;
-  if (s->in_c != t->c || s->in_h != t->h || s->in_w != t->w || s->num_classes != t->num_classes)
-    return errf(e, ERR_CONFIG,
-                "the %s takes %dx%dx%d images in %d classes, the data set has %dx%dx%d in %d",
-                arch_name(s->arch), s->in_c, s->in_h, s->in_w, s->num_classes, t->c, t->h, t->w,
-                t->num_classes);
-  return 0;
-}
-
 int unlearn_uses_ec(const UnlearnSpec *s) {
   return s->ec.enabled && s->method != UNLEARN_ORIGINAL && s->method != UNLEARN_RETRAIN;
 }

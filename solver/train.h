@@ -1,4 +1,5 @@
-// train.h: data-parallel batches, the cross-entropy training step and epoch, and accuracy.
+// train.h: data-parallel batches, the cross-entropy training step and epoch, accuracy, and a
+// training from scratch with a recipe (resumable).
 //
 // A global batch is a slice of the epoch's seeded order; rank r of a group of P assembles its
 // share (dist_share) of it. Augmentation depends on a sample's global position, not on the
@@ -6,8 +7,10 @@
 #pragma once
 
 #include <mpi.h>
+#include <stdbool.h>
 
 #include "data.h"
+#include "lists.h"
 #include "model.h"
 #include "optim.h"
 
@@ -71,3 +74,65 @@ double eval_accuracy(Model *m, Batches *b, double *loss);
 // learning rate from sched per step. Returns the mean loss of the last epoch.
 double train_ce_epochs(Model *m, Sgd *opt, Batches *b, const LrSchedule *sched, int from, int to,
                        LossBuf *l);
+
+// ---------------------------------------------------------------------------------------------
+// Training from scratch with a recipe (train_recipe.c).
+
+// Resumable checkpoints of one training from scratch, so that a preempted or killed job loses
+// little of it (see train_recipe_run). All zero: none.
+typedef struct {
+  const char *path;  // the partial checkpoint (NULL: none); it must belong to this one recipe,
+                     // data subset and seed (the sweep names it by the job's id)
+  int every;         // epochs between saves (0: never saved; an existing file is still resumed)
+  int stop_after;    // for tests and preemption drills: after this many epochs (counted from
+                     // the start of training), save the checkpoint and return ERR_RUNTIME
+                     // "stopped after epoch K"; 0: train to the end
+  // Called with begin 1 before and 0 after every read or write of path: the caller's lock when
+  // other threads of the process use HDF5, which is not thread-safe. NULL: none.
+  void (*io)(void *user, int begin);
+  void *io_user;
+} TrainCheckpoint;
+
+// How a model is trained from scratch: the original on D, the retrained model on D_r. The
+// config's train section: its keys fill these fields (docs/config.md).
+typedef struct {
+  int epochs, batch_size;  // global batch
+  double lr, momentum, weight_decay;
+  bool nesterov;
+  SchedKind schedule;  // the lr over the epochs
+  IntList milestones;  // multistep: epochs at which the lr is multiplied by gamma (at most 8);
+                       // empty: half and three quarters of the epochs
+  int step_size;       // step: every step_size epochs; 0: a third of the epochs, rounded up
+  double gamma;        // step and multistep
+  int warmup_epochs;   // linear warm-up from 0 over these epochs (0: none)
+  TrainCheckpoint checkpoint;  // every: train.checkpoint_every; the rest is the caller's (not
+                               // part of what the recipe trains)
+} TrainRecipe;
+
+// Progress: fn(user, phase, epoch (1-based), epochs, loss) after each epoch ("train"), and once
+// with phase "resume" when training continues from a partial checkpoint (epoch = the epochs
+// already done, loss NaN). fn NULL: none.
+typedef struct {
+  void (*fn)(void *user, const char *phase, int epoch, int epochs, double loss);
+  void *user;
+} TrainProgress;
+
+// The learning-rate schedule of r (base lr, epochs, step_size's and milestones' defaults).
+LrSchedule train_recipe_schedule(const TrainRecipe *r);
+// ERR_CONFIG unless m takes d's images (channels, height, width) and has d's classes.
+int model_check_data(const Model *m, const Dataset *d, Err *e);
+// Trains m from scratch (model_init(m, seed) first) on the training images subset [n] (NULL: all
+// of d->train) with d's augmentation: the original model on D, the retrained one on D_r.
+// With r->checkpoint.path: if the file exists, every rank can read it, and it holds a resumable
+// checkpoint of this seed at an epoch boundary of this recipe (its optimiser step count fits),
+// training continues after that epoch with the saved parameters, BN statistics and momentum;
+// otherwise (no file, unreadable, another seed) it starts from scratch and the file is
+// overwritten at the next save. Every r->checkpoint.every epochs (but not after the last) the
+// group's first rank saves the model, the SGD state and the epoch there (ckpt_save with
+// progress, role "partial", d's normalisation); the other ranks wait for it. The data order and
+// augmentation are functions of (seed, epoch, position), so a resumed run on the same number of
+// ranks ends bit-identical to the uninterrupted one (on another number, up to float rounding).
+// The caller deletes the file once it has the final model.
+int train_recipe_run(Model *m, const Dataset *d, const int32_t *subset, int64_t n,
+                     const TrainRecipe *r, uint64_t seed, MPI_Comm comm,
+                     const TrainProgress *progress, Err *e);

@@ -22,7 +22,7 @@ static void on_epoch(void *user, const char *phase, int epoch, int epochs, doubl
 
 static void train(Model *m, const Dataset *d, const TrainRecipe *r, uint64_t seed, Seen *seen,
                   int expect_rc) {
-  UnlearnProgress p = {.fn = on_epoch, .user = seen};
+  TrainProgress p = {.fn = on_epoch, .user = seen};
   Err e = {0};
   int rc = train_recipe_run(m, d, NULL, 0, r, seed, m->comm, &p, &e);
   if ((rc != 0) != expect_rc) fprintf(stderr, "train_recipe_run: rc %d: %s\n", rc, e.msg);

@@ -67,17 +67,6 @@ typedef struct {
   StrList points;  // resolved to the arch's stage names in every run's config
 } ModelCfg;
 
-typedef struct {
-  int epochs, batch_size;
-  double lr, momentum, weight_decay;
-  bool nesterov;
-  SchedKind schedule;
-  IntList milestones;  // multistep; empty: half and three quarters of epochs
-  int step_size;       // step; 0: a third of epochs
-  double gamma;
-  int warmup_epochs;
-  int checkpoint_every;  // epochs between resumable checkpoints (0: none); not part of any id
-} TrainCfg;
 
 typedef struct {
   IntList classes;
@@ -108,7 +97,7 @@ typedef struct {
 typedef struct {
   DataCfg data;
   ModelCfg model;
-  TrainCfg train;
+  TrainRecipe train;
   ForgetCfg forget;
   UnlearnSpec unlearn;  // epochs 0 and lr 0 are resolved to the method's usual values;
                        // retrain and ec are filled in each run's RunSpec (runspec.c)

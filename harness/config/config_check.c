@@ -122,7 +122,7 @@ static int check_model(const Config *c, CheckFail *f) {
 }
 
 static int check_train(const Config *c, CheckFail *f) {
-  const TrainCfg *t = &c->train;
+  const TrainRecipe *t = &c->train;
   if (config_applies(W_MULTISTEP, c))
     for (int i = 0; i < t->milestones.n; i++) {
       if (t->milestones.v[i] >= t->epochs)

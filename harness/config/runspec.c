@@ -67,26 +67,6 @@ static void forget_from_config(ForgetSpec *f, const ForgetCfg *c) {
   }
 }
 
-static void train_from_config(TrainRecipe *r, const TrainCfg *c) {
-  memset(r, 0, sizeof *r);
-  r->epochs = c->epochs, r->batch_size = c->batch_size;
-  r->lr = (float)c->lr, r->momentum = (float)c->momentum, r->weight_decay = (float)c->weight_decay;
-  r->nesterov = c->nesterov;
-  r->schedule.kind = c->schedule;
-  r->schedule.gamma = (float)c->gamma;
-  r->schedule.warmup_epochs = c->warmup_epochs;
-  r->schedule.step_size = c->step_size > 0 ? c->step_size : (c->epochs + 2) / 3;
-  if (c->milestones.n > 0) {
-    r->schedule.n_milestones = c->milestones.n < 8 ? c->milestones.n : 8;
-    for (int i = 0; i < r->schedule.n_milestones; i++)
-      r->schedule.milestones[i] = c->milestones.v[i];
-  } else {  // half and three quarters of the epochs
-    r->schedule.n_milestones = 2;
-    r->schedule.milestones[0] = c->epochs / 2;
-    r->schedule.milestones[1] = c->epochs * 3 / 4;
-  }
-  r->checkpoint.every = c->checkpoint_every;  // the sweep names the file (checkpoint.path)
-}
 
 void runspec_fixed(UnlearnSpec *u) {
   u->ec.cka_probe = 128;
@@ -104,7 +84,7 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
   s->arch = c->model.arch;
   s->width = c->model.width;
-  train_from_config(&s->train, &c->train);
+  s->train = c->train;
   s->unlearn = c->unlearn;
   s->unlearn.retrain = s->train;
   s->unlearn.ec = c->ec;

@@ -107,7 +107,7 @@ const KeySpec config_schema[] = {
    .doc = "Decay factor of the step and multistep schedules."},
   {"train.warmup_epochs", T_INT, OFF(train.warmup_epochs), "0", RANGE(0, 100000), .flags = J_ORIGINAL,
    .doc = "Epochs of linear warm-up from 0 to train.lr, before the schedule."},
-  {"train.checkpoint_every", T_INT, OFF(train.checkpoint_every), "1", RANGE(0, 100000), .flags = KF_NOID | KF_NOAXIS,
+  {"train.checkpoint_every", T_INT, OFF(train.checkpoint.every), "1", RANGE(0, 100000), .flags = KF_NOID | KF_NOAXIS,
    .doc = "Epochs between resumable checkpoints of the original and the retrained model's training (`<cache_dir>/original-<id>.partial.h5`, `retrain-<id>.partial.h5`, deleted once the model is saved): a killed, preempted or requeued sweep continues after the last saved epoch, with the same result as an uninterrupted run on the same number of ranks. 0: none. Not part of run ids."},
 
   // forget

@@ -93,9 +93,10 @@ int pipe_train(const Pipe *p, Model *m, int retrain, const char *dir, const char
   r.checkpoint.io_user = p->lock.user;
   int rc = p->grank == 0 && r.checkpoint.every > 0 ? pipe_mkdir(dir, e) : 0;
   if ((rc = agree(p, rc, dir, e))) return rc;
+  const TrainProgress tp = unlearn_train_progress(prog);
   return retrain ? train_recipe_run(m, p->d, p->fs.train_retain, p->fs.n_train_retain, &r,
-                                    p->rs.seed, p->g, prog, e)
-                 : train_recipe_run(m, p->d, NULL, 0, &r, p->rs.seed, p->g, prog, e);
+                                    p->rs.seed, p->g, &tp, e)
+                 : train_recipe_run(m, p->d, NULL, 0, &r, p->rs.seed, p->g, &tp, e);
 }
 
 int pipe_modules(const Pipe *p, const Model *orig, AuxModules *aux, Err *e) {

@@ -1,5 +1,5 @@
 // train_recipe.c: training from scratch with a recipe: the original model on D and the
-// retrained model on D_r, with resumable checkpoints at epoch boundaries (see unlearn.h).
+// retrained model on D_r, with resumable checkpoints at epoch boundaries (see train.h).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,6 @@
 
 #include "ckpt.h"
 #include "train.h"
-#include "unlearn.h"
 
 static void io_bracket(const TrainCheckpoint *c, int begin) {
   if (c->io) c->io(c->io_user, begin);
@@ -62,16 +61,45 @@ static int save_point(const Model *w, const Sgd *opt, const Dataset *d, const Tr
   return rc;
 }
 
+LrSchedule train_recipe_schedule(const TrainRecipe *r) {
+  LrSchedule s = {.kind = r->schedule,
+                  .base_lr = (float)r->lr,
+                  .epochs = r->epochs,
+                  .step_size = r->step_size > 0 ? r->step_size : (r->epochs + 2) / 3,
+                  .gamma = (float)r->gamma,
+                  .warmup_epochs = r->warmup_epochs};
+  if (r->milestones.n > 0) {
+    s.n_milestones = r->milestones.n < 8 ? r->milestones.n : 8;
+    for (int i = 0; i < s.n_milestones; i++) s.milestones[i] = r->milestones.v[i];
+  } else {  // half and three quarters of the epochs
+    s.n_milestones = 2;
+    s.milestones[0] = r->epochs / 2;
+    s.milestones[1] = r->epochs * 3 / 4;
+  }
+  return s;
+}
+
+int model_check_data(const Model *m, const Dataset *d, Err *e) {
+  const ModelSpec *s = &m->spec;
+  const ImageSet *t = &d->train;
+  if (s->in_c != t->c || s->in_h != t->h || s->in_w != t->w || s->num_classes != t->num_classes)
+    return errf(e, ERR_CONFIG,
+                "the %s takes %dx%dx%d images in %d classes, the data set has %dx%dx%d in %d",
+                arch_name(s->arch), s->in_c, s->in_h, s->in_w, s->num_classes, t->c, t->h, t->w,
+                t->num_classes);
+  return 0;
+}
+
 int train_recipe_run(Model *m, const Dataset *d, const int32_t *subset, int64_t n,
                      const TrainRecipe *r, uint64_t seed, MPI_Comm comm,
-                     const UnlearnProgress *progress, Err *e) {
+                     const TrainProgress *progress, Err *e) {
   const TrainCheckpoint *ck = &r->checkpoint;
   if (r->epochs < 0 || r->batch_size < 1 || !(r->lr > 0))
     return errf(e, ERR_CONFIG, "bad training recipe (epochs %d, batch %d, lr %g)", r->epochs,
                 r->batch_size, r->lr);
   if (ck->every < 0 || ck->stop_after < 0)
     return errf(e, ERR_CONFIG, "bad checkpoint interval %d or stop %d", ck->every, ck->stop_after);
-  int rc = unlearn_check_data(m, d, e);
+  int rc = model_check_data(m, d, e);
   if (rc) return rc;
   int size = 1;
   if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
@@ -92,9 +120,7 @@ int train_recipe_run(Model *m, const Dataset *d, const int32_t *subset, int64_t 
                          comm, e)) ||
       (rc = lossbuf_init(&lb, spec.batch_capacity, spec.num_classes, e)))
     goto done;
-  LrSchedule sched = r->schedule;
-  sched.base_lr = r->lr;
-  sched.epochs = r->epochs;
+  const LrSchedule sched = train_recipe_schedule(r);
   int start = 0;
   if (ck->path) {
     batches_start(&b, 0, 1, 0);  // a training epoch's length (the shuffle drops a lone sample)
