@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "lists.h"
 
 enum {
   DATA_PATH_MAX = 1024,
@@ -176,20 +177,23 @@ int data_find(char *out, const char *root, const char *name, int gz, const char 
 // ----------------------------------------------------------------------------------------------
 // forget splits (split.c)
 
-enum {
-  FORGET_CLASSES = 0,          // the given classes
-  FORGET_RANDOM_CLASSES = 1,   // k classes drawn from the seed
-  FORGET_RANDOM_FRACTION = 2,  // a fraction of the training samples drawn from the seed
-};
+typedef enum {
+  FORGET_CLASSES,          // the given classes
+  FORGET_RANDOM_CLASSES,   // random_classes classes drawn from the seed
+  FORGET_RANDOM_FRACTION,  // a fraction of the training samples drawn from the seed
+} ForgetMode;
 enum { FORGET_MAX_CLASSES = 1024 };
 
+// The forget set: the config's forget section (its keys fill these fields; docs/config.md).
 typedef struct {
-  int mode;                         // FORGET_*
-  int classes[FORGET_MAX_CLASSES];  // FORGET_CLASSES: distinct, in [0, num_classes)
-  int n_classes;                    // 1 .. num_classes - 1
-  int k;                            // FORGET_RANDOM_CLASSES: 1 .. num_classes - 1
-  double fraction;                  // FORGET_RANDOM_FRACTION: in (0, 1)
+  IntList classes;         // FORGET_CLASSES: distinct, in [0, num_classes), 1 .. num_classes-1
+  int random_classes;      // > 0: FORGET_RANDOM_CLASSES, 1 .. num_classes - 1
+  double random_fraction;  // > 0: FORGET_RANDOM_FRACTION, in (0, 1); wins over random_classes
+  int split_seed;          // the seed of the random draws; -1: the run's (the caller resolves it)
 } ForgetSpec;
+
+// Which of the three the spec asks for.
+ForgetMode forget_mode(const ForgetSpec *spec);
 
 // Index arrays hold sample indices into the train or test set, ascending.
 // Class-wise modes: train_forget = training samples of forgotten classes, train_retain = the

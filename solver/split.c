@@ -9,56 +9,59 @@
 
 enum { SPLIT_STREAM_CLASSES = 0, SPLIT_STREAM_SAMPLES = 1 };  // rng_derive(seed, RNG_SPLIT, .)
 
-static int check_classes(const ForgetSpec *spec, int num_classes, Err *e) {
-  if (spec->n_classes < 1)
-    return errf(e, ERR_CONFIG, "forget.classes: empty; give at least one class");
-  if (spec->n_classes >= num_classes || spec->n_classes > FORGET_MAX_CLASSES)
+ForgetMode forget_mode(const ForgetSpec *spec) {
+  return spec->random_fraction > 0  ? FORGET_RANDOM_FRACTION
+         : spec->random_classes > 0 ? FORGET_RANDOM_CLASSES
+                                    : FORGET_CLASSES;
+}
+
+static int check_classes(const IntList *cl, int num_classes, Err *e) {
+  if (cl->n < 1) return errf(e, ERR_CONFIG, "forget.classes: empty; give at least one class");
+  if (cl->n >= num_classes || cl->n > FORGET_MAX_CLASSES)
     return errf(e, ERR_CONFIG,
                 "forget.classes: %d classes given, but the data set has %d: at most %d can be "
                 "forgotten so that some are retained",
-                spec->n_classes, num_classes, num_classes - 1);
-  for (int i = 0; i < spec->n_classes; i++) {
-    int c = spec->classes[i];
+                cl->n, num_classes, num_classes - 1);
+  for (int i = 0; i < cl->n; i++) {
+    int c = cl->v[i];
     if (c < 0 || c >= num_classes)
       return errf(e, ERR_CONFIG, "forget.classes: class %d out of range [0, %d)", c, num_classes);
     for (int j = 0; j < i; j++)
-      if (spec->classes[j] == c)
-        return errf(e, ERR_CONFIG, "forget.classes: class %d given twice", c);
+      if (cl->v[j] == c) return errf(e, ERR_CONFIG, "forget.classes: class %d given twice", c);
   }
   return 0;
 }
 
 int forget_spec_check(const ForgetSpec *spec, int num_classes, Err *e) {
-  switch (spec->mode) {
+  switch (forget_mode(spec)) {
     case FORGET_CLASSES:
-      return check_classes(spec, num_classes, e);
+      return check_classes(&spec->classes, num_classes, e);
     case FORGET_RANDOM_CLASSES:
-      if (spec->k < 1 || spec->k >= num_classes)
+      if (spec->random_classes >= num_classes)
         return errf(e, ERR_CONFIG,
                     "forget.random_classes: %d, expected 1..%d (the data set has %d classes)",
-                    spec->k, num_classes - 1, num_classes);
+                    spec->random_classes, num_classes - 1, num_classes);
       return 0;
     case FORGET_RANDOM_FRACTION:
-      if (!(spec->fraction > 0 && spec->fraction < 1))
+      if (!(spec->random_fraction < 1))
         return errf(e, ERR_CONFIG, "forget.random_fraction: %g, expected a fraction in (0, 1)",
-                    spec->fraction);
+                    spec->random_fraction);
       return 0;
-    default:
-      return errf(e, ERR_CONFIG, "unknown forget mode %d", spec->mode);
   }
+  return 0;
 }
 
 // Marks the forgotten classes in fs->forget_class.
 static void mark_classes(ForgetSplit *fs, const ForgetSpec *spec, uint64_t seed) {
-  if (spec->mode == FORGET_CLASSES) {
-    for (int i = 0; i < spec->n_classes; i++) fs->forget_class[spec->classes[i]] = 1;
+  if (forget_mode(spec) == FORGET_CLASSES) {
+    for (int i = 0; i < spec->classes.n; i++) fs->forget_class[spec->classes.v[i]] = 1;
     return;
   }
   int32_t perm[FORGET_MAX_CLASSES];  // num_classes <= FORGET_MAX_CLASSES, checked by the caller
   for (int c = 0; c < fs->num_classes; c++) perm[c] = c;
   Rng r = rng_derive(seed, RNG_SPLIT, SPLIT_STREAM_CLASSES);
   rng_shuffle(&r, perm, fs->num_classes);
-  for (int i = 0; i < spec->k; i++) fs->forget_class[perm[i]] = 1;
+  for (int i = 0; i < spec->random_classes; i++) fs->forget_class[perm[i]] = 1;
 }
 
 // Splits 0..n-1 by mask [n] into ascending *in (mask 1) and *out (mask 0).
@@ -104,8 +107,8 @@ static int split_sets(ForgetSplit *fs, const ForgetSpec *spec, const ImageSet *t
   int32_t *scratch = malloc((size_t)train->n * sizeof *scratch);
   int rc = (!mask || !scratch) ? ERR_RUNTIME : 0;
   if (!rc) {
-    if (spec->mode == FORGET_RANDOM_FRACTION)
-      fraction_mask(mask, train->n, spec->fraction, seed, scratch);
+    if (forget_mode(spec) == FORGET_RANDOM_FRACTION)
+      fraction_mask(mask, train->n, spec->random_fraction, seed, scratch);
     else
       class_mask(mask, train, fs->forget_class);
     rc = partition(&fs->train_forget, &fs->n_train_forget, &fs->train_retain, &fs->n_train_retain,
@@ -113,7 +116,7 @@ static int split_sets(ForgetSplit *fs, const ForgetSpec *spec, const ImageSet *t
   }
   if (!rc) {
     // random_fraction forgets no class: the whole test set is "retained" (see data.h).
-    if (spec->mode == FORGET_RANDOM_FRACTION)
+    if (forget_mode(spec) == FORGET_RANDOM_FRACTION)
       memset(mask, 0, (size_t)test->n);
     else
       class_mask(mask, test, fs->forget_class);
@@ -137,7 +140,7 @@ int forget_split_make(ForgetSplit *fs, const ForgetSpec *spec, const ImageSet *t
   fs->num_classes = K;
   fs->forget_class = calloc((size_t)K, 1);
   if (!fs->forget_class) return errf(e, ERR_RUNTIME, "forget split: out of memory");
-  if (spec->mode != FORGET_RANDOM_FRACTION) mark_classes(fs, spec, seed);
+  if (forget_mode(spec) != FORGET_RANDOM_FRACTION) mark_classes(fs, spec, seed);
   rc = split_sets(fs, spec, train, test, seed);
   if (rc)
     rc = errf(e, ERR_RUNTIME, "forget split: out of memory");

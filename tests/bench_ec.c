@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
   Dataset d;
   if (dataset_load(&d, &ds, &e)) die(&e);
   ForgetSplit fs;
-  ForgetSpec f = {.mode = FORGET_CLASSES, .classes = {0, 1, 2, 3, 4}, .n_classes = 5};
+  ForgetSpec f = {.classes = {5, (const int[]){0, 1, 2, 3, 4}}};
   if (forget_split_make(&fs, &f, &d.train, &d.test, 1, &e)) die(&e);
   ModelSpec ms = {.arch = arch,
                   .in_c = ds.synth.c,

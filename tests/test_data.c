@@ -663,7 +663,7 @@ static void test_split(void) {
   ImageSet tr = small_set(100, 1, 2, 2), te = small_set(30, 1, 2, 2);  // labels i % 10
   Err e = {0};
   ForgetSplit fs, fs2;
-  ForgetSpec sp = {.mode = FORGET_CLASSES, .classes = {3, 7}, .n_classes = 2};
+  ForgetSpec sp = {.classes = {2, (const int[]){3, 7}}};
   int rc = forget_split_make(&fs, &sp, &tr, &te, 1, &e);
   CHECK(rc == 0);
   if (!rc) {
@@ -682,7 +682,7 @@ static void test_split(void) {
     forget_split_free(&fs);
   }
   // random_classes: k classes, the same for the same seed, not always the same across seeds.
-  sp = (ForgetSpec){.mode = FORGET_RANDOM_CLASSES, .k = 3};
+  sp = (ForgetSpec){.random_classes = 3};
   int differs = 0;
   for (uint64_t seed = 0; seed < 5; seed++) {
     rc = forget_split_make(&fs, &sp, &tr, &te, seed, &e);
@@ -702,7 +702,7 @@ static void test_split(void) {
   }
   CHECK(differs >= 3);
   // random_fraction: round(f n) samples, no class, whole test set retained.
-  sp = (ForgetSpec){.mode = FORGET_RANDOM_FRACTION, .fraction = 0.1};
+  sp = (ForgetSpec){.random_fraction = 0.1};
   rc = forget_split_make(&fs, &sp, &tr, &te, 7, &e);
   int rc2 = forget_split_make(&fs2, &sp, &tr, &te, 7, &e);
   CHECK(rc == 0 && rc2 == 0);
@@ -718,27 +718,31 @@ static void test_split(void) {
   forget_split_free(&fs);
   forget_split_free(&fs2);
   // Errors.
-  sp = (ForgetSpec){.mode = FORGET_CLASSES, .classes = {3, 10}, .n_classes = 2};
+  sp = (ForgetSpec){.classes = {2, (const int[]){3, 10}}};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG, "forget.classes",
             "class 10 out of range [0, 10)");
-  sp = (ForgetSpec){.mode = FORGET_CLASSES, .classes = {3, 4, 3}, .n_classes = 3};
+  sp = (ForgetSpec){.classes = {3, (const int[]){3, 4, 3}}};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG, "class 3 given twice",
             NULL);
-  sp = (ForgetSpec){.mode = FORGET_CLASSES, .n_classes = 0};
+  sp = (ForgetSpec){.classes = {0, NULL}};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG, "empty", NULL);
-  sp = (ForgetSpec){.mode = FORGET_RANDOM_CLASSES, .k = 10};
+  sp = (ForgetSpec){.random_classes = 10};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG,
             "forget.random_classes: 10, expected 1..9", NULL);
-  sp = (ForgetSpec){.mode = FORGET_RANDOM_FRACTION, .fraction = 1.0};
+  sp = (ForgetSpec){.random_fraction = 1.0};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG,
             "forget.random_fraction: 1, expected a fraction in (0, 1)", NULL);
-  sp.fraction = 0;
-  CHECK_ERR(forget_spec_check(&sp, 10, &e), e, ERR_CONFIG, "forget.random_fraction: 0", NULL);
-  sp.mode = 9;
-  CHECK_ERR(forget_spec_check(&sp, 10, &e), e, ERR_CONFIG, "unknown forget mode 9", NULL);
+  // random_fraction 0 is not a random split: the classes are asked for, and there are none.
+  sp.random_fraction = 0;
+  CHECK_ERR(forget_spec_check(&sp, 10, &e), e, ERR_CONFIG, "forget.classes: empty", NULL);
+  // random_fraction wins over random_classes, random_classes over classes.
+  sp = (ForgetSpec){.classes = {1, (const int[]){3}}, .random_classes = 2};
+  CHECK(forget_mode(&sp) == FORGET_RANDOM_CLASSES);
+  sp.random_fraction = 0.5;
+  CHECK(forget_mode(&sp) == FORGET_RANDOM_FRACTION);
   // A class with no training sample: nothing to forget.
   for (int i = 0; i < 100; i++) tr.labels[i] = tr.labels[i] == 9 ? 8 : tr.labels[i];
-  sp = (ForgetSpec){.mode = FORGET_CLASSES, .classes = {9}, .n_classes = 1};
+  sp = (ForgetSpec){.classes = {1, (const int[]){9}}};
   CHECK_ERR(forget_split_make(&fs, &sp, &tr, &te, 1, &e), e, ERR_CONFIG, "no training sample",
             NULL);
   CHECK(fs.forget_class == NULL && fs.train_forget == NULL);

@@ -287,7 +287,7 @@ int main(int argc, char **argv) {
   // variants on random-fraction forgetting (10%): forget_only, push_original, cka weights
   ForgetSplit frac;
   Err e = {0};
-  ForgetSpec fspec = {.mode = FORGET_RANDOM_FRACTION, .fraction = 0.1};
+  ForgetSpec fspec = {.random_fraction = 0.1};
   CHECK(forget_split_make(&frac, &fspec, &s.d.train, &s.d.test, 2, &e) == 0);
   unlearn_spec_defaults(&spec, UNLEARN_NONE);
   spec.ec.enabled = 1, spec.ec.epochs = 2;

@@ -288,7 +288,7 @@ static void test_handmade_eval(void) {
   Dataset d = {.name = "handmade", .mean = {0}, .std = {1}};
   make_set(&d.train, train_px, train_y, 12);
   make_set(&d.test, test_px, test_y, 7);
-  ForgetSpec fspec = {.mode = FORGET_CLASSES, .classes = {2}, .n_classes = 1};
+  ForgetSpec fspec = {.classes = {1, (const int[]){2}}};
   ForgetSplit fs;
   CHECK(forget_split_make(&fs, &fspec, &d.train, &d.test, 0, &e) == 0);
   ModelSpec ms = {.arch = ARCH_MLP,
@@ -394,7 +394,7 @@ static void test_mia_memorise(void) {
   spec.synth.noise = 0.3f;
   Dataset d;
   CHECK(dataset_load(&d, &spec, &e) == 0);
-  ForgetSpec fspec = {.mode = FORGET_RANDOM_FRACTION, .fraction = 0.25};
+  ForgetSpec fspec = {.random_fraction = 0.25};
   ForgetSplit fs;
   CHECK(forget_split_make(&fs, &fspec, &d.train, &d.test, 1, &e) == 0);
   Model all, retain;
@@ -486,7 +486,7 @@ static void mpi_case(Arch arch, int width, const ForgetSpec *fspec, int cka_batc
   ok &= same_result(&world, &r0);
   if (rank == 0) {
     printf("%s, %s, %d ranks: forget %.3f retain %.3f test %.3f/%.3f mia %.3f, %d CKA batches:",
-           arch_name(arch), fspec->mode == FORGET_RANDOM_FRACTION ? "random fraction" : "classes",
+           arch_name(arch), forget_mode(fspec) == FORGET_RANDOM_FRACTION ? "random fraction" : "classes",
            size, world.forget_acc, world.retain_acc, world.test_retain_acc, world.test_forget_acc,
            world.mia_efficacy, world.cka_batches);
     for (int l = 0; l < world.n_points; l++)
@@ -504,8 +504,8 @@ static int run_mpi(void) {
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  ForgetSpec classes = {.mode = FORGET_CLASSES, .classes = {3, 8}, .n_classes = 2};
-  ForgetSpec fraction = {.mode = FORGET_RANDOM_FRACTION, .fraction = 0.1};
+  ForgetSpec classes = {.classes = {2, (const int[]){3, 8}}};
+  ForgetSpec fraction = {.random_fraction = 0.1};
   // cnn4 (Gram form at every point: p > 64) on 120 test images of classes 3, 8: batches 64, 56.
   mpi_case(ARCH_CNN4, 4, &classes, 64, rank, size);
   // mlp (feature form: p <= 600) on a 100-image forget set: batches 60, 40.
@@ -560,7 +560,7 @@ static int run_mnist(const char *dir) {
   int rc = load_mnist(&d, dir, 10000, rank);
   if (rc) return rc;
   Err e = {0};
-  ForgetSpec fspec = {.mode = FORGET_CLASSES, .classes = {3, 8}, .n_classes = 2};
+  ForgetSpec fspec = {.classes = {2, (const int[]){3, 8}}};
   ForgetSplit fs;
   CHECK(forget_split_make(&fs, &fspec, &d.train, &d.test, 0, &e) == 0);
   const int cap = 256 / size;
@@ -609,7 +609,7 @@ static int run_time(const char *dir, const char *save_dir) {
   int rc = load_mnist(&d, dir, 0, rank);
   if (rc) return rc;
   Err e = {0};
-  ForgetSpec fspec = {.mode = FORGET_CLASSES, .classes = {3, 8}, .n_classes = 2};
+  ForgetSpec fspec = {.classes = {2, (const int[]){3, 8}}};
   ForgetSplit fs;
   CHECK(forget_split_make(&fs, &fspec, &d.train, &d.test, 0, &e) == 0);
   const int cap = 128 / size;
@@ -664,7 +664,7 @@ static int run_ckpt(const char *dir) {
   spec.max_train = 1000, spec.max_test = 500;
   Dataset d;
   CHECK(dataset_load(&d, &spec, &e) == 0);
-  ForgetSpec fspec = {.mode = FORGET_CLASSES, .classes = {3, 8}, .n_classes = 2};
+  ForgetSpec fspec = {.classes = {2, (const int[]){3, 8}}};
   ForgetSplit fs;
   CHECK(forget_split_make(&fs, &fspec, &d.train, &d.test, 0, &e) == 0);
   Model o, rt;

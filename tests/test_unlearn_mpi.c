@@ -48,9 +48,9 @@ static void world_init(World *w) {
   data_spec_init(&spec);
   spec.synth.n_train = 400, spec.synth.n_test = 40, spec.synth.h = spec.synth.w = 16;
   if (dataset_load(&w->d, &spec, &e)) die("data", &e);
-  ForgetSpec frac = {.mode = FORGET_RANDOM_FRACTION, .fraction = 0.1};
-  ForgetSpec cls = {.mode = FORGET_CLASSES, .classes = {2}, .n_classes = 1};
-  ForgetSpec two = {.mode = FORGET_CLASSES, .classes = {2, 5}, .n_classes = 2};
+  ForgetSpec frac = {.random_fraction = 0.1};
+  ForgetSpec cls = {.classes = {1, (const int[]){2}}};
+  ForgetSpec two = {.classes = {2, (const int[]){2, 5}}};
   if (forget_split_make(&w->fs_fraction, &frac, &w->d.train, &w->d.test, 3, &e) ||
       forget_split_make(&w->fs_class, &cls, &w->d.train, &w->d.test, 3, &e) ||
       forget_split_make(&w->fs_two, &two, &w->d.train, &w->d.test, 3, &e))

@@ -58,7 +58,7 @@ static void setting_init(TestSetting *s, const char *root, MPI_Comm comm) {
   strcpy(spec.name, "mnist");
   snprintf(spec.root, sizeof spec.root, "%s", root);
   spec.max_train = 5000, spec.max_test = 1000;
-  ForgetSpec f = {.mode = FORGET_CLASSES, .classes = {3}, .n_classes = 1};
+  ForgetSpec f = {.classes = {1, (const int[]){3}}};
   ModelSpec ms = small_cnn4(64);
   if (dataset_load(&s->d, &spec, &e) ||
       forget_split_make(&s->fs, &f, &s->d.train, &s->d.test, 1, &e) ||

@@ -213,8 +213,9 @@ static int parse(int argc, char **argv, EvalArgs *a) {
 }
 
 // The settings the flags stand for, through the config layer: a sweep's defaults, types, ranges
-// and cross-key checks (paths must exist). Fills rs; ERR_CONFIG with a located message.
-static int load_settings(const EvalArgs *a, RunSpec *rs, Err *e) {
+// and cross-key checks (paths must exist). Fills rs, whose lists point into *cf (the caller
+// frees it after the run); ERR_CONFIG with a located message.
+static int load_settings(const EvalArgs *a, ConfigFile **cfp, RunSpec *rs, Err *e) {
   ConfigFile *cf = NULL;
   int rc = config_load(&cf, a->config ? a->config : "(flags)", a->config ? NULL : "{}\n",
                        a->n_sets, a->sets, e);
@@ -233,8 +234,7 @@ static int load_settings(const EvalArgs *a, RunSpec *rs, Err *e) {
     rc = config_loc_err(e, loc, loc && loc->node ? f.elem : -1, "%s", f.msg);
   }
   if (!rc) rc = runspec_from_config(rs, &c, e);
-  config_free(cf);  // rs keeps no pointer into it but the point names, which eval does not use
-  if (!rc) rs->point_names = NULL, rs->n_points = 0;
+  *cfp = cf;
   return rc;
 }
 
@@ -280,7 +280,8 @@ static int run(EvalArgs *a, int rank, int size) {
   const float *mean = NULL, *std = NULL;
   EvalResult r, rr;
   RunSpec rs;
-  int code, rc = load_settings(a, &rs, &e);
+  ConfigFile *cf = NULL;
+  int code, rc = load_settings(a, &cf, &rs, &e);
   if (!rc) rc = pipe_load_data(&d, &rs, (PipeLock){0}, &e);
   if (!rc) rc = pipe_open(&p, &rs, &d, MPI_COMM_WORLD, (PipeLock){0}, &e);
   if ((code = settle(rc, &e, rank))) goto done;
@@ -345,6 +346,7 @@ done:
   model_free(&m), model_free(&o), model_free(&rt);
   pipe_close(&p);
   dataset_free(&d);
+  config_free(cf);
   return code;
 }
 

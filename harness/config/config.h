@@ -68,12 +68,6 @@ typedef struct {
 } ModelCfg;
 
 
-typedef struct {
-  IntList classes;
-  int random_classes;
-  double random_fraction;
-  int split_seed;  // -1: the run's seed
-} ForgetCfg;
 
 
 
@@ -98,7 +92,7 @@ typedef struct {
   DataCfg data;
   ModelCfg model;
   TrainRecipe train;
-  ForgetCfg forget;
+  ForgetSpec forget;
   UnlearnSpec unlearn;  // epochs 0 and lr 0 are resolved to the method's usual values;
                        // retrain and ec are filled in each run's RunSpec (runspec.c)
   EcSpec ec;           // ec.aux.n_points and points: from model.points, per model

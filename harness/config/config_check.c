@@ -51,7 +51,7 @@ static const char *data_name(const Config *c) {
 }
 
 static int check_forget(const Config *c, CheckFail *f) {
-  const ForgetCfg *g = &c->forget;
+  const ForgetSpec *g = &c->forget;
   int k = config_num_classes(c);
   if (g->random_classes > 0 && g->random_fraction > 0)
     return fail(f, "forget.random_fraction", "forget.random_classes", -1,

@@ -19,7 +19,7 @@ static int defaults(RunSpec *rs, UnlearnMethod m) {
   config_free(cf);
   rs->point_names = NULL, rs->n_points = 0;
   rs->unlearn.ec.layer_weights.list = (FloatList){0};
-  rs->train.milestones = rs->unlearn.retrain.milestones = (IntList){0};
+  rs->train.milestones = rs->unlearn.retrain.milestones = rs->forget.classes = (IntList){0};
   if (rc) memset(rs, 0, sizeof *rs);
   return rc;
 }

@@ -52,20 +52,6 @@ static int data_from_config(DataSpec *d, const DataCfg *c, uint64_t seed, Err *e
   return 0;
 }
 
-static void forget_from_config(ForgetSpec *f, const ForgetCfg *c) {
-  memset(f, 0, sizeof *f);
-  if (c->random_fraction > 0) {
-    f->mode = FORGET_RANDOM_FRACTION;
-    f->fraction = c->random_fraction;
-  } else if (c->random_classes > 0) {
-    f->mode = FORGET_RANDOM_CLASSES;
-    f->k = c->random_classes;
-  } else {
-    f->mode = FORGET_CLASSES;
-    f->n_classes = c->classes.n < FORGET_MAX_CLASSES ? c->classes.n : FORGET_MAX_CLASSES;
-    for (int i = 0; i < f->n_classes; i++) f->classes[i] = c->classes.v[i];
-  }
-}
 
 
 void runspec_fixed(UnlearnSpec *u) {
@@ -80,7 +66,7 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   s->seed = (uint64_t)c->seed;
   s->allow_reduced = c->data.allow_reduced;
   if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
-  forget_from_config(&s->forget, &c->forget);
+  s->forget = c->forget;
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
   s->arch = c->model.arch;
   s->width = c->model.width;
