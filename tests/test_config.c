@@ -500,10 +500,11 @@ static bool other_value(const KeySpec *k, const CfgValue *cur, int i, CfgValue *
 
 static bool runspec_same(const RunSpec *a, const RunSpec *b) {
   RunSpec x = *a, y = *b;
-  if (x.n_points != y.n_points) return false;
-  for (int i = 0; i < x.n_points; i++)
-    if (strcmp(x.point_names[i], y.point_names[i])) return false;
-  x.point_names = y.point_names = NULL;
+  const StrList *p = &x.model.points, *q = &y.model.points;
+  if (p->n != q->n) return false;
+  for (int i = 0; i < p->n; i++)
+    if (strcmp(p->v[i], q->v[i])) return false;
+  x.model.points = y.model.points = (StrList){0};
   return !memcmp(&x, &y, sizeof x);
 }
 

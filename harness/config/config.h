@@ -61,10 +61,13 @@ typedef struct {
   } synthetic;
 } DataCfg;
 
+// The network a run unlearns (the config's model section; the rest of its ModelSpec comes from
+// the data set).
 typedef struct {
   Arch arch;
   int width;       // 0: the architecture's own
-  StrList points;  // resolved to the arch's stage names in every run's config
+  StrList points;  // EC's supervision points; resolved to the arch's stage names in every
+                   // run's config
 } ModelCfg;
 
 

@@ -116,7 +116,7 @@ static int check_model(const Config *c, CheckFail *f) {
   }
   RunSpec rs;
   Err e = {0};
-  if (runspec_from_config(&rs, c, &e) || aux_spec_check(&rs.unlearn.ec.aux, rs.arch, &e))
+  if (runspec_from_config(&rs, c, &e) || aux_spec_check(&rs.unlearn.ec.aux, rs.model.arch, &e))
     return fail(f, "ec.summariser", "model.arch", -1, "%s", e.msg);
   return 0;
 }

@@ -17,7 +17,7 @@ static int defaults(RunSpec *rs, UnlearnMethod m) {
     rc = runspec_from_config(rs, &c, &e);
   }
   config_free(cf);
-  rs->point_names = NULL, rs->n_points = 0;
+  rs->model.points = (StrList){0};
   rs->unlearn.ec.layer_weights.list = (FloatList){0};
   rs->train.milestones = rs->unlearn.retrain.milestones = rs->forget.classes = (IntList){0};
   if (rc) memset(rs, 0, sizeof *rs);

@@ -68,8 +68,7 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
   s->forget = c->forget;
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
-  s->arch = c->model.arch;
-  s->width = c->model.width;
+  s->model = c->model;
   s->train = c->train;
   s->unlearn = c->unlearn;
   s->unlearn.retrain = s->train;
@@ -77,19 +76,17 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   runspec_fixed(&s->unlearn);
   s->eval = c->eval;
   s->eval.seed = s->seed;
-  s->point_names = c->model.points.v;
-  s->n_points = c->model.points.n;
   return 0;
 }
 
 ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) {
-  ModelSpec m = {.arch = s->arch,
+  ModelSpec m = {.arch = s->model.arch,
                  .in_c = d->train.c,
                  .in_h = d->train.h,
                  .in_w = d->train.w,
                  .num_classes = d->train.num_classes,
                  .batch_capacity = batch_capacity,
-                 .width = s->width};
+                 .width = s->model.width};
   return m;
 }
 

@@ -1,5 +1,7 @@
-// runspec.h: a run's resolved Config turned into the plain structs the solver and the jobs
-// take (nothing below harness/ sees a Config).
+// runspec.h: what one run computes with: the sections of its resolved Config (the code's own
+// structs, filled by the schema) and what is derived from them (the split seed, the retraining
+// recipe and EC inside the unlearning spec, the data set's files). Nothing below harness/ sees a
+// Config; everything below takes these structs.
 #pragma once
 
 #include "config.h"
@@ -12,14 +14,11 @@ typedef struct {
   DataSpec data;
   bool allow_reduced;  // data.allow_reduced (runspec_check_data)
   ForgetSpec forget;
-  uint64_t split_seed;
-  Arch arch;
-  int width;
+  uint64_t split_seed;  // forget.split_seed, or the run's seed
+  ModelCfg model;
   TrainRecipe train;
   UnlearnSpec unlearn;
   EvalOptions eval;
-  const char *const *point_names;  // EC supervision points (model.points), n_points of them
-  int n_points;
   uint64_t seed;
 } RunSpec;
 

@@ -101,7 +101,7 @@ int pipe_train(const Pipe *p, Model *m, int retrain, const char *dir, const char
 
 int pipe_modules(const Pipe *p, const Model *orig, AuxModules *aux, Err *e) {
   AuxSpec as = p->rs.unlearn.ec.aux;
-  int rc = aux_points_from_names(&as, orig, p->rs.point_names, p->rs.n_points, e);
+  int rc = aux_points_from_names(&as, orig, p->rs.model.points.v, p->rs.model.points.n, e);
   if (!rc) rc = aux_create(aux, orig, &as, e);
   if (!rc) aux->comm = p->g;
   return rc;
