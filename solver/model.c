@@ -17,6 +17,13 @@ int arch_from_name(const char *name) {
   return -1;
 }
 
+static const char *const mlp_points[] = {"layer1", "layer2", NULL};
+static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+
+const char *const *arch_points(Arch a) {
+  return a == ARCH_MLP ? mlp_points : stage_points;
+}
+
 const char *arch_name(Arch a) {
   return a >= 0 && a < ARCH_COUNT ? arch_names[a] : "?";
 }

@@ -29,6 +29,9 @@ int arch_from_name(const char *name);
 // The architectures' names, in Arch order, NULL-terminated (the config's model.arch choices).
 extern const char *const arch_names[ARCH_COUNT + 1];
 const char *arch_name(Arch a);
+// The supervision points an architecture offers, in order, NULL-terminated: the names its
+// builder gives its points (model_build.c; a test checks they agree).
+const char *const *arch_points(Arch a);
 
 typedef struct {
   Arch arch;

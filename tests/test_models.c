@@ -220,7 +220,30 @@ done:
   printf("%s: compared\n", path);
 }
 
+// Every architecture's builder names its supervision points as arch_points says (the config
+// checks model.points against that list).
+static void check_point_names(void) {
+  for (int a = 0; a < ARCH_COUNT; a++) {
+    ModelSpec spec = {.arch = a, .in_c = 3, .in_h = 32, .in_w = 32, .num_classes = 10,
+                      .batch_capacity = 2, .width = 4};
+    Model m;
+    Err e = {0};
+    if (model_create(&m, &spec, &e)) {
+      fprintf(stderr, "%s: %s\n", arch_name(a), e.msg);
+      test_failures++;
+      continue;
+    }
+    const char *const *names = arch_points(a);
+    int n = 0;
+    while (names[n]) n++;
+    CHECK(n == m.n_points);
+    for (int i = 0; i < n && i < m.n_points; i++) CHECK(!strcmp(names[i], m.point_names[i]));
+    model_free(&m);
+  }
+}
+
 int main(int argc, char **argv) {
+  check_point_names();
   if (argc < 2) {
     fprintf(stderr, "usage: test_models FIXTURE.h5...\n");
     return 2;

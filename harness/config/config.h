@@ -194,8 +194,6 @@ const char *config_enum_name(const KeySpec *k, int value);
 // Number of classes of a named data set in c (synthetic: its classes key), or 0 if unknown
 // before loading (hdf5).
 int config_num_classes(const Config *c);
-// The supervision points an arch offers (NULL-terminated, static).
-const char *const *config_arch_points(Arch a);
 
 // ---------------------------------------------------------------------------------------------
 // Typed values, as stored at KeySpec.offset.

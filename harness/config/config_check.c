@@ -21,7 +21,7 @@ void config_resolve(Config *c) {
                           ? CFG_AUG_CROP_FLIP
                           : CFG_AUG_NONE;
   if (c->model.points.n == 0) {
-    const char *const *p = config_arch_points(c->model.arch);
+    const char *const *p = arch_points(c->model.arch);
     int n = 0;
     while (p[n]) n++;
     c->model.points = (StrList){n, p};
@@ -83,7 +83,7 @@ static int check_forget(const Config *c, CheckFail *f) {
 }
 
 static int check_model(const Config *c, CheckFail *f) {
-  const char *const *names = config_arch_points(c->model.arch);
+  const char *const *names = arch_points(c->model.arch);
   int n = 0;
   while (names[n]) n++;
   const char *arch = arch_name(c->model.arch);

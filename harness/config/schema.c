@@ -396,9 +396,3 @@ int config_num_classes(const Config *c) {
   return 0;
 }
 
-static const char *const mlp_points[] = {"layer1", "layer2", NULL};
-static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
-
-const char *const *config_arch_points(Arch a) {
-  return a == ARCH_MLP ? mlp_points : stage_points;
-}

@@ -153,11 +153,11 @@ static void make_schema(Sweep *s) {
     snprintf(sc->axes[sc->n_axes++], RESULTS_NAME_LEN, "%s", key->key);
   }
   // The longest list of points among the runs' architectures (mlp has two).
-  const char *const *points = config_arch_points(ARCH_MLP);
+  const char *const *points = arch_points(ARCH_MLP);
   for (int i = 0; i < s->plan->n_runs; i++) {
     Config c;
     plan_run_config(s->plan, i, &c);
-    if (c.model.arch != ARCH_MLP) points = config_arch_points(c.model.arch);
+    if (c.model.arch != ARCH_MLP) points = arch_points(c.model.arch);
   }
   while (points[sc->n_points] && sc->n_points < RESULTS_MAX_POINTS) {
     snprintf(sc->points[sc->n_points], RESULTS_NAME_LEN, "%s", points[sc->n_points]);
