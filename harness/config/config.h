@@ -1,8 +1,10 @@
 // config.h: the experiment config as a plain C struct, and how it is made from YAML.
 //
-// Config is what the rest of the program reads; nothing outside harness/ sees YAML. Values come,
-// in increasing precedence, from the defaults in the schema (schema.c), the config file and
-// --set overrides. Every key is one line of the schema table: dotted name, type, offset in
+// Config is what the rest of the program reads; nothing outside harness/ sees YAML. Its sections
+// are the structs the code runs on (ForgetSpec, TrainRecipe, UnlearnSpec, EcSpec, EvalOptions),
+// so the schema fills them directly; data, model, sweep and output are the config's own. Values
+// come, in increasing precedence, from the defaults in the schema (schema.c), the config file
+// and --set overrides. Every key is one line of the schema table: dotted name, type, offset in
 // Config, default, range, when it applies and a doc line; docs/config.md is generated from it.
 //
 // Strings and lists in a Config point into memory owned by the ConfigFile it came from (and by

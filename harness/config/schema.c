@@ -1,4 +1,6 @@
-// schema.c: every config key, one line each. Adding a key: a field in config.h, a line here,
+// schema.c: every config key, one line each: the only place a key, its type, default, range
+// and applicability are written. Adding a key: a field in the struct the code runs on (the
+// Config sections are the code's own structs: config.h), a line here, the code that reads it;
 // then regenerate docs/config.md with `ecore plan --explain > docs/config.md`.
 //
 // Keys of a section (and of a subsection such as unlearn.scrub) stay together: the YAML writer
