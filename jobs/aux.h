@@ -1,4 +1,4 @@
-// aux.h: EC's auxiliary modules, one per supervision point (EC.md "Auxiliary module at point l"):
+// aux.h: EC's auxiliary modules, one per supervision point (docs/methods.md, "Auxiliary modules"):
 //   summariser s_l: global average pooling, or `conv`: stride-2 3×3 conv-BN-ReLU blocks down to
 //                   the last point's resolution and width, then global average pooling → h [d];
 //   projection g_l: Linear(d,d), ReLU, Linear(d,P), L2-normalise → z [P] (head mlp or frozen),

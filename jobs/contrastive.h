@@ -1,5 +1,5 @@
-// contrastive.h: EC's contrastive unlearning loss (EC.md "Contrastive unlearning at every
-// point") and its relatives, forward and backward on L2-normalised embeddings.
+// contrastive.h: EC's contrastive unlearning loss (docs/methods.md, "The EC loss of a step") and
+// its relatives, forward and backward on L2-normalised embeddings.
 //
 // Anchors i (z_i = za[i], label ya[i]) are compared with candidates j (zc[j], yc[j]):
 //   s_ij = <z_i, z_j>/τ,  a_ij = s_ij − m_i,  m_i = max_j s_ij (a constant: no gradient)
@@ -34,11 +34,11 @@
 
 typedef struct {
   float tau;           // temperature τ
-  float eps;           // ε inside the log (EC.md; ec.log_eps)
+  float eps;           // ε inside the log (ec.log_eps)
   int pos_same_class;  // 0: P(i) = candidates of another class (cu); 1: same class (supcon)
   int neg_all;         // 0: N(i) = the candidates not in P(i); 1: every candidate (supcon)
   int exclude_self;    // the candidates are the anchors themselves: j == i is left out
-  int pos_lse;         // 0: −mean over P(i) of a_ip (EC.md); 1: −log mean_{P(i)} e^{a_ip}
+  int pos_lse;         // 0: −mean over P(i) of a_ip (the paper's); 1: −log mean_{P(i)} e^{a_ip}
 } ContrastiveSpec;
 
 // za [na, D] with ya [na]; zc [nc, D] with yc [nc] (with exclude_self: zc == za, nc == na);

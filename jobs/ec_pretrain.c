@@ -1,5 +1,5 @@
-// ec_pretrain.c: pretraining of EC's auxiliary modules on the frozen original (EC.md "Module
-// pretraining"), and their test accuracy.
+// ec_pretrain.c: pretraining of EC's auxiliary modules on the frozen original (docs/methods.md,
+// "Pretraining the modules"), and their test accuracy.
 //
 // θ_o runs in eval mode (frozen: no gradient reaches it); the modules train in training mode on
 // its supervision points, over the whole training set with d's augmentation, with

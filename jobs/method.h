@@ -44,7 +44,7 @@ typedef struct {
 
 typedef struct {
   const char *name;  // as in configurations and progress lines
-  double usual_lr;   // EC.md's usual setting (where it gives a range, its lower end)
+  double usual_lr;   // the method's usual setting (where its code gives a range, the lower end)
   int usual_epochs;
   int ec_alone;        // batch, lr, epochs, momentum and weight decay come from EcSpec
   int needs_original;  // θ_o itself is used besides the starting copy (r->orig)

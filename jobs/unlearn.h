@@ -1,4 +1,4 @@
-// unlearn.h: the unlearning methods of EC.md, and EC alone or plugged into any of them. The
+// unlearn.h: the unlearning methods (docs/methods.md), and EC alone or plugged into any of them. The
 // whole public interface of jobs/unlearn*.c, jobs/run.c, jobs/methods.c, jobs/m_*.c, jobs/ec*.c
 // and jobs/train_recipe.c (aux.h holds the auxiliary modules' own interface).
 //
@@ -69,7 +69,7 @@ void unlearn_method_usual(UnlearnMethod m, double *lr, int *epochs);
 
 
 typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
-// How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of EC.md), or
+// How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of the EC paper), or
 // by their softmax weight at temperature τ (the nearest most).
 typedef enum { EC_PULL_MEAN, EC_PULL_NEAREST } EcPull;
 typedef enum {
@@ -228,7 +228,7 @@ int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const 
 int ec_aux_accuracy(const AuxModules *aux, const Model *original, const Dataset *d, MPI_Comm comm,
                     double *acc, Err *e);
 
-// Saves θ_u in the SPEC.md checkpoint format (role "unlearned", run_id, d's normalisation); no
+// Saves θ_u in ecore's checkpoint format (README "Checkpoints") (role "unlearned", run_id, d's normalisation); no
 // auxiliary modules.
 int unlearn_save_model(const char *path, const Model *m, const Dataset *d, const char *run_id,
                        Err *e);

@@ -1,4 +1,4 @@
-// ckpt.h: model checkpoints in HDF5 (SPEC.md "Checkpoints").
+// ckpt.h: model checkpoints in HDF5 (README "Checkpoints").
 //
 // Layout:
 //   /params/<state_dict key>    float32, PyTorch shape (BN running stats among them)

@@ -1,4 +1,4 @@
-// metrics.h: the evaluation metrics of EC.md "Metrics" and the full evaluation of one model.
+// metrics.h: the evaluation metrics of docs/methods.md ("Metrics") and the full evaluation of one model.
 // The whole public interface of cka.c, knn.c, mia.c and evaluate.c.
 //
 // - Accuracies: forget set, retain set, test images of retained and of forgotten classes

@@ -1,4 +1,4 @@
-// model_build.c: the four architectures of SPEC.md "Models", built as op lists with PyTorch
+// model_build.c: the four architectures of the README ("Models and data"), built as op lists with PyTorch
 // state_dict names. Building only records shapes and offsets; model_create (model.c) then
 // allocates the arenas and buffers in one go.
 #include <stdio.h>

@@ -5,7 +5,7 @@ Run with Debian's python (it has torch and h5py):
     /usr/bin/python3 tests/make_contrastive_fixture.py
 The fixture is committed, so tests/test_contrastive.c needs no PyTorch.
 
-The loss (EC.md, jobs/contrastive.h), written here independently with autograd, in float64:
+The loss (docs/methods.md, jobs/contrastive.h), written here independently with autograd, in float64:
     s_ij = <z_i, z_j>/tau, a_ij = s_ij - max_j s_ij (max detached)
     L_i = -mean_{p in P(i)} a_ip + log(sum_{n in N(i)} exp(a_in) + eps)   (log term 0 if N(i) empty)
     L = mean of L_i over anchors with P(i) non-empty

@@ -4,7 +4,7 @@
 Run with Debian's python (it has torch and h5py):  /usr/bin/python3 tests/make_fixtures.py
 The fixtures are committed, so the C tests need no PyTorch; this script regenerates them.
 
-Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of SPEC.md
+Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of the README
 "Models", written here independently in plain PyTorch with torchvision's key names):
   attrs        arch, width, num_classes, input shape, batch
   /input       float32 [B, C, H, W], /labels int32 [B]

@@ -81,7 +81,7 @@ static void test_defaults(void) {
   CHECK(!strcmp(c->output.file, "results.h5") && !strcmp(c->output.cache_dir, "ecore_cache"));
   CHECK(!c->output.save_models && !strcmp(c->output.models_dir, "models"));
   CHECK(!strcmp(c->data.root, ""));
-  // The keys SPEC.md names exist.
+  // The keys the README and docs name exist.
   static const char *const spec_keys[] = {
       "data.name",        "data.root",        "model.arch",         "train.epochs",
       "train.lr",         "train.batch_size", "forget.classes",     "unlearn.method",

@@ -6,7 +6,7 @@
 //   - EC plugged into rl, ft, salun (the mask still holds for the backbone), scrub;
 //   - the variants: forget_only and push_original (random-fraction forgetting), cka, increasing
 //     and explicit layer weights;
-//   - θ_u saved in the SPEC.md format without the auxiliary modules.
+//   - θ_u saved in ecore's checkpoint format without the auxiliary modules.
 #include <hdf5.h>
 #include <string.h>
 #include <unistd.h>

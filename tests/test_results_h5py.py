@@ -89,7 +89,7 @@ def check_file(path):
         check(runs.chunks is not None, "/runs is chunked")
         names = runs.dtype.names
         check(list(names[:5]) == ["run_id", "method", "ec", "seed", "status"],
-              f"/runs starts with the SPEC.md columns: {names}")
+              f"/runs starts with the documented columns: {names}")
         for name in STRINGS + INTS + FLOATS:
             check(name in names, f"/runs has field {name}")
         rows = runs[:]

@@ -8,7 +8,7 @@
 2. A sweep killed with SIGKILL part-way, then rerun, ends with every run exactly once, and the
    runs finished before the kill are not rerun (their rows are unchanged).
 3. Two shards merged with `ecore merge` equal the unsharded sweep, row for row.
-4. The results file has SPEC.md's columns with the right types.
+4. The results file has the documented columns with the right types.
 5. A sweep killed while training its original model resumes that training from the last
    epoch checkpoint (train.checkpoint_every) and ends with the rows of an uninterrupted sweep.
 6. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is

@@ -1,4 +1,4 @@
-"""ecore's architectures (SPEC.md "Models") in plain PyTorch, with torchvision's key names.
+"""ecore's architectures (README "Models and data") in plain PyTorch, with torchvision's key names.
 
 Written independently of the C code; used by make_fixtures.py (the reference fixtures) and
 scripts/bench_pytorch.py (the speed comparison). Each model's forward(x, taps) appends the
