@@ -270,6 +270,56 @@ static void print_metrics(const char *prefix, const EvalResult *r, int per_point
     printf("knn_forget_acc_%s=%.6f\n", r->point_names[l], r->knn_forget_acc[l]);
 }
 
+// The input normalisation: MODEL's stored mean/std unless --norm data or it stores none (then
+// the data set's); the other checkpoints must store the same or none. ERR_RUNTIME otherwise.
+static int choose_norm(const EvalArgs *a, const Dataset *d, const CkptMeta *meta,
+                       const CkptMeta *meta_o, const CkptMeta *meta_rt, const float **mean,
+                       const float **std, Err *e) {
+  const int c = d->train.c;
+  *mean = d->mean, *std = d->std;
+  if (a->norm_data || !stored_norm(meta, c)) return 0;
+  *mean = meta->mean, *std = meta->std;
+  const char *paths[2] = {a->original, a->retrain};
+  const CkptMeta *other[2] = {meta_o, meta_rt};
+  for (int j = 0; j < 2; j++) {
+    if (!paths[j] || !stored_norm(other[j], c)) continue;
+    for (int k = 0; k < c; k++)
+      if (fabsf(other[j]->mean[k] - meta->mean[k]) > 1e-6f ||
+          fabsf(other[j]->std[k] - meta->std[k]) > 1e-6f)
+        return errf(e, ERR_RUNTIME,
+                    "%s and %s store different input normalisations (channel %d: mean %g/%g, std "
+                    "%g/%g); use --norm data to evaluate all with the data set's",
+                    a->model, paths[j], k, meta->mean[k], other[j]->mean[k], meta->std[k],
+                    other[j]->std[k]);
+  }
+  return 0;
+}
+
+// What was evaluated, the metrics and the time of each part, as key=value lines.
+static void print_report(const EvalArgs *a, const Pipe *p, const Model *m, int size, int norm_data,
+                         const EvalResult *r, const EvalResult *rr, double gap, double t_load,
+                         double t_gap, double t_total) {
+  printf("model=%s\noriginal=%s\nretrain=%s\n", a->model, a->original ? a->original : "",
+         a->retrain ? a->retrain : "");
+  printf("arch=%s\nwidth=%d\nclasses=%d\nranks=%d\n", arch_name(m->spec.arch), m->spec.width,
+         m->spec.num_classes, size);
+  printf("normalisation=%s\n", norm_data ? "data" : "checkpoint");
+  printf("train_forget=%lld\ntrain_retain=%lld\ntest_forget=%lld\ntest_retain=%lld\n",
+         (long long)p->fs.n_train_forget, (long long)p->fs.n_train_retain,
+         (long long)p->fs.n_test_forget, (long long)p->fs.n_test_retain);
+  print_metrics("", r, 1);
+  if (rr) {
+    printf("avg_gap=%.6f\n", gap);
+    print_metrics("retrain_", rr, 0);
+  }
+  printf("cka_batches=%d\ncka_images=%lld\nknn_probe=%lld\nknn_queries=%lld\nmia_samples=%lld\n",
+         r->cka_batches, (long long)r->cka_images, (long long)r->knn_probe,
+         (long long)r->knn_queries, (long long)r->mia_n);
+  printf("time_load_s=%.3f\ntime_accuracy_s=%.3f\ntime_mia_s=%.3f\ntime_knn_s=%.3f\n", t_load,
+         r->time_acc, r->time_mia, r->time_knn);
+  printf("time_cka_s=%.3f\ntime_gap_s=%.3f\ntime_total_s=%.3f\n", r->time_cka, t_gap, t_total);
+}
+
 static int run(EvalArgs *a, int rank, int size) {
   double t0 = clock_now();
   Err e = {0};
@@ -292,22 +342,7 @@ static int run(EvalArgs *a, int rank, int size) {
   rc = eval_load_model(&m, a->model, a->width, cap, &meta, &e);
   if (!rc && a->original) rc = eval_load_model(&o, a->original, a->width, cap, &meta_o, &e);
   if (!rc && a->retrain) rc = eval_load_model(&rt, a->retrain, a->width, cap, &meta_rt, &e);
-  const int c = d.train.c;
-  mean = d.mean, std = d.std;
-  if (!rc && !a->norm_data && stored_norm(&meta, c)) {
-    mean = meta.mean, std = meta.std;
-    const char *paths[2] = {a->original, a->retrain};
-    const CkptMeta *other[2] = {&meta_o, &meta_rt};
-    for (int j = 0; j < 2 && !rc; j++) {
-      if (!paths[j] || !stored_norm(other[j], c)) continue;
-      for (int k = 0; k < c && !rc; k++)
-        if (fabsf(other[j]->mean[k] - mean[k]) > 1e-6f || fabsf(other[j]->std[k] - std[k]) > 1e-6f)
-          rc = errf(&e, ERR_RUNTIME,
-                    "%s and %s store different input normalisations (channel %d: mean %g/%g, std "
-                    "%g/%g); use --norm data to evaluate all with the data set's",
-                    a->model, paths[j], k, mean[k], other[j]->mean[k], std[k], other[j]->std[k]);
-    }
-  }
+  if (!rc) rc = choose_norm(a, &d, &meta, &meta_o, &meta_rt, &mean, &std, &e);
   if ((code = settle(rc, &e, rank))) goto done;
   double t_load = clock_now() - t0;
 
@@ -321,27 +356,9 @@ static int run(EvalArgs *a, int rank, int size) {
   }
   t_gap = clock_now() - t_gap;
 
-  if (rank == 0) {
-    printf("model=%s\noriginal=%s\nretrain=%s\n", a->model, a->original ? a->original : "",
-           a->retrain ? a->retrain : "");
-    printf("arch=%s\nwidth=%d\nclasses=%d\nranks=%d\n", arch_name(m.spec.arch), m.spec.width,
-           m.spec.num_classes, size);
-    printf("normalisation=%s\n", mean == d.mean ? "data" : "checkpoint");
-    printf("train_forget=%lld\ntrain_retain=%lld\ntest_forget=%lld\ntest_retain=%lld\n",
-           (long long)p.fs.n_train_forget, (long long)p.fs.n_train_retain,
-           (long long)p.fs.n_test_forget, (long long)p.fs.n_test_retain);
-    print_metrics("", &r, 1);
-    if (with_gap) {
-      printf("avg_gap=%.6f\n", gap);
-      print_metrics("retrain_", &rr, 0);
-    }
-    printf("cka_batches=%d\ncka_images=%lld\nknn_probe=%lld\nknn_queries=%lld\nmia_samples=%lld\n",
-           r.cka_batches, (long long)r.cka_images, (long long)r.knn_probe, (long long)r.knn_queries,
-           (long long)r.mia_n);
-    printf("time_load_s=%.3f\ntime_accuracy_s=%.3f\ntime_mia_s=%.3f\ntime_knn_s=%.3f\n", t_load,
-           r.time_acc, r.time_mia, r.time_knn);
-    printf("time_cka_s=%.3f\ntime_gap_s=%.3f\ntime_total_s=%.3f\n", r.time_cka, t_gap, clock_now() - t0);
-  }
+  if (rank == 0)
+    print_report(a, &p, &m, size, mean == d.mean, &r, with_gap ? &rr : NULL, gap, t_load, t_gap,
+                 clock_now() - t0);
 done:
   model_free(&m), model_free(&o), model_free(&rt);
   pipe_close(&p);
