@@ -198,6 +198,7 @@ static void test_set_precedence(void) {
 
 // One case per kind of bad input, through the library, with the exact position.
 static void test_bad_inputs(void) {
+  CHECK_BAD("sweep:\n  cases: [{}]\n", "c.yaml:2:11:", "case 1 is empty");
   char text[1024];
   CHECK_BAD("", "c.yaml:1:1: ", "empty");
   CHECK_BAD("# nothing but a comment\n", "c.yaml:1:1: ", "empty");

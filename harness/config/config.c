@@ -419,8 +419,15 @@ static int parse_cases(Loader *l, const YNode *v) {
   if (!l->cases) return oom(l->e);
   for (int i = 0; i < v->n; i++) {
     const YNode *m = v->item[i];
-    if (m->kind != YN_MAP || m->n == 0)
+    if (m->kind != YN_MAP)
       return type_err(l, spec, m, "each case to be a mapping of dotted keys to values");
+    if (m->n == 0) {  // an empty case would repeat the base config's run
+      Loc loc = at(l, m);
+      return config_loc_err(l->e, &loc, -1,
+                            "sweep.cases: case %d is empty; give it at least one key, such as "
+                            "{unlearn.method: ft}",
+                            i + 1);
+    }
     GridCase *c = &l->cases[l->n_cases++];
     c->loc = at(l, m);
     c->set = arena_alloc(&l->cf->arena, (size_t)count_leaves(m) * sizeof *c->set);
