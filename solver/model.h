@@ -190,7 +190,8 @@ int model_graph_finish(Model *m, int capacity, Err *e);
 // [B, h, w, c] (may be NULL: not needed) gets d(loss)/d(x) ADDED.
 void model_graph_backward(Model *m, const float *const *douts, float *dinput);
 
-// Building blocks (also model_build.c's). Each returns the index of what it adds.
+// Building blocks (also model_build.c's): model_value and model_param return the index they
+// add, model_op the op (its out's producer and in's last reader).
 int model_value(Model *m, int h, int w, int c);
 int model_param(Model *m, const char *prefix, const char *name, ParamKind kind, int d0, int d1,
                 int d2, int d3);

@@ -1,6 +1,7 @@
-// model_build.c: the four architectures of SPEC.md "Models", built as op lists with PyTorch
-// state_dict names. Building only records shapes and offsets; model_create (model.c) then
-// allocates the arenas and buffers in one go.
+// model_build.c: the building blocks of every model (model_value, model_param, model_op_*: also
+// those of graph models, see model.h) and the four architectures of SPEC.md "Models", built
+// with them as op lists with PyTorch state_dict names. Building only records shapes and
+// offsets; model_create or model_graph_finish (model.c) then allocates in one go.
 #include <stdio.h>
 #include <string.h>
 
