@@ -93,7 +93,8 @@ void aux_free(AuxModules *a);
 // Module md's graph (shapes and point set) into the graph model m after what m holds; sets md's
 // parameter indices, offsets, d and p (aux_create's net and aux_work_init's per-module models).
 void aux_describe(Model *m, const AuxModules *a, AuxModule *md);
-// PyTorch's default initialisation (as model_init), from rng_derive(seed, RNG_INIT, ...).
+// PyTorch's default initialisation: model_init of net, seeded rng_hash(seed, 0xa0c5) (streams
+// apart from the backbone's).
 void aux_init(AuxModules *a, uint64_t seed);
 // A copy of src's structure and parameters (dst is created).
 int aux_clone(AuxModules *dst, const AuxModules *src, Err *e);
