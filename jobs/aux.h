@@ -5,10 +5,17 @@
 //                   or none: z = h/‖h‖ [d], the summary itself (no parameters to absorb a loss);
 //   classifier c_l: Linear(d,K) (at the last point, the network's own head when own_head_last).
 //
-// AuxModules holds only the structure and the parameters (its own parameter, gradient and buffer
-// arenas, like a Model): what pretraining produces, what is cached and shared by every run.
-// AuxWork holds the activations for a batch capacity. Parameters are named like the PyTorch
-// modules would be (nn.Sequential indices), e.g.
+// One engine with the backbone: each module is a solver graph model (model.h "Graph models") on
+// its point activation [B, h, w, c]:
+//   input → (conv-BN-ReLU)* → GAP → h ─┬→ Linear → logits                  (the classifier)
+//                                      └→ [Linear → ReLU → Linear] → L2NORM → z
+// so the solver's ops run it, its BN is the solver's (synchronised over the communicator), its
+// parameters are ParamInfo tensors initialised by model_init and its gradients summed by
+// dist_allreduce_grads. AuxModules holds every module's graph in one parameters-only model, net:
+// one arena of parameters, gradients and buffers for all modules (what pretraining produces,
+// what is cached and shared by every run). AuxWork holds, per module, the same graph with
+// activations for a batch capacity, its arenas views into net's. Parameters are named like the
+// PyTorch modules would be (nn.Sequential indices), e.g.
 //   layer2.summariser.0.0.weight    conv [O, C, 3, 3] of the first block
 //   layer2.summariser.0.1.weight    its BN (bias, running_mean, running_var likewise)
 //   layer2.projection.0.weight      [d, d]  (.0.bias, .2.weight [P, d], .2.bias)
@@ -54,40 +61,26 @@ int aux_points_from_names(AuxSpec *s, const Model *m, const char *const *names, 
 enum { AUX_MAX_BLOCKS = 8 };
 
 typedef struct {
-  ConvShape conv;              // B is set per call
-  int w, gamma, beta, rm, rv;  // param indices (rm, rv: buffers)
-} AuxBlock;
-
-typedef struct {
-  int point;      // model point index
-  char name[32];  // the model's point name
-  int h, w, c;    // point activation shape
-  int n_blocks;
-  AuxBlock blocks[AUX_MAX_BLOCKS];
-  int d;               // summary size
-  int p;               // embedding size: proj_dim with a head, d without
-  int w1, b1, w2, b2;  // projection params, -1 without a head
-  int wc, bc;          // classifier params, -1 with the network's own head
+  int point;                      // model point index
+  char name[32];                  // the model's point name
+  int h, w, c;                    // point activation shape
+  int last;                       // 1: the network's last point
+  int n_blocks;                   // conv summariser blocks
+  int d;                          // summary size
+  int p;                          // embedding size: proj_dim with a head, d without
+  int w1, b1, w2, b2;             // projection params (indices into net), -1 without a head
+  int wc, bc;                     // classifier params, -1 with the network's own head
+  int64_t param_off, buffer_off;  // where the module's tensors start in net's arenas
 } AuxModule;
-
-typedef struct {
-  char name[96];
-  int is_buffer;
-  int64_t offset, size;
-  int ndim, shape[4];
-  ParamKind kind;  // decides the initialisation, as in model_init
-} AuxParam;
 
 typedef struct {
   AuxSpec spec;
   int num_classes;
+  int last_h, last_w, last_c;  // the last point's shape (the conv summariser's target)
   int n_modules;
   AuxModule mod[MODEL_MAX_POINTS];
-  AuxParam *params;
-  int n_params;
-  float *param_mem, *grad_mem, *buffer_mem;
-  int64_t n_param_floats, n_buffer_floats;
-  MPI_Comm comm;  // for synchronised BN (MPI_COMM_NULL: none)
+  Model net;      // every module's graph, parameters only (never run): params, grads, buffers
+  MPI_Comm comm;  // for synchronised BN and the gradient sum (MPI_COMM_NULL: none)
 } AuxModules;
 
 // ERR_CONFIG, naming the key, unless modules of spec can be built on a network of arch (the
@@ -97,33 +90,27 @@ int aux_spec_check(const AuxSpec *s, Arch arch, Err *e);
 // are zero until aux_init or aux_load. ERR_CONFIG for aux_spec_check's reasons or bad points.
 int aux_create(AuxModules *a, const Model *m, const AuxSpec *spec, Err *e);
 void aux_free(AuxModules *a);
-// PyTorch's default initialisation (as model_init), from rng_derive(seed, RNG_INIT, ...).
+// Module md's graph (shapes and point set) into the graph model m after what m holds; sets md's
+// parameter indices, offsets, d and p (aux_create's net and aux_work_init's per-module models).
+void aux_describe(Model *m, const AuxModules *a, AuxModule *md);
+// PyTorch's default initialisation: model_init of net, seeded rng_hash(seed, 0xa0c5) (streams
+// apart from the backbone's).
 void aux_init(AuxModules *a, uint64_t seed);
 // A copy of src's structure and parameters (dst is created).
 int aux_clone(AuxModules *dst, const AuxModules *src, Err *e);
 void aux_zero_grads(AuxModules *a);
 // The largest embedding size p over the modules.
 int aux_max_embed(const AuxModules *a);
-// mask [n_param_floats]: 1 for the parameters unlearning may move, 0 for a frozen head's.
+// mask [net.n_param_floats]: 1 for the parameters unlearning may move, 0 for a frozen head's.
 void aux_train_mask(const AuxModules *a, float *mask);
-void aux_allreduce_grads(AuxModules *a);
+void aux_allreduce_grads(AuxModules *a);  // dist_allreduce_grads over a->comm
 float *aux_param_data(AuxModules *a, int i);
 
-// Activations of every module for up to `capacity` samples.
+// Activations of every module for up to `capacity` samples: module k's graph (model.h), whose
+// arenas are bound to the modules' net at each call.
 typedef struct {
   int capacity;
-  float *scratch;  // conv im2col
-  double *bn_sums;
-  struct {
-    float *conv_out[AUX_MAX_BLOCKS], *bn_out[AUX_MAX_BLOCKS];  // [cap, OH, OW, O]
-    float *mean[AUX_MAX_BLOCKS], *rstd[AUX_MAX_BLOCKS];        // [O]
-    float *dbn, *dconv, *dprev;                     // block gradients, sized for the largest block
-    float *hs, *u1, *r1, *u2, *z, *norms, *logits;  // [cap, d|P|K]
-    float *dh, *dr1, *du1, *du2;
-    const float *in;  // the point activation of the last forward
-    int train;
-  } m[MODEL_MAX_POINTS];
-  int batch;
+  Model m[MODEL_MAX_POINTS];
 } AuxWork;
 
 int aux_work_init(AuxWork *w, const AuxModules *a, int capacity, Err *e);
@@ -137,12 +124,12 @@ void aux_forward(AuxModules *a, AuxWork *w, int k, const float *x, int B, int tr
 const float *aux_z(const AuxWork *w, int k);
 const float *aux_logits(const AuxWork *w, int k);
 // Backward of module k's last forward: dz [B, p] and dlogits [B, K] (either may be NULL) are
-// d(loss)/d(z) and d(loss)/d(logits). Parameter gradients are ADDED to a->grad_mem; dx [B,h,w,c]
-// (may be NULL) gets d(loss)/d(x) ADDED. Collective like aux_forward.
+// d(loss)/d(z) and d(loss)/d(logits). Parameter gradients are ADDED to a->net.grad_mem; dx
+// [B,h,w,c] (may be NULL) gets d(loss)/d(x) ADDED. Collective like aux_forward.
 void aux_backward(AuxModules *a, AuxWork *w, int k, const float *dz, const float *dlogits,
                   float *dx);
 
-// The modules' tensors (params and buffers) for ckpt_save's aux list; out [a->n_params].
+// The modules' tensors (params and buffers) for ckpt_save's aux list; out [a->net.n_params].
 void aux_tensors(const AuxModules *a, CkptTensor *out);
 // Saves the modules (role "ec_modules") together with the original model they were trained on.
 int aux_save(const char *path, const AuxModules *a, const Model *original, const float *mean,

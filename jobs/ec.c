@@ -70,10 +70,11 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   ec->K = m->spec.num_classes;
   if ((rc = aux_work_init(&ec->work, &ec->aux, cap, e))) goto fail;
   if (spec->push_original && (rc = aux_work_init(&ec->owork, &ec->aux, cap, e))) goto fail;
-  if ((rc = sgd_init(&ec->opt, ec->aux.n_param_floats, momentum, weight_decay, 0, e))) goto fail;
+  if ((rc = sgd_init(&ec->opt, ec->aux.net.n_param_floats, momentum, weight_decay, 0, e)))
+    goto fail;
   if (want->head == AUX_HEAD_FROZEN) {
-    ec->train_mask =
-        malloc((size_t)(ec->aux.n_param_floats ? ec->aux.n_param_floats : 1) * sizeof(float));
+    ec->train_mask = malloc((size_t)(ec->aux.net.n_param_floats ? ec->aux.net.n_param_floats : 1) *
+                            sizeof(float));
     if (!ec->train_mask) {
       rc = errf(e, ERR_RUNTIME, "out of memory for the EC modules' mask");
       goto fail;
@@ -103,7 +104,8 @@ int ec_init(EcState *ec, const EcSpec *spec, const AuxModules *pretrained, Model
   }
   if ((rc = ec_scheme_weights(spec, ec->aux.n_modules, ec->weights, e))) goto fail;
   for (int k = 0; k < ec->aux.n_modules; k++) ec->cka[k] = 1.0;
-  if (spec->layer_weights.scheme == EC_WEIGHTS_CKA && (rc = ec_cka_init(ec, m, d, probe_idx, n_probe, e)))
+  if (spec->layer_weights.scheme == EC_WEIGHTS_CKA &&
+      (rc = ec_cka_init(ec, m, d, probe_idx, n_probe, e)))
     goto fail;
   return 0;
 fail:
@@ -229,7 +231,7 @@ int ec_step_losses(EcState *ec, Model *m, const RowSplit *rs, const int32_t *y, 
 
 void ec_update(EcState *ec, Model *m, float lr) {
   aux_allreduce_grads(&ec->aux);
-  sgd_step(&ec->opt, ec->aux.param_mem, ec->aux.grad_mem, lr, ec->train_mask);
+  sgd_step(&ec->opt, ec->aux.net.param_mem, ec->aux.net.grad_mem, lr, ec->train_mask);
   ec->steps++;
   if (ec->spec.layer_weights.scheme == EC_WEIGHTS_CKA && ec->steps % ec->spec.cka_every == 0)
     ec_cka_update(ec, m);

@@ -70,7 +70,7 @@ static int pretrain_step(AuxModules *a, Pretrain *p, const EcPretrainSpec *ps, c
     if (dl || dz) aux_backward(a, &p->w, k, dz, dl, NULL);
   }
   aux_allreduce_grads(a);
-  sgd_step(&p->opt, a->param_mem, a->grad_mem, lr, NULL);
+  sgd_step(&p->opt, a->net.param_mem, a->net.grad_mem, lr, NULL);
   double ce = 0.0, sc = 0.0;
   for (int k = 0; k < a->n_modules; k++) ce += sums[k], sc += sums[MODEL_MAX_POINTS + k];
   *loss = dist_sum(p->rs.comm, ce) / G + sc;  // SupCon losses are already global
@@ -94,7 +94,7 @@ int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const 
   aux->comm = comm;  // the modules' BN statistics are summed over the group while training
   if ((rc = clone_model_for(&p.o, original, cap, comm, e)) ||
       (rc = aux_work_init(&p.w, aux, cap, e)) ||
-      (rc = sgd_init(&p.opt, aux->n_param_floats, ps->momentum, ps->weight_decay, 0, e)) ||
+      (rc = sgd_init(&p.opt, aux->net.n_param_floats, ps->momentum, ps->weight_decay, 0, e)) ||
       (rc = batches_init(&p.b, &d->train, d->mean, d->std, &d->aug, NULL, 0, ps->batch_size,
                          run_seed(seed, TAG_PRETRAIN), comm, e)) ||
       (rc = rowsplit_init(&p.rs, comm, e)))

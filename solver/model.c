@@ -42,7 +42,7 @@ static int assign_grad_slots(Model *m, int64_t *slot_floats) {
     for (int i = 0; i < m->n_values; i++) {
       Value *v = &m->values[i];
       int start = (i == m->logits_value) ? m->n_ops : v->last_use;
-      if (start != op) continue;
+      if (start != op || (m->graph && i == m->input_value)) continue;  // the caller's gradient
       int low = v->producer < 0 ? 0 : v->producer;
       int s = 0;
       while (s < n_slots && slot_low[s] <= start) s++;
@@ -55,13 +55,71 @@ static int assign_grad_slots(Model *m, int64_t *slot_floats) {
   return n_slots;
 }
 
-int model_create(Model *m, const ModelSpec *spec, Err *e) {
-  memset(m, 0, sizeof *m);
-  m->spec = *spec;
+// The ops, values and params tables (MODEL_MAX_* entries each) and the defaults.
+static int model_tables(Model *m) {
   m->comm = MPI_COMM_NULL;
   m->bn_sync = 1;
   m->bn_momentum = 0.1f;
   m->bn_eps = 1e-5f;
+  m->ops = calloc(MODEL_MAX_OPS, sizeof(Op));
+  m->values = calloc(MODEL_MAX_VALUES, sizeof(Value));
+  m->params = calloc(MODEL_MAX_PARAMS, sizeof(ParamInfo));
+  return m->ops && m->values && m->params ? 0 : -1;
+}
+
+// Allocates the arenas (unless shared) and, for B > 0, everything a pass over B samples needs.
+static int model_alloc(Model *m, int64_t B) {
+  if (!m->shared_arenas) {
+    m->param_mem = calloc((size_t)(m->n_param_floats ? m->n_param_floats : 1), sizeof(float));
+    m->grad_mem = calloc((size_t)(m->n_param_floats ? m->n_param_floats : 1), sizeof(float));
+    m->buffer_mem = calloc((size_t)(m->n_buffer_floats ? m->n_buffer_floats : 1), sizeof(float));
+    if (!m->param_mem || !m->grad_mem || !m->buffer_mem) return -1;
+  }
+  if (B == 0) return 0;
+  for (int i = 0; i < m->n_values; i++) {
+    if (m->graph && i == m->input_value) continue;  // the caller's, by pointer
+    m->values[i].act = malloc((size_t)(B * value_floats(&m->values[i])) * sizeof(float));
+    if (!m->values[i].act) return -1;
+  }
+  for (int i = 0; i < m->n_ops; i++) {
+    Op *op = &m->ops[i];
+    Value *out = &m->values[op->out];
+    if (op->kind == OP_BN) {
+      op->mean = malloc(2 * (size_t)out->c * sizeof(float));
+      if (!op->mean) return -1;
+      op->rstd = op->mean + out->c;
+    } else if (op->kind == OP_MAXPOOL) {
+      op->argmax = malloc((size_t)(B * value_floats(out)) * sizeof(int32_t));
+      if (!op->argmax) return -1;
+    } else if (op->kind == OP_L2NORM) {
+      op->norms = malloc((size_t)B * sizeof(float));
+      if (!op->norms) return -1;
+    } else if (op->kind == OP_CONV) {
+      ConvShape s = op->conv;
+      s.B = (int)B;
+      size_t need = conv_scratch_floats(&s);
+      if (need > m->scratch_floats) m->scratch_floats = need;
+    }
+  }
+  m->scratch = malloc((m->scratch_floats ? m->scratch_floats : 1) * sizeof(float));
+  m->bn_sums = malloc((2 * (size_t)m->max_channels + 1) * sizeof(double));
+  if (!m->scratch || !m->bn_sums) return -1;
+
+  int64_t slot_floats[MODEL_MAX_VALUES];
+  m->n_grad_slots = assign_grad_slots(m, slot_floats);
+  m->grad_slots = calloc((size_t)(m->n_grad_slots ? m->n_grad_slots : 1), sizeof(float *));
+  if (!m->grad_slots) return -1;
+  for (int s = 0; s < m->n_grad_slots; s++) {
+    m->grad_slots[s] = malloc((size_t)(B * slot_floats[s]) * sizeof(float));
+    if (!m->grad_slots[s]) return -1;
+  }
+  return 0;
+}
+
+int model_create(Model *m, const ModelSpec *spec, Err *e) {
+  memset(m, 0, sizeof *m);
+  m->spec = *spec;
+  m->comm = MPI_COMM_NULL;
   if (spec->arch < 0 || spec->arch >= ARCH_COUNT)
     return errf(e, ERR_CONFIG, "unknown architecture %d", (int)spec->arch);
   if (spec->batch_capacity <= 0 || spec->num_classes < 2 || spec->in_c <= 0 || spec->in_h <= 0 ||
@@ -72,50 +130,9 @@ int model_create(Model *m, const ModelSpec *spec, Err *e) {
   if (spec->arch == ARCH_CNN4 && (spec->in_h < 8 || spec->in_w < 8))
     return errf(e, ERR_CONFIG, "model cnn4 needs inputs of at least 8x8, got %dx%d", spec->in_h,
                 spec->in_w);
-  m->ops = calloc(MODEL_MAX_OPS, sizeof(Op));
-  m->values = calloc(MODEL_MAX_VALUES, sizeof(Value));
-  m->params = calloc(MODEL_MAX_PARAMS, sizeof(ParamInfo));
-  if (!m->ops || !m->values || !m->params) goto oom;
+  if (model_tables(m)) goto oom;
   model_describe(m);
-
-  const int64_t B = spec->batch_capacity;
-  m->param_mem = calloc((size_t)m->n_param_floats, sizeof(float));
-  m->grad_mem = calloc((size_t)m->n_param_floats, sizeof(float));
-  m->buffer_mem = calloc((size_t)(m->n_buffer_floats ? m->n_buffer_floats : 1), sizeof(float));
-  if (!m->param_mem || !m->grad_mem || !m->buffer_mem) goto oom;
-  for (int i = 0; i < m->n_values; i++) {
-    m->values[i].act = malloc((size_t)(B * value_floats(&m->values[i])) * sizeof(float));
-    if (!m->values[i].act) goto oom;
-  }
-  for (int i = 0; i < m->n_ops; i++) {
-    Op *op = &m->ops[i];
-    Value *out = &m->values[op->out];
-    if (op->kind == OP_BN) {
-      op->mean = malloc(2 * (size_t)out->c * sizeof(float));
-      if (!op->mean) goto oom;
-      op->rstd = op->mean + out->c;
-    } else if (op->kind == OP_MAXPOOL) {
-      op->argmax = malloc((size_t)(B * value_floats(out)) * sizeof(int32_t));
-      if (!op->argmax) goto oom;
-    } else if (op->kind == OP_CONV) {
-      ConvShape s = op->conv;
-      s.B = (int)B;
-      size_t need = conv_scratch_floats(&s);
-      if (need > m->scratch_floats) m->scratch_floats = need;
-    }
-  }
-  m->scratch = malloc((m->scratch_floats ? m->scratch_floats : 1) * sizeof(float));
-  m->bn_sums = malloc((2 * (size_t)m->max_channels + 1) * sizeof(double));
-  if (!m->scratch || !m->bn_sums) goto oom;
-
-  int64_t slot_floats[MODEL_MAX_VALUES];
-  m->n_grad_slots = assign_grad_slots(m, slot_floats);
-  m->grad_slots = calloc((size_t)m->n_grad_slots, sizeof(float *));
-  if (!m->grad_slots) goto oom;
-  for (int s = 0; s < m->n_grad_slots; s++) {
-    m->grad_slots[s] = malloc((size_t)(B * slot_floats[s]) * sizeof(float));
-    if (!m->grad_slots[s]) goto oom;
-  }
+  if (model_alloc(m, spec->batch_capacity)) goto oom;
   return 0;
 oom:
   model_free(m);
@@ -123,16 +140,51 @@ oom:
               arch_name(spec->arch), spec->batch_capacity);
 }
 
+int model_graph_begin(Model *m, Err *e) {
+  memset(m, 0, sizeof *m);
+  m->graph = 1;
+  m->spec.arch = ARCH_COUNT;  // none of the architectures
+  m->input_value = m->logits_value = -1;
+  if (model_tables(m)) {
+    model_free(m);
+    return errf(e, ERR_RUNTIME, "out of memory for a graph model");
+  }
+  return 0;
+}
+
+int model_graph_input(Model *m, int h, int w, int c) {
+  int x = model_value(m, h, w, c);
+  model_op(m, OP_INPUT, x, x);
+  m->values[x].producer = -1;
+  m->input_value = x;
+  return x;
+}
+
+void model_graph_output(Model *m, int value) {
+  m->outputs[m->n_outputs++] = value;
+}
+
+int model_graph_finish(Model *m, int capacity, Err *e) {
+  m->spec.batch_capacity = capacity;
+  if (model_alloc(m, capacity)) {
+    model_free(m);
+    return errf(e, ERR_RUNTIME, "out of memory for a graph model of batch capacity %d", capacity);
+  }
+  return 0;
+}
+
 void model_free(Model *m) {
   if (m->values)
-    for (int i = 0; i < m->n_values; i++) free(m->values[i].act);
+    for (int i = 0; i < m->n_values; i++)
+      if (!(m->graph && i == m->input_value)) free(m->values[i].act);
   if (m->ops)
-    for (int i = 0; i < m->n_ops; i++) free(m->ops[i].mean), free(m->ops[i].argmax);
+    for (int i = 0; i < m->n_ops; i++)
+      free(m->ops[i].mean), free(m->ops[i].argmax), free(m->ops[i].norms);
   if (m->grad_slots)
     for (int s = 0; s < m->n_grad_slots; s++) free(m->grad_slots[s]);
   free(m->grad_slots);
   free(m->ops), free(m->values), free(m->params);
-  free(m->param_mem), free(m->grad_mem), free(m->buffer_mem);
+  if (!m->shared_arenas) free(m->param_mem), free(m->grad_mem), free(m->buffer_mem);
   free(m->scratch), free(m->bn_sums);
   memset(m, 0, sizeof *m);
 }
@@ -227,7 +279,9 @@ void model_forward(Model *m, const float *x, int B, int train) {
     size_t n = (size_t)B * value_floats(out);
     switch (op->kind) {
       case OP_INPUT:
-        if (m->spec.arch == ARCH_MLP)
+        if (m->graph)
+          out->act = (float *)x;  // read only
+        else if (m->spec.arch == ARCH_MLP)
           memcpy(out->act, x, n * sizeof(float));
         else
           nchw_to_nhwc(out->act, x, B, m->spec.in_c, m->spec.in_h, m->spec.in_w);
@@ -257,6 +311,9 @@ void model_forward(Model *m, const float *x, int B, int train) {
       case OP_ADD:
         add_forward(out->act, in->act, m->values[op->in2].act, n, op->relu);
         break;
+      case OP_L2NORM:
+        l2norm_forward(out->act, op->norms, in->act, B, (int)value_floats(in));
+        break;
     }
   }
 }
@@ -280,8 +337,10 @@ void model_zero_grads(Model *m) {
   memset(m->grad_mem, 0, (size_t)m->n_param_floats * sizeof(float));
 }
 
+// d(loss)/d(value): its shared buffer, or the caller's for a graph's output (only read).
 static float *grad_of(Model *m, int value) {
-  return m->grad_slots[m->values[value].grad_slot];
+  const Value *v = &m->values[value];
+  return v->grad_slot >= 0 ? m->grad_slots[v->grad_slot] : (float *)v->dext;
 }
 
 // Starts d(value) when its last reader's backward is about to run: zero, plus any gradient the
@@ -316,6 +375,46 @@ static void bn_backward(Model *m, Op *op, int B, float *din) {
                       N, C, op->relu);
 }
 
+// The backward of one op (not OP_INPUT): parameter gradients, and d(input) into din.
+static void op_backward(Model *m, Op *op, int B, float *din) {
+  Value *in = &m->values[op->in], *out = &m->values[op->out];
+  const float *dout = grad_of(m, op->out);
+  size_t n = (size_t)B * value_floats(out);
+  switch (op->kind) {
+    case OP_INPUT:
+      break;
+    case OP_CONV: {
+      ConvShape s = op->conv;
+      s.B = B;
+      conv_backward(din, param_grad(m, op->w), NULL, dout, in->act, model_param_data(m, op->w), &s,
+                    m->scratch);
+      break;
+    }
+    case OP_BN:
+      bn_backward(m, op, B, din);
+      break;
+    case OP_RELU:
+      relu_backward(din, dout, out->act, n);
+      break;
+    case OP_MAXPOOL:
+      maxpool_backward(din, dout, op->argmax, B, in->h, in->w, in->c, op->k, op->s);
+      break;
+    case OP_GAP:
+      avgpool_backward(din, dout, B, in->h * in->w, in->c);
+      break;
+    case OP_LINEAR:
+      linear_backward(din, param_grad(m, op->w), param_grad(m, op->b), dout, in->act,
+                      model_param_data(m, op->w), B, (int)value_floats(in), out->c);
+      break;
+    case OP_ADD:
+      add_backward(din, grad_of(m, op->in2), dout, out->act, n, op->relu);
+      break;
+    case OP_L2NORM:
+      l2norm_backward(din, dout, out->act, op->norms, B, (int)value_floats(in));
+      break;
+  }
+}
+
 void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput) {
   const int B = m->batch;
   start_grad(m, m->logits_value, dpoints);
@@ -339,38 +438,27 @@ void model_backward(Model *m, const float *dlogits, const float *const *dpoints,
     if (op->in2 >= 0 && m->values[op->in2].last_use == i) start_grad(m, op->in2, dpoints);
     // The network input needs a gradient only when the caller asks for it.
     float *din = (op->in == m->input_value && !dinput) ? NULL : grad_of(m, op->in);
-    Value *in = &m->values[op->in], *out = &m->values[op->out];
-    const float *dout = grad_of(m, op->out);
-    size_t n = (size_t)B * value_floats(out);
-    switch (op->kind) {
-      case OP_INPUT:
-        break;
-      case OP_CONV: {
-        ConvShape s = op->conv;
-        s.B = B;
-        conv_backward(din, param_grad(m, op->w), NULL, dout, in->act, model_param_data(m, op->w),
-                      &s, m->scratch);
-        break;
-      }
-      case OP_BN:
-        bn_backward(m, op, B, din);
-        break;
-      case OP_RELU:
-        relu_backward(din, dout, out->act, n);
-        break;
-      case OP_MAXPOOL:
-        maxpool_backward(din, dout, op->argmax, B, in->h, in->w, in->c, op->k, op->s);
-        break;
-      case OP_GAP:
-        avgpool_backward(din, dout, B, in->h * in->w, in->c);
-        break;
-      case OP_LINEAR:
-        linear_backward(din, param_grad(m, op->w), param_grad(m, op->b), dout, in->act,
-                        model_param_data(m, op->w), B, (int)value_floats(in), out->c);
-        break;
-      case OP_ADD:
-        add_backward(din, grad_of(m, op->in2), dout, out->act, n, op->relu);
-        break;
-    }
+    op_backward(m, op, B, din);
   }
+}
+
+void model_graph_backward(Model *m, const float *const *douts, float *dinput) {
+  const int B = m->batch;
+  char live[MODEL_MAX_VALUES] = {0};  // 1: the value's gradient carries a loss
+  for (int o = 0; o < m->n_outputs; o++) {
+    m->values[m->outputs[o]].dext = douts[o];
+    live[m->outputs[o]] = douts[o] != NULL;
+  }
+  for (int i = m->n_ops - 1; i >= 0; i--) {
+    Op *op = &m->ops[i];
+    if (op->kind == OP_INPUT) continue;
+    if (op->in != m->input_value && m->values[op->in].last_use == i) start_grad(m, op->in, NULL);
+    if (op->in2 >= 0 && m->values[op->in2].last_use == i) start_grad(m, op->in2, NULL);
+    float *din = op->in == m->input_value ? dinput : grad_of(m, op->in);
+    if (!live[op->out] || (!din && op->w < 0)) continue;  // nothing to compute
+    live[op->in] = 1;
+    if (op->in2 >= 0) live[op->in2] = 1;
+    op_backward(m, op, B, din);
+  }
+  for (int o = 0; o < m->n_outputs; o++) m->values[m->outputs[o]].dext = NULL;
 }

@@ -13,6 +13,11 @@
 // Data parallel: the model holds the communicator of its rank group (handed in; never
 // MPI_COMM_WORLD implicitly). In training mode, BatchNorm statistics are summed over the group
 // (synchronised BN) unless bn_sync is off; the gradient arena is summed by dist_allreduce_grads.
+//
+// Graph models: besides the four architectures, a caller may describe a network op by op
+// (model_graph_begin, model_value/model_param/model_op_*, model_graph_finish): EC's auxiliary
+// modules are built so. Its input is an NHWC activation held by pointer, its outputs are listed
+// values, and model_graph_backward takes a gradient per output (see below).
 #pragma once
 
 #include <mpi.h>
@@ -62,7 +67,17 @@ typedef struct {
   int shape[4];
 } ParamInfo;
 
-typedef enum { OP_INPUT, OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD } OpKind;
+typedef enum {
+  OP_INPUT,
+  OP_CONV,
+  OP_BN,
+  OP_RELU,
+  OP_MAXPOOL,
+  OP_GAP,
+  OP_LINEAR,
+  OP_ADD,
+  OP_L2NORM,  // rows divided by their L2 norm (F.normalize)
+} OpKind;
 
 typedef struct {
   OpKind kind;
@@ -74,20 +89,23 @@ typedef struct {
   int k, s;            // OP_MAXPOOL kernel and stride
   float *mean, *rstd;  // BN: saved batch statistics [C]
   int32_t *argmax;     // MAXPOOL: [capacity, OH, OW, C]
+  float *norms;        // L2NORM: saved row norms [capacity]
 } Op;
 
 typedef struct {
-  int h, w, c;    // per-sample shape; the buffer is [B, h, w, c]
-  float *act;     // [capacity * h * w * c]
-  int grad_slot;  // which shared gradient buffer holds d(loss)/d(value), -1 if none
-  int producer;   // op index that writes this value (-1: none)
-  int last_use;   // last op index that reads it (-1: none)
+  int h, w, c;        // per-sample shape; the buffer is [B, h, w, c]
+  float *act;         // [capacity * h * w * c]
+  int grad_slot;      // which shared gradient buffer holds d(loss)/d(value), -1 if none
+  int producer;       // op index that writes this value (-1: none)
+  int last_use;       // last op index that reads it (-1: none)
+  const float *dext;  // graph outputs: the caller's gradient during model_graph_backward
 } Value;
 
 #define MODEL_MAX_POINTS 8
 #define MODEL_MAX_OPS 512  // resnet50, the largest, has 160 ops, 163 values, 320 params
 #define MODEL_MAX_VALUES 512
 #define MODEL_MAX_PARAMS 1024
+#define MODEL_MAX_OUTPUTS 16  // EC's modules in one graph: two per supervision point
 
 typedef struct {
   ModelSpec spec;
@@ -98,6 +116,7 @@ typedef struct {
   ParamInfo *params;
   int n_params;
   float *param_mem, *grad_mem, *buffer_mem;  // the three arenas
+  int shared_arenas;  // 1: the arenas belong to someone else (set by the owner; not freed here)
   int64_t n_param_floats, n_buffer_floats;
 
   Op *ops;
@@ -108,6 +127,9 @@ typedef struct {
   int n_points;
   int points[MODEL_MAX_POINTS];            // value index of each supervision point
   char point_names[MODEL_MAX_POINTS][32];  // "layer1", ...
+  int graph;                               // 1: a graph model (input by pointer, outputs[])
+  int n_outputs;
+  int outputs[MODEL_MAX_OUTPUTS];  // graph models: value index of each output
 
   float **grad_slots;  // shared gradient buffers
   int n_grad_slots;
@@ -150,3 +172,37 @@ const float *model_point(const Model *m, int l, int *h, int *w, int *c);
 // (overwritten).
 void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput);
 void model_zero_grads(Model *m);
+
+// ---------------------------------------------------------------------------------------------
+// Graph models, described op by op (model_build.c describes the architectures with the same
+// functions). Parameters get their PyTorch names (prefix.name) and arena offsets in the order
+// they are added, ops run in the order they are added.
+
+// An empty graph model (no communicator, synchronised BN, PyTorch's BN momentum and eps).
+int model_graph_begin(Model *m, Err *e);
+// Its input: an activation [B, h, w, c] (NHWC) the caller owns; returns its value.
+int model_graph_input(Model *m, int h, int w, int c);
+void model_graph_output(Model *m, int value);
+// Allocates for `capacity` samples: the arenas (unless m->shared_arenas), activations and
+// gradient buffers. capacity 0: the parameters only (a graph never run).
+int model_graph_finish(Model *m, int capacity, Err *e);
+// Forward: model_forward(m, x, B, train) with x [B, h, w, c] kept by pointer until the backward;
+// the outputs' activations are m->values[m->outputs[o]].act.
+// Backward of the last forward: douts[o] is d(loss)/d(output o) [B, ...] or NULL (no loss there:
+// the ops that only lead to it are skipped). Parameter gradients are ADDED to grad_mem; dinput
+// [B, h, w, c] (may be NULL: not needed) gets d(loss)/d(x) ADDED.
+void model_graph_backward(Model *m, const float *const *douts, float *dinput);
+
+// Building blocks (also model_build.c's): model_value and model_param return the index they
+// add, model_op the op (its out's producer and in's last reader).
+int model_value(Model *m, int h, int w, int c);
+int model_param(Model *m, const char *prefix, const char *name, ParamKind kind, int d0, int d1,
+                int d2, int d3);
+Op *model_op(Model *m, OpKind kind, int in, int out);
+// Ops on value `in` with the given parameters; each returns its output value.
+int model_op_conv(Model *m, int in, int w, int out_c, int k, int stride, int pad);  // no bias
+int model_op_bn(Model *m, int in, int w, int b, int rm, int rv, int relu);
+int model_op_linear(Model *m, int in, int w, int b);  // out_features from w's shape
+int model_op_relu(Model *m, int in);
+int model_op_gap(Model *m, int in);
+int model_op_l2norm(Model *m, int in);

@@ -1,6 +1,7 @@
-// model_build.c: the four architectures of the README ("Models and data"), built as op lists with PyTorch
-// state_dict names. Building only records shapes and offsets; model_create (model.c) then
-// allocates the arenas and buffers in one go.
+// model_build.c: the building blocks of every model (model_value, model_param, model_op_*: also
+// those of graph models, see model.h) and the four architectures of the README ("Models and
+// data"), built with them as op lists with PyTorch state_dict names. Building only records
+// shapes and offsets; model_create or model_graph_finish (model.c) then allocates in one go.
 #include <stdio.h>
 #include <string.h>
 
@@ -13,8 +14,7 @@ typedef struct {
   Model *m;
 } Builder;
 
-static int add_value(Builder *b, int h, int w, int c) {
-  Model *m = b->m;
+int model_value(Model *m, int h, int w, int c) {
   Value *v = &m->values[m->n_values];
   v->h = h, v->w = w, v->c = c;
   v->grad_slot = -1, v->producer = -1, v->last_use = -1;
@@ -22,11 +22,11 @@ static int add_value(Builder *b, int h, int w, int c) {
   return m->n_values++;
 }
 
-static int add_param(Builder *b, const char *prefix, const char *name, ParamKind kind, int d0,
-                     int d1, int d2, int d3) {
-  Model *m = b->m;
+int model_param(Model *m, const char *prefix, const char *name, ParamKind kind, int d0, int d1,
+                int d2, int d3) {
   ParamInfo *p = &m->params[m->n_params];
-  snprintf(p->name, sizeof p->name, "%s%s%s", prefix, prefix[0] ? "." : "", name);
+  // (bounded for the compiler: prefixes and names are far shorter)
+  snprintf(p->name, sizeof p->name, "%.47s%s%.15s", prefix, prefix[0] ? "." : "", name);
   p->kind = kind;
   p->is_buffer = kind == PARAM_BN_MEAN || kind == PARAM_BN_VAR;
   p->ndim = kind == PARAM_CONV_W ? 4 : kind == PARAM_LINEAR_W ? 2 : 1;
@@ -40,8 +40,7 @@ static int add_param(Builder *b, const char *prefix, const char *name, ParamKind
   return m->n_params++;
 }
 
-static Op *add_op(Builder *b, OpKind kind, int in, int out) {
-  Model *m = b->m;
+Op *model_op(Model *m, OpKind kind, int in, int out) {
   Op *op = &m->ops[m->n_ops];
   memset(op, 0, sizeof *op);
   op->kind = kind, op->in = in, op->in2 = -1, op->out = out;
@@ -52,68 +51,109 @@ static Op *add_op(Builder *b, OpKind kind, int in, int out) {
   return op;
 }
 
+int model_op_conv(Model *m, int in, int w, int out_c, int k, int stride, int pad) {
+  Value v = m->values[in];
+  ConvShape s = conv_shape(1, v.h, v.w, v.c, out_c, k, k, stride, pad, 1);
+  int out = model_value(m, s.OH, s.OW, out_c);
+  Op *op = model_op(m, OP_CONV, in, out);
+  op->conv = s;
+  op->w = w;
+  m->flops_fwd += 2.0 * s.OH * s.OW * out_c * v.c * k * k;
+  return out;
+}
+
+int model_op_bn(Model *m, int in, int w, int b, int rm, int rv, int relu) {
+  Value v = m->values[in];
+  int out = model_value(m, v.h, v.w, v.c);
+  Op *op = model_op(m, OP_BN, in, out);
+  op->relu = relu;
+  op->w = w, op->b = b, op->rm = rm, op->rv = rv;
+  return out;
+}
+
+int model_op_linear(Model *m, int in, int w, int b) {
+  Value v = m->values[in];
+  int in_features = v.h * v.w * v.c, out_features = m->params[w].shape[0];
+  int out = model_value(m, 1, 1, out_features);
+  Op *op = model_op(m, OP_LINEAR, in, out);
+  op->w = w, op->b = b;
+  m->flops_fwd += 2.0 * in_features * out_features;
+  return out;
+}
+
+// An op of the input's shape and no parameters.
+static int model_op_same(Model *m, OpKind kind, int in) {
+  Value v = m->values[in];
+  int out = model_value(m, v.h, v.w, v.c);
+  model_op(m, kind, in, out);
+  return out;
+}
+
+int model_op_relu(Model *m, int in) {
+  return model_op_same(m, OP_RELU, in);
+}
+
+int model_op_l2norm(Model *m, int in) {
+  return model_op_same(m, OP_L2NORM, in);
+}
+
+int model_op_gap(Model *m, int in) {
+  int out = model_value(m, 1, 1, m->values[in].c);
+  model_op(m, OP_GAP, in, out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the architectures' layers, parameters named under prefix
+
 // conv k×k (no bias) named prefix.weight; returns the output value.
 static int conv(Builder *b, const char *prefix, int in, int out_c, int k, int stride, int pad) {
-  Value v = b->m->values[in];
-  ConvShape s = conv_shape(1, v.h, v.w, v.c, out_c, k, k, stride, pad, 1);
-  int out = add_value(b, s.OH, s.OW, out_c);
-  Op *op = add_op(b, OP_CONV, in, out);
-  op->conv = s;
-  op->w = add_param(b, prefix, "weight", PARAM_CONV_W, out_c, v.c, k, k);
-  b->m->flops_fwd += 2.0 * s.OH * s.OW * out_c * v.c * k * k;
-  return out;
+  Model *m = b->m;
+  int w = model_param(m, prefix, "weight", PARAM_CONV_W, out_c, m->values[in].c, k, k);
+  return model_op_conv(m, in, w, out_c, k, stride, pad);
 }
 
 // BatchNorm2d named prefix.{weight,bias,running_mean,running_var}, optionally with ReLU.
 static int bn(Builder *b, const char *prefix, int in, int relu) {
-  Value v = b->m->values[in];
-  int out = add_value(b, v.h, v.w, v.c);
-  Op *op = add_op(b, OP_BN, in, out);
-  op->relu = relu;
-  op->w = add_param(b, prefix, "weight", PARAM_BN_W, v.c, 0, 0, 0);
-  op->b = add_param(b, prefix, "bias", PARAM_BN_B, v.c, 0, 0, 0);
-  op->rm = add_param(b, prefix, "running_mean", PARAM_BN_MEAN, v.c, 0, 0, 0);
-  op->rv = add_param(b, prefix, "running_var", PARAM_BN_VAR, v.c, 0, 0, 0);
-  return out;
+  Model *m = b->m;
+  int c = m->values[in].c;
+  int w = model_param(m, prefix, "weight", PARAM_BN_W, c, 0, 0, 0);
+  int bias = model_param(m, prefix, "bias", PARAM_BN_B, c, 0, 0, 0);
+  int rm = model_param(m, prefix, "running_mean", PARAM_BN_MEAN, c, 0, 0, 0);
+  int rv = model_param(m, prefix, "running_var", PARAM_BN_VAR, c, 0, 0, 0);
+  return model_op_bn(m, in, w, bias, rm, rv, relu);
 }
 
 static int linear(Builder *b, const char *prefix, int in, int out_features) {
-  Value v = b->m->values[in];
+  Model *m = b->m;
+  Value v = m->values[in];
   int in_features = v.h * v.w * v.c;
-  int out = add_value(b, 1, 1, out_features);
-  Op *op = add_op(b, OP_LINEAR, in, out);
-  op->w = add_param(b, prefix, "weight", PARAM_LINEAR_W, out_features, in_features, 0, 0);
-  op->b = add_param(b, prefix, "bias", PARAM_LINEAR_B, out_features, 0, 0, 0);
-  b->m->flops_fwd += 2.0 * in_features * out_features;
-  return out;
+  int w = model_param(m, prefix, "weight", PARAM_LINEAR_W, out_features, in_features, 0, 0);
+  int bias = model_param(m, prefix, "bias", PARAM_LINEAR_B, out_features, 0, 0, 0);
+  return model_op_linear(m, in, w, bias);
 }
 
 static int relu(Builder *b, int in) {
-  Value v = b->m->values[in];
-  int out = add_value(b, v.h, v.w, v.c);
-  add_op(b, OP_RELU, in, out);
-  return out;
+  return model_op_relu(b->m, in);
 }
 
 static int maxpool(Builder *b, int in, int k, int s) {
   Value v = b->m->values[in];
-  int out = add_value(b, (v.h - k) / s + 1, (v.w - k) / s + 1, v.c);
-  Op *op = add_op(b, OP_MAXPOOL, in, out);
+  int out = model_value(b->m, (v.h - k) / s + 1, (v.w - k) / s + 1, v.c);
+  Op *op = model_op(b->m, OP_MAXPOOL, in, out);
   op->k = k, op->s = s;
   return out;
 }
 
 static int gap(Builder *b, int in) {
-  int out = add_value(b, 1, 1, b->m->values[in].c);
-  add_op(b, OP_GAP, in, out);
-  return out;
+  return model_op_gap(b->m, in);
 }
 
 // relu(a + b)
 static int add_relu(Builder *b, int a, int c) {
   Value v = b->m->values[a];
-  int out = add_value(b, v.h, v.w, v.c);
-  Op *op = add_op(b, OP_ADD, a, out);
+  int out = model_value(b->m, v.h, v.w, v.c);
+  Op *op = model_op(b->m, OP_ADD, a, out);
   op->in2 = c;
   op->relu = 1;
   b->m->values[c].last_use = b->m->n_ops - 1;
@@ -131,8 +171,8 @@ static void point(Builder *b, int value, const char *name) {
 
 static void build_mlp(Builder *b) {
   const ModelSpec *s = &b->m->spec;
-  int x = add_value(b, 1, 1, s->in_c * s->in_h * s->in_w);  // flattened NCHW, as x.view(B, -1)
-  add_op(b, OP_INPUT, x, x);
+  int x = model_value(b->m, 1, 1, s->in_c * s->in_h * s->in_w);  // flattened NCHW, as x.view(B, -1)
+  model_op(b->m, OP_INPUT, x, x);
   b->m->input_value = x;
   b->m->values[x].producer = -1;
   int h1 = relu(b, linear(b, "layer1", x, 512));
@@ -145,8 +185,8 @@ static void build_mlp(Builder *b) {
 // The input op converts NCHW to NHWC for the convolutional networks.
 static int conv_input(Builder *b) {
   const ModelSpec *s = &b->m->spec;
-  int raw = add_value(b, s->in_h, s->in_w, s->in_c);
-  add_op(b, OP_INPUT, raw, raw);
+  int raw = model_value(b->m, s->in_h, s->in_w, s->in_c);
+  model_op(b->m, OP_INPUT, raw, raw);
   b->m->values[raw].producer = -1;
   b->m->input_value = raw;
   return raw;

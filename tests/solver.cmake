@@ -23,3 +23,8 @@ add_test(NAME mnist_train COMMAND ${ECORE_MPIRUN} -np 2 $<TARGET_FILE:test_mnist
          ${ECORE_SHARED_DATA}/mnist)
 set_tests_properties(mnist_train PROPERTIES LABELS "long;mpi" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# Graph models (EC's auxiliary modules' engine): gradients against finite differences.
+ecore_test_exe(test_graph SOURCES test_graph.c LIBS ecore_solver)
+add_test(NAME graph COMMAND test_graph)
+set_tests_properties(graph PROPERTIES LABELS "unit")

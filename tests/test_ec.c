@@ -38,8 +38,8 @@ static void test_cka_points(const Model *a, const Model *b, const TestSetting *s
   model_free(&ma), model_free(&mb);
 }
 
-static void run(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux, const ForgetSplit *fs,
-                Model *out, UnlearnStats *st) {
+static void run(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
+                const ForgetSplit *fs, Model *out, UnlearnStats *st) {
   clone_model(out, &s->orig, 0);
   Err e = {0};
   double t0 = now_s();
@@ -84,9 +84,10 @@ static void test_save_load(TestSetting *s, const AuxModules *aux) {
   AuxModules back;
   CHECK(aux_create(&back, &s->orig, &aux->spec, &e) == 0);
   CHECK(aux_load(path, &back, &e) == 0);
-  CHECK(memcmp(back.param_mem, aux->param_mem, (size_t)aux->n_param_floats * sizeof(float)) == 0);
-  CHECK(memcmp(back.buffer_mem, aux->buffer_mem, (size_t)aux->n_buffer_floats * sizeof(float)) ==
-        0);
+  CHECK(memcmp(back.net.param_mem, aux->net.param_mem,
+               (size_t)aux->net.n_param_floats * sizeof(float)) == 0);
+  CHECK(memcmp(back.net.buffer_mem, aux->net.buffer_mem,
+               (size_t)aux->net.n_buffer_floats * sizeof(float)) == 0);
   aux_free(&back);
   remove(path);
 }
@@ -132,7 +133,7 @@ static void test_anchor_cu(TestSetting *s) {
   AuxModules none;
   Err e = {0};
   CHECK(aux_create(&none, &s->orig, &ec.ec.aux, &e) == 0);
-  CHECK(none.n_param_floats == 0);  // nothing of its own: the pull acts on the features
+  CHECK(none.net.n_param_floats == 0);  // nothing of its own: the pull acts on the features
   Model a, b;
   UnlearnStats st;
   run(s, &cu, NULL, NULL, &a, &st);
