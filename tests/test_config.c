@@ -241,6 +241,9 @@ static void test_bad_inputs(void) {
   snprintf(text, sizeof text, "data: {name: cifar10, root: %s, train_files: [a.bin]}\n", tmp);
   CHECK_BAD(text, "c.yaml:1:", "a.bin' does not exist");
   CHECK_BAD("data: {name: mnist}\n", "c.yaml:1:14: ", "data.root must be set");
+  // A folder that exists but does not hold the data set's files.
+  snprintf(text, sizeof text, "data: {name: mnist, root: %s}\n", tmp);
+  CHECK_BAD(text, "c.yaml:1:", "does not hold the mnist data set: train-images-idx3-ubyte");
   // Cross-key checks point at the value at fault, in the grid when it comes from there.
   CHECK_BAD("ec: {layer_weights: [1, 2, 3]}\n", "c.yaml:1:21: ", "4 supervision points");
   CHECK_BAD("model: {points: [layer1, layer5]}\n", "c.yaml:1:26: ", "not a supervision point");

@@ -203,7 +203,16 @@ static int check_paths(const Config *c, CheckFail *f) {
   if (!S_ISDIR(st.st_mode))
     return fail(f, "data.root", "data.name", -1, "data.root '%s' is not a directory", root);
   int rc = check_files(c, f, "data.train_files", c->data.train_files);
-  return rc ? rc : check_files(c, f, "data.test_files", c->data.test_files);
+  if (!rc) rc = check_files(c, f, "data.test_files", c->data.test_files);
+  if (rc) return rc;
+  // The data set's own files (its standard names unless listed) must be there too: a folder
+  // that exists but does not hold them fails here, not after a job's queue wait.
+  RunSpec rs;
+  Err e = {0};
+  if (runspec_from_config(&rs, c, &e) || data_spec_check(&rs.data, &e))
+    return fail(f, "data.root", "data.name", -1, "data.root '%s' does not hold the %s data set: %s",
+                root, data_name(c), e.msg);
+  return 0;
 }
 
 int config_check(const Config *c, int paths, CheckFail *f) {
