@@ -83,21 +83,38 @@ static int attr_read(hid_t obj, const char *name, hid_t mem, void *v) {
   return st < 0 ? -1 : 0;
 }
 
+// A scalar string attribute in any of HDF5's string forms: fixed-length (NUL-terminated or
+// padded, as C or numpy's bytes_ write it) or variable-length (as h5py writes a str), ASCII or
+// UTF-8. -1 if absent, not a string, or longer than out holds.
 static int attr_read_string(hid_t obj, const char *name, char *out, int len) {
   if (H5Aexists(obj, name) <= 0) return -1;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-  hid_t ft = H5Aget_type(a);
-  size_t sz = H5Tget_size(ft);
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
   hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, sz);
-  char buf[256];
   int rc = -1;
-  if (sz < sizeof buf && H5Tget_class(ft) == H5T_STRING && H5Aread(a, t, buf) >= 0) {
-    buf[sz] = 0;
-    snprintf(out, (size_t)len, "%s", buf);
-    rc = 0;
+  if (H5Tget_class(ft) == H5T_STRING && H5Sget_simple_extent_npoints(sp) == 1) {
+    H5Tset_cset(t, H5Tget_cset(ft));
+    if (H5Tis_variable_str(ft) > 0) {
+      char *v = NULL;
+      H5Tset_size(t, H5T_VARIABLE);
+      if (H5Aread(a, t, &v) >= 0 && v && strlen(v) < (size_t)len) {
+        snprintf(out, (size_t)len, "%s", v);
+        rc = 0;
+      }
+      if (v) H5free_memory(v);
+    } else {
+      size_t sz = H5Tget_size(ft);
+      char buf[256];
+      H5Tset_size(t, sz + 1);  // room for the terminator a padded string lacks
+      H5Tset_strpad(t, H5T_STR_NULLTERM);
+      if (sz < sizeof buf && sz < (size_t)len && H5Aread(a, t, buf) >= 0) {
+        buf[sz] = 0;
+        snprintf(out, (size_t)len, "%s", buf);
+        rc = 0;
+      }
+    }
   }
-  H5Tclose(t), H5Tclose(ft), H5Aclose(a);
+  H5Tclose(t), H5Sclose(sp), H5Tclose(ft), H5Aclose(a);
   return rc;
 }
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "ckpt.h"
 #include "testutil.h"
 #include "train.h"
@@ -182,6 +184,51 @@ static void test_bad_files(World *w, const char *dir) {
   model_free(&m);
 }
 
+// Replaces the file's root attribute `name` by the string s in one of HDF5's string forms:
+// 0 fixed NUL-terminated ASCII (ecore's), 1 fixed NUL-padded without terminator (numpy's
+// bytes_), 2 variable-length UTF-8 (h5py's str).
+static void rewrite_string_attr(const char *path, const char *name, const char *s, int form) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Adelete(f, name);
+  hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+  if (form == 2) {
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+  } else {
+    H5Tset_size(t, strlen(s) + (form == 0));
+    if (form == 1) H5Tset_strpad(t, H5T_STR_NULLPAD);
+  }
+  hid_t a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  CHECK(a >= 0 && (form == 2 ? H5Awrite(a, t, &s) : H5Awrite(a, t, s)) >= 0);
+  H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+}
+
+// Checkpoints written elsewhere (h5py, numpy) store their string attributes in other forms:
+// every one of them reads back the same.
+static void test_string_forms(World *w, const char *dir) {
+  Err e = {0};
+  Model m;
+  model_create(&m, &w->ms, &e);
+  model_init(&m, 1);
+  char path[512];
+  snprintf(path, sizeof path, "%s/strings.h5", dir);
+  CkptMeta meta = {.role = "original"};
+  CHECK(ckpt_save(path, &m, &meta, NULL, NULL, 0, &e) == 0);
+  for (int form = 0; form < 3; form++) {
+    rewrite_string_attr(path, "arch", arch_name(w->ms.arch), form);
+    rewrite_string_attr(path, "run_id", "abc123", form);
+    char arch[32] = "";
+    int classes = 0, shape[3];
+    CHECK(ckpt_peek(path, arch, sizeof arch, &classes, shape, &e) == 0);
+    CHECK(!strcmp(arch, arch_name(w->ms.arch)) && classes == w->ms.num_classes);
+    CkptMeta got = {0};
+    CHECK(ckpt_load(path, &m, &got, NULL, &e) == 0);
+    CHECK(!strcmp(got.run_id, "abc123") && !strcmp(got.role, "original"));
+    if (e.msg[0]) fprintf(stderr, "string form %d: %s\n", form, e.msg);
+  }
+  model_free(&m);
+}
+
 int main(void) {
   char dir[] = "/tmp/ecore_ckpt_XXXXXX";
   if (!mkdtemp(dir)) return 1;
@@ -189,6 +236,7 @@ int main(void) {
   setup(&w);
   test_round_trip_and_resume(&w, dir);
   test_bad_files(&w, dir);
+  test_string_forms(&w, dir);
   dataset_free(&w.d);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
