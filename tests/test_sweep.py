@@ -239,7 +239,7 @@ def test_resume_training(tmp):
         time.sleep(0.02)
         if os.path.isdir(cache):
             partial = [f for f in os.listdir(cache) if f.endswith(".partial.h5")]
-    time.sleep(0.3)  # a few more epochs
+    time.sleep(0.05)  # an epoch or so more; longer, and the training may end before the kill
     kill_sweep(p, d)
     check(bool(partial), "no partial checkpoint appeared while training")
     q = subprocess.run(MPIRUN + ["-np", "1", ECORE, "sweep", CONFIG] + long_train, cwd=d,
@@ -274,6 +274,43 @@ def test_bad_input(tmp, ref_file):
     check(open(os.path.join(d, "tiny.h5"), "rb").read() == before, "other sweep's file changed")
 
 
+def test_rerun_without_cache(tmp, ref_file):
+    """A finished sweep rerun without its cache does nothing: no model is trained again and no
+    row (the retrained model's included) is appended twice. A partial one, its cache lost,
+    trains only what its remaining runs need and records every run once."""
+    d = os.path.join(tmp, "nocache")
+    os.makedirs(d)
+    path = os.path.join(d, "tiny.h5")
+    shutil.copy(ref_file, path)
+    before = open(path, "rb").read()
+    sweep(d, 2, "--set", "output.cache_dir=fresh_cache")
+    check(open(path, "rb").read() == before, "rerunning a finished sweep changed its file")
+    check(not os.path.exists(os.path.join(d, "fresh_cache")), "models were trained again")
+    # Killed halfway, cache deleted, resumed: 14 runs, each recorded once.
+    d = os.path.join(tmp, "nocache_partial")
+    os.makedirs(d)
+    path = os.path.join(d, "tiny.h5")
+    slow = ["--set", "train.epochs=6", "--set", "unlearn.epochs=3"]
+    p = subprocess.Popen(MPIRUN + ["-np", "2", ECORE, "sweep", CONFIG, "--quiet"] + slow, cwd=d,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+        try:
+            if os.path.exists(path) and len(rows(path)[0]) >= 4:
+                break
+        except (OSError, KeyError):
+            continue
+    kill_sweep(p, d)
+    old, _ = rows(path)
+    shutil.rmtree(os.path.join(d, "cache"), ignore_errors=True)
+    sweep(d, 2, *slow)
+    new, n = rows(path)
+    check(n == len(new) == 14, f"after the rerun without cache: {n} rows for {len(new)} runs")
+    check(all(new[k] == v for k, v in old.items() if v[0] == "ok"), "rows that were done changed")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ecore_sweep_")
     try:
@@ -284,6 +321,7 @@ def main():
         test_kill_and_resume(tmp)
         test_resume_training(tmp)
         test_bad_input(tmp, ref_file)
+        test_rerun_without_cache(tmp, ref_file)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("sweep end-to-end: " + (f"{len(failures)} check(s) failed" if failures else "all checks passed"))
