@@ -79,9 +79,10 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"sgemm", 0, 0, 'g'},  {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
   *a = (BenchArgs){.arch = ARCH_CNN4, .batch = 128, .steps = 20, .warmup = 3, .classes = 10};
   optind = 1;
-  int o, bad = 0, which = 0;
+  int o, which = 0;
   char *end;
   // argv[-1] is the command's own name, which getopt skips as argv[0].
+  opterr = 0;  // unknown options are reported below, as every command does
   while ((o = getopt_long(argc + 1, argv - 1, "h", opts, &which)) != -1) {
     long v = optarg ? strtol(optarg, &end, 10) : 0;
     int num_ok = optarg && *optarg && *end == 0 && v > 0 && v < 1 << 30;
@@ -127,14 +128,13 @@ static int parse(int argc, char **argv, BenchArgs *a) {
         if (o == 'k') a->classes = (int)v;
         break;
       default:
-        bad = 1;
+        // getopt saw argv - 1: the option at fault is argv[optind - 2]
+        return optopt ? cli_usage_error("bench", "%s needs a value", argv[optind - 2])
+                      : cli_usage_error("bench", "unknown option '%s'", argv[optind - 2]);
     }
   }
-  if (bad || optind != argc + 1) {
-    if (!bad) fprintf(stderr, "ecore bench: unexpected argument '%s'\n", argv[optind - 1]);
-    fputs(usage_text, stderr);
-    return 2;
-  }
+  if (optind != argc + 1)
+    return cli_usage_error("bench", "unexpected argument '%s'", argv[optind - 1]);
   int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
   if (!a->h) a->h = a->w = small ? 28 : 32;
   if (!a->c) a->c = small ? 1 : 3;

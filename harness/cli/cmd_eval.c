@@ -121,18 +121,11 @@ typedef struct {
   int width, norm_data, gap;
 } EvalArgs;
 
-static int usage_error(const char *fmt, const char *a, const char *b) {
-  fprintf(stderr, "ecore eval: ");
-  fprintf(stderr, fmt, a, b);
-  fprintf(stderr, "\n(ecore eval --help explains the flags)\n");
-  return 2;
-}
-
 static int add_set(EvalArgs *a, const char *key, const char *value, int list) {
-  if (a->n_sets == EVAL_MAX_SETS) return usage_error("too many flags%s%s", "", "");
+  if (a->n_sets == EVAL_MAX_SETS) return cli_usage_error("eval", "too many flags");
   size_t n = strlen(key) + strlen(value) + 4;
   char *s = malloc(n);
-  if (!s) return usage_error("out of memory%s%s", "", "");
+  if (!s) return cli_usage_error("eval", "out of memory");
   snprintf(s, n, list ? "%s=[%s]" : "%s=%s", key, value);
   a->owned[a->n_owned++] = s;
   a->sets[a->n_sets++] = s;
@@ -149,7 +142,7 @@ static int parse(int argc, char **argv, EvalArgs *a) {
   for (int i = 0; i < argc; i++) {
     const char *f = argv[i];
     if (f[0] != '-' || !f[1]) {
-      if (a->model) return usage_error("unexpected argument '%s' (one MODEL.h5 only)%s", f, "");
+      if (a->model) return cli_usage_error("eval", "unexpected argument '%s' (one MODEL.h5 only)", f);
       a->model = f;
       continue;
     }
@@ -166,9 +159,15 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       a->gap = 0;
       continue;
     }
-    if (i + 1 >= argc) return usage_error("%s needs a value%s", f, "");
-    const char *v = argv[++i];
+    static const char *const with_value[] = {"--set",   "--config", "--original",
+                                             "--retrain", "--width", "--norm"};
     for (k = 0; k < N_ALIASES && strcmp(f, aliases[k].flag); k++) continue;
+    int known = k < N_ALIASES;
+    for (int j = 0; j < (int)(sizeof with_value / sizeof *with_value); j++)
+      known |= !strcmp(f, with_value[j]);
+    if (!known) return cli_usage_error("eval", "unknown option '%s'", f);
+    if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", f);
+    const char *v = argv[++i];
     if (k < N_ALIASES) {
       if (add_set(a, aliases[k].key, v, aliases[k].list)) return 2;
       if (!strncmp(aliases[k].key, "data.", 5)) a->data_given = 1;
@@ -176,7 +175,7 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       continue;
     }
     if (!strcmp(f, "--set")) {
-      if (a->n_sets == EVAL_MAX_SETS) return usage_error("too many flags%s%s", "", "");
+      if (a->n_sets == EVAL_MAX_SETS) return cli_usage_error("eval", "too many flags");
       a->sets[a->n_sets++] = v;
       a->data_given |= !strncmp(v, "data.", 5);
       a->forget_given += !strncmp(v, "forget.", 7);
@@ -190,25 +189,24 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       char *end;
       long n = strtol(v, &end, 10);
       if (!*v || *end || n < 1 || n > 1 << 16)
-        return usage_error("--width %s: expected a whole number in [1, 65536]%s", v, "");
+        return cli_usage_error("eval", "--width %s: expected a whole number in [1, 65536]", v);
       a->width = (int)n;
     } else if (!strcmp(f, "--norm")) {
       if (strcmp(v, "checkpoint") && strcmp(v, "data"))
-        return usage_error("--norm %s: expected checkpoint or data%s", v, "");
+        return cli_usage_error("eval", "--norm %s: expected checkpoint or data", v);
       a->norm_data = !strcmp(v, "data");
     } else {
-      return usage_error("unknown flag '%s'%s", f, "");
+      return cli_usage_error("eval", "unknown option '%s'", f);
     }
   }
-  if (!a->model) return usage_error("needs MODEL.h5%s%s", "", "");
+  if (!a->model) return cli_usage_error("eval", "needs MODEL.h5");
   if (!a->config && !a->data_given)
-    return usage_error("needs the data: --data NAME (or --config FILE, --set data.name=...)%s%s",
-                       "", "");
+    return cli_usage_error("eval",
+                           "needs the data: --data NAME (or --config FILE, --set data.name=...)");
   if (!a->config && a->forget_given != 1)
-    return usage_error(
-        "needs exactly one of --forget-classes, --forget-random-classes, --forget-fraction (or "
-        "--config FILE)%s%s",
-        "", "");
+    return cli_usage_error("eval",
+                           "needs exactly one of --forget-classes, --forget-random-classes, "
+                           "--forget-fraction (or --config FILE)");
   return 0;
 }
 

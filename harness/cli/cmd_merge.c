@@ -25,8 +25,7 @@ int cmd_merge(int argc, char **argv) {
       return 0;
     }
     if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "ecore merge: unknown option '%s'\n\n%s", argv[i], usage_text);
-      return 2;
+      return cli_usage_error("merge", "unknown option '%s'", argv[i]);
     }
   }
   if (argc < 2) {

@@ -87,13 +87,6 @@ static void print_plan(FILE *f, const Plan *p) {
   fprintf(f, "%d runs\n", p->n_runs);
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "ecore plan: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, " (see 'ecore plan --help')\n");
-  return 2;
-}
-
 int cmd_plan(int argc, char **argv) {
   const char *path = NULL;
   int explain = 0, yaml = 0, n_sets = 0;
@@ -112,22 +105,22 @@ int cmd_plan(int argc, char **argv) {
       yaml = 1;
     else if (!strcmp(a, "--set")) {
       if (i + 1 == argc)
-        rc = usage_error("%s needs KEY=VALUE", a);
+        rc = cli_usage_error("plan", "%s needs KEY=VALUE", a);
       else
         sets[n_sets++] = argv[++i];
     } else if (!strncmp(a, "--set=", 6))
       sets[n_sets++] = a + 6;
     else if (a[0] == '-' && a[1])
-      rc = usage_error("unknown option '%s'", a);
+      rc = cli_usage_error("plan", "unknown option '%s'", a);
     else if (path)
-      rc = usage_error("one CONFIG only; '%s' is a second one", a);
+      rc = cli_usage_error("plan", "one CONFIG only; '%s' is a second one", a);
     else
       path = a;
   }
   if (!rc && explain) {
     config_explain(stdout);
   } else if (!rc && !path) {
-    rc = usage_error("%s", "missing CONFIG");
+    rc = cli_usage_error("plan", "%s", "missing CONFIG");
   } else if (!rc) {
     Err e = {0};
     ConfigFile *cf = NULL;

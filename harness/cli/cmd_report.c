@@ -37,16 +37,6 @@ static const char *usage_text =
     "results file; 1 I/O error or a file with no runs yet; 5 --claims-strict and a claim\n"
     "fails.\n";
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "ecore report: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n\n%s", usage_text);
-  va_end(ap);
-  return 2;
-}
-
 int cmd_report(int argc, char **argv) {
   const char *file = NULL, *plots = NULL;
   ReportFormat fmt = REPORT_MARKDOWN;
@@ -60,7 +50,7 @@ int cmd_report(int argc, char **argv) {
       claims = true;
       strict |= !strcmp(a, "--claims-strict");
     } else if (!strcmp(a, "--format") || !strcmp(a, "--plots")) {
-      if (i + 1 == argc) return usage_error("%s needs a value", a);
+      if (i + 1 == argc) return cli_usage_error("report", "%s needs a value", a);
       const char *v = argv[++i];
       if (!strcmp(a, "--plots"))
         plots = v;
@@ -69,16 +59,16 @@ int cmd_report(int argc, char **argv) {
       else if (!strcmp(v, "csv"))
         fmt = REPORT_CSV;
       else
-        return usage_error("--format is md or csv, not '%s'", v);
+        return cli_usage_error("report", "--format is md or csv, not '%s'", v);
     } else if (a[0] == '-' && a[1] != '\0') {
-      return usage_error("unknown option '%s'", a);
+      return cli_usage_error("report", "unknown option '%s'", a);
     } else if (file) {
-      return usage_error("one results file only ('%s' is extra)", a);
+      return cli_usage_error("report", "one results file only ('%s' is extra)", a);
     } else {
       file = a;
     }
   }
-  if (!file) return usage_error("needs a results file");
+  if (!file) return cli_usage_error("report", "needs a results file");
 
   Err e = {0};
   ResultsTable t;

@@ -85,9 +85,10 @@ int cmd_sweep(int argc, char **argv) {
         return 2;
       }
     } else if (arg[0] == '-' || a.config_path) {
-      fprintf(stderr, "ecore sweep: unexpected argument '%s'\n\n%s", arg, usage_text);
       free(sets);
-      return 2;
+      return arg[0] == '-' ? cli_usage_error("sweep", "unknown option '%s'", arg)
+                           : cli_usage_error("sweep", "unexpected argument '%s' (one CONFIG only)",
+                                             arg);
     } else {
       a.config_path = arg;
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "config.h"  // config_suggest
 
 typedef struct {
   const char *name;
@@ -28,8 +29,8 @@ static void usage(FILE *f) {
           "commands:\n");
   for (int i = 0; i < n_commands; i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'ecore COMMAND --help' explains each. ecore %s (%s)\n", ECORE_VERSION,
-          ECORE_GIT_COMMIT);
+  fprintf(f, "\n'ecore COMMAND --help' explains each; 'ecore -V' prints the version. ecore %s (%s)\n",
+          ECORE_VERSION, ECORE_GIT_COMMIT);
 }
 
 int main(int argc, char **argv) {
@@ -41,14 +42,20 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (!strcmp(argv[1], "--version")) {
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
     printf("ecore %s (%s)\n", ECORE_VERSION, ECORE_GIT_COMMIT);
     return 0;
   }
   for (int i = 0; i < n_commands; i++)
     if (!strcmp(argv[1], commands[i].name))
       if (commands[i].run) return commands[i].run(argc - 2, argv + 2);
-  fprintf(stderr, "ecore: unknown command '%s'\n\n", argv[1]);
+  const char *names[sizeof commands / sizeof commands[0]];
+  for (int i = 0; i < n_commands; i++) names[i] = commands[i].name;
+  const char *near = config_suggest(argv[1], names, n_commands);
+  if (near)
+    fprintf(stderr, "ecore: unknown command '%s'; did you mean '%s'?\n\n", argv[1], near);
+  else
+    fprintf(stderr, "ecore: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
 }
