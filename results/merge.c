@@ -145,6 +145,7 @@ int results_merge(const char *out, const char *const *inputs, int n_inputs, int 
                      .config_path = t[0].config_path,
                      .hosts = hosts,
                      .world_size = world,
+                     .compute = t[0].compute,
                      .merged_from = from};
     ResultsSchema s = merged_schema(t, n_inputs);
     rc = from ? results_write(out, &s, &m, rows, n, e) : errf(e, ERR_RUNTIME, "out of memory");

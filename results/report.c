@@ -112,6 +112,7 @@ static void print_md(const Groups *r, FILE *out) {
           t->created);
   if (t->shard && t->shard[0]) fprintf(out, ", shard %s", t->shard);
   fprintf(out, ".\n\n");
+  if (t->compute && t->compute[0]) fprintf(out, "Computed with %s.\n\n", t->compute);
   fprintf(
       out,
       "Each row: the runs that differ only by seed; mean ± std over them (sample std; n = "

@@ -520,6 +520,7 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
   if (!rc) rc = attr_write_str(f, "created", created, path, e);
   if (!rc) rc = attr_write_int(f, "mpi_world_size", m->world_size, path, e);
   if (!rc) rc = attr_write_str(f, "hosts", m->hosts, path, e);
+  if (!rc) rc = attr_write_str(f, "compute", m->compute, path, e);
   if (!rc) rc = attr_write_str(f, "shard", m->shard, path, e);
   if (!rc) rc = attr_write_str(f, "merged_from", m->merged_from, path, e);
   if (!rc) rc = attr_write_names(f, "axes", &s->axes[0][0], s->n_axes, RESULTS_NAME_LEN, path, e);
@@ -767,6 +768,8 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
   if (!rc) rc = attr_read_str(f, "git_commit", &t->git_commit, path, e);
   if (!rc) rc = attr_read_str(f, "created", &t->created, path, e);
   if (!rc) rc = attr_read_str(f, "hosts", &t->hosts, path, e);
+  if (!rc && H5Aexists(f, "compute") > 0) rc = attr_read_str(f, "compute", &t->compute, path, e);
+  if (!rc && !t->compute && !(t->compute = strdup(""))) rc = errf(e, ERR_RUNTIME, "out of memory");
   if (!rc) rc = attr_read_str(f, "shard", &t->shard, path, e);
   if (!rc) rc = attr_read_str(f, "merged_from", &t->merged_from, path, e);
   if (!rc) rc = attr_read_int(f, "mpi_world_size", &t->world_size, path, e);
@@ -878,6 +881,7 @@ int results_read(const char *path, ResultsTable *t, Err *e) {
 void results_table_free(ResultsTable *t) {
   free(t->ecore_version), free(t->git_commit), free(t->created), free(t->hosts);
   free(t->shard), free(t->merged_from), free(t->config_text), free(t->config_expanded);
+  free(t->compute);
   free(t->config_path), free(t->rows), free(t->traces);
   memset(t, 0, sizeof *t);
 }

@@ -95,6 +95,8 @@ typedef struct {
   const char *config_path;      // where the config came from
   const char *hosts;            // host names of the ranks, e.g. "node1,node2"
   int world_size;               // MPI world size
+  const char *compute;          // how the numbers were computed: ranks per run, the BLAS, its
+                                // kernel and threads (rank 0's), e.g. "2 rank(s) per run; ..."
   const char *shard;            // "I/N" for a shard's file, else NULL
   const char *merged_from;      // set by merge
 } ResultsMeta;
@@ -136,6 +138,7 @@ typedef struct {
 typedef struct {
   ResultsSchema schema;
   char *ecore_version, *git_commit, *created, *hosts, *shard, *merged_from;
+  char *compute;  // "" in files written before it was recorded
   char *config_text, *config_expanded, *config_path;
   int world_size;
   int n_rows;

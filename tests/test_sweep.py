@@ -213,8 +213,13 @@ def test_columns(path):
         check(not np.any(np.isin(t["run_id"], r["run_id"][np.isin(r["method"], [b"original", b"retrain"])])),
               "original/retrain rows have unlearning trace entries")
         check("given" in f["config"] and "expanded" in f["config"], "/config incomplete")
-        for a in ["sweep_id", "ecore_version", "git_commit", "created", "mpi_world_size", "hosts"]:
+        for a in ["sweep_id", "ecore_version", "git_commit", "created", "mpi_world_size", "hosts",
+                  "compute"]:
             check(a in f.attrs, f"root attribute {a} missing")
+        compute = f.attrs["compute"]
+        compute = compute.decode() if isinstance(compute, bytes) else compute
+        check("rank(s) per run" in compute and "OPENBLAS_CORETYPE" in compute,
+              f"compute attribute: {compute}")
         # Which axes the retrained reference depends on, for the report: neither
         # unlearn.method nor ec.enabled changes the retrained model.
         check("reference_axes" in f.attrs and len(f.attrs["reference_axes"]) == 0,

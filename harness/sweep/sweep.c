@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_info.h"
 #include "clock.h"
 #include "scheduler.h"
 #include "sweep_internal.h"
@@ -196,6 +197,10 @@ static int open_results(Sweep *s, Err *e) {
   if (s->args->shard_n > 0)
     snprintf(shard, sizeof shard, "%d/%d", s->args->shard_i, s->args->shard_n);
   char *hosts = hosts_text(s->world_rank, s->world_size);
+  char compute[512], blas[400];
+  blas_describe(blas, sizeof blas);
+  snprintf(compute, sizeof compute, "%d rank(s) per run; %s", s->cf->base.sweep.ranks_per_run,
+           blas);
   int rc = 0;
   if (s->world_rank == 0) {
     ResultsMeta m = {.config_text = s->cf->text,
@@ -203,6 +208,7 @@ static int open_results(Sweep *s, Err *e) {
                      .config_path = s->cf->path,
                      .hosts = hosts,
                      .world_size = s->world_size,
+                     .compute = compute,
                      .shard = shard[0] ? shard : NULL};
     rc = results_open_or_create(s->out_path, &s->schema, &m, &s->results, e);
   }
