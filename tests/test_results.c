@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "results.h"
 #include "testutil.h"
 

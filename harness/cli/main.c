@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "commands.h"
 #include "config.h"  // config_suggest
 
