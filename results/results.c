@@ -600,9 +600,10 @@ static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows
 // ---------------------------------------------------------------- files on disk
 
 // A change in progress: PATH.tmp, opened and flock'ed by this writer until it is renamed over
-// PATH or dropped. The lock turns a second writer of the same file into an error instead of
-// two processes writing one PATH.tmp; it dies with its process, so a stale PATH.tmp left by a
-// kill is simply reused.
+// PATH or dropped. The lock makes a second writer of the same file wait for the first one's
+// change to be in PATH before it copies PATH (so it reads, changes and replaces the latest
+// file: nothing is lost); it dies with its process, so a stale PATH.tmp left by a kill is simply
+// reused.
 typedef struct {
   const char *path;
   char *tmp;
@@ -615,6 +616,13 @@ static void stage_drop(Staging *st) {
   st->tmp = NULL, st->fd = -1;
 }
 
+// Waits for the exclusive lock on fd: another writer holds it only for one append.
+static int lock_wait(int fd) {
+  int r;
+  while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR) continue;
+  return r;
+}
+
 static int stage_begin(Staging *st, const char *path, Err *e) {
   size_t n = strlen(path);
   st->path = path, st->fd = -1, st->tmp = malloc(n + 5);
@@ -625,9 +633,8 @@ static int stage_begin(Staging *st, const char *path, Err *e) {
     int fd = open(st->tmp, O_RDWR | O_CREAT, 0666);
     if (fd < 0) {
       rc = errf(e, ERR_RUNTIME, "%s: cannot create: %s", st->tmp, strerror(errno));
-    } else if (WRITER_LOCK && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-      rc = errf(e, ERR_RUNTIME, "%s: another process is writing this results file (it holds %s)",
-                path, st->tmp);
+    } else if (WRITER_LOCK && lock_wait(fd) < 0 && errno != ENOLCK && errno != EOPNOTSUPP) {
+      rc = errf(e, ERR_RUNTIME, "%s: cannot lock %s: %s", path, st->tmp, strerror(errno));
     } else {  // locked, or a file system without locks: go on unprotected
       struct stat a, b;
       if (fstat(fd, &a) == 0 && stat(st->tmp, &b) == 0 && a.st_dev == b.st_dev &&
@@ -994,6 +1001,21 @@ int results_open_or_create(const char *path, const ResultsSchema *s, const Resul
   return results_open(path, s, out, e);
 }
 
+// Rebuilds f's view of which runs are finished from the file at path (f's own file, or the
+// staged copy of it).
+static int reload_status(ResultsFile *f, const char *path, Err *e) {
+  ResultsTable t;
+  int rc = read_table(path, &t, false, e);
+  if (rc) return rc;
+  for (int i = 0; i < f->n_ok; i++) free(f->ok[i]);
+  f->n_ok = 0;
+  f->n_rows = t.n_rows;
+  for (int i = 0; !rc && i < t.n_rows; i++)  // file order: the latest row decides
+    rc = note_status(f, t.rows[i].run_id, results_row_ok(&t.rows[i]), e);
+  results_table_free(&t);
+  return rc;
+}
+
 int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
   int rc = 0;
   for (int i = 0; !rc && i < n; i++) rc = row_check(&rows[i], f->path, e);
@@ -1002,10 +1024,24 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
   Staging st;
   if ((rc = stage_begin(&st, f->path, e))) return rc;
   rc = stage_copy(&st, f->path, e);
+  // Under the lock, the file as it is now: another writer may have added rows since f was read.
+  // A run already recorded ok keeps its row (an ok row is never appended twice, and a later
+  // failure of the same run does not hide it).
+  ResultRow *fresh = rc ? NULL : malloc(sizeof *fresh * (size_t)n);
+  int m = 0;
+  if (!rc && !fresh) rc = errf(e, ERR_RUNTIME, "out of memory");
+  if (!rc) rc = reload_status(f, st.tmp, e);
+  for (int i = 0; !rc && i < n; i++)
+    if (!results_is_finished(f, rows[i].run_id)) fresh[m++] = rows[i];
+  if (!rc && m == 0) {
+    free(fresh);
+    stage_drop(&st);
+    return 0;
+  }
   Quiet q = quiet_begin();
   hid_t fapl = fapl_unlocked(), h = -1;
   if (!rc && (h = H5Fopen(st.tmp, H5F_ACC_RDWR, fapl)) < 0) rc = h5fail(e, st.tmp, "cannot open");
-  if (!rc) rc = append_rows_h5(h, &f->schema, rows, n, st.tmp, e);
+  if (!rc) rc = append_rows_h5(h, &f->schema, fresh, m, st.tmp, e);
   if (h >= 0 && H5Fclose(h) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
   h5close(fapl);
   quiet_end(q);
@@ -1013,10 +1049,14 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
     stage_drop(&st);
   else
     rc = stage_commit(&st, e);
-  if (rc) return err_context(e, "appending %d row(s)", n);
-  f->n_rows += n;
-  for (int i = 0; !rc && i < n; i++)
-    rc = note_status(f, rows[i].run_id, results_row_ok(&rows[i]), e);
+  if (rc) {
+    free(fresh);
+    return err_context(e, "appending %d row(s)", n);
+  }
+  f->n_rows += m;
+  for (int i = 0; !rc && i < m; i++)
+    rc = note_status(f, fresh[i].run_id, results_row_ok(&fresh[i]), e);
+  free(fresh);
   return rc;
 }
 

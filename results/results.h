@@ -186,6 +186,10 @@ int results_open(const char *path, const ResultsSchema *expect, ResultsFile **ou
 int results_open_or_create(const char *path, const ResultsSchema *s, const ResultsMeta *m,
                            ResultsFile **out, Err *e);
 // Appends rows and their traces (one copy-and-rename for all n); durable when it returns 0.
+// Writers of one file take turns (a lock held from reading the file to replacing it), so rows
+// of concurrent writers all land; a row of a run the file already records as ok is dropped (an
+// ok row is never appended twice, nor hidden by a later one). f's view of the finished runs is
+// refreshed from the file at each append.
 int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e);
 // Whether run_id's latest row is "ok": such runs are skipped on resume.
 bool results_is_finished(const ResultsFile *f, const char *run_id);
