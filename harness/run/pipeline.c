@@ -70,12 +70,13 @@ int pipe_load_model(const Pipe *p, const char *path, Model *m, Err *e) {
 }
 
 int pipe_save_model(const Pipe *p, const char *dir, const char *path, const Model *m,
-                    const char *role, Err *e) {
+                    const char *role, const char *run_id, Err *e) {
   int rc = 0;
   if (p->grank == 0) {
     rc = pipe_mkdir(dir, e);
     CkptMeta meta = {0};
     snprintf(meta.role, sizeof meta.role, "%s", role);
+    snprintf(meta.run_id, sizeof meta.run_id, "%s", run_id);
     for (int i = 0; i < p->d->train.c && i < DATA_MAX_CHANNELS; i++)
       meta.mean[i] = p->d->mean[i], meta.std[i] = p->d->std[i];
     lock(p->lock, 1);

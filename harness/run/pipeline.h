@@ -42,10 +42,10 @@ int pipe_mkdir(const char *dir, Err *e);
 int pipe_new_model(const Pipe *p, Model *m, Err *e);
 // A new model holding the checkpoint at path (every rank reads it).
 int pipe_load_model(const Pipe *p, const char *path, Model *m, Err *e);
-// Saves m to path (ckpt_save with role and the data set's normalisation) on the group's first
-// rank, after creating dir; the others wait, so the file is complete when this returns.
+// Saves m to path (ckpt_save with role, run_id and the data set's normalisation) on the group's
+// first rank, after creating dir; the others wait, so the file is complete when this returns.
 int pipe_save_model(const Pipe *p, const char *dir, const char *path, const Model *m,
-                    const char *role, Err *e);
+                    const char *role, const char *run_id, Err *e);
 // Trains m from scratch with the run's recipe: on D (retrain 0) or D_r (retrain 1). partial: the
 // resumable checkpoint's path (train.checkpoint_every; dir is created first when saving).
 int pipe_train(const Pipe *p, Model *m, int retrain, const char *dir, const char *partial,

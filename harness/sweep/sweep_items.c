@@ -241,7 +241,10 @@ static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   int rc = pipe_train(&c->p, &m, 0, s->cache_dir, partial, &prog, e);
-  if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &m, "original", e);
+  char id[17], run_id[40];  // the checkpoint names its job, as its file name does
+  plan_id_text(job->id, id);
+  snprintf(run_id, sizeof run_id, "original-%s", id);
+  if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &m, "original", run_id, e);
   if (!rc) drop_partial(c, partial);
   model_free(&m);
   return rc;
@@ -302,7 +305,10 @@ static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err 
     ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
     UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
     if (!rc) rc = pipe_train(&c->p, &rt, 1, s->cache_dir, partial, &prog, e);
-    if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &rt, "retrain", e);
+    char id[17], run_id[40];  // the retrain row's id, which is also its file's
+    plan_id_text(job->id, id);
+    snprintf(run_id, sizeof run_id, "retrain-%s", id);
+    if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &rt, "retrain", run_id, e);
     if (!rc) drop_partial(c, partial);
     if (rc) model_free(&rt);
   }
