@@ -136,13 +136,30 @@ static void args_free(EvalArgs *a) {
   for (int i = 0; i < a->n_owned; i++) free(a->owned[i]);
 }
 
+// The aliases[] index of flag f, or -1.
+static int alias_of(const char *f) {
+  for (int k = 0; k < N_ALIASES; k++)
+    if (!strcmp(f, aliases[k].flag)) return k;
+  return -1;
+}
+
+// Whether f is one of eval's own flags that take a value.
+static int own_flag(const char *f) {
+  static const char *const own[] = {"--set", "--config", "--original", "--retrain", "--width",
+                                    "--norm"};
+  for (size_t j = 0; j < sizeof own / sizeof *own; j++)
+    if (!strcmp(f, own[j])) return 1;
+  return 0;
+}
+
 static int parse(int argc, char **argv, EvalArgs *a) {
   memset(a, 0, sizeof *a);
   a->gap = 1;
   for (int i = 0; i < argc; i++) {
     const char *f = argv[i];
     if (f[0] != '-' || !f[1]) {
-      if (a->model) return cli_usage_error("eval", "unexpected argument '%s' (one MODEL.h5 only)", f);
+      if (a->model)
+        return cli_usage_error("eval", "unexpected argument '%s' (one MODEL.h5 only)", f);
       a->model = f;
       continue;
     }
@@ -159,16 +176,11 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       a->gap = 0;
       continue;
     }
-    static const char *const with_value[] = {"--set",   "--config", "--original",
-                                             "--retrain", "--width", "--norm"};
-    for (k = 0; k < N_ALIASES && strcmp(f, aliases[k].flag); k++) continue;
-    int known = k < N_ALIASES;
-    for (int j = 0; j < (int)(sizeof with_value / sizeof *with_value); j++)
-      known |= !strcmp(f, with_value[j]);
-    if (!known) return cli_usage_error("eval", "unknown option '%s'", f);
+    k = alias_of(f);
+    if (k < 0 && !own_flag(f)) return cli_usage_error("eval", "unknown option '%s'", f);
     if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", f);
     const char *v = argv[++i];
-    if (k < N_ALIASES) {
+    if (k >= 0) {
       if (add_set(a, aliases[k].key, v, aliases[k].list)) return 2;
       if (!strncmp(aliases[k].key, "data.", 5)) a->data_given = 1;
       if (!strncmp(aliases[k].key, "forget.", 7)) a->forget_given++, a->forget_flag = f;
