@@ -26,11 +26,10 @@
 #include "unlearn.h"
 #include "ytree.h"
 
-
 // An enum key stores the value of the code's own enum (Arch, SchedKind, UnlearnMethod, ...): its
 // schema line lists the names and, where they are not 0, 1, 2, ... in order, the values. The
-// two enums below exist only here: the solver takes data sets by name and augmentation as
-// flags.
+// two enums below exist only here: the data section is the config's own (runspec.c resolves it
+// into the solver's DataSpec: files by name, a normalisation mode, augmentation flags).
 typedef enum {
   CFG_DATA_MNIST,
   CFG_DATA_FASHION_MNIST,
@@ -72,10 +71,6 @@ typedef struct {
                    // run's config
 } ModelCfg;
 
-
-
-
-
 typedef struct GridAxis GridAxis;
 typedef struct GridCase GridCase;
 
@@ -99,9 +94,9 @@ typedef struct {
   TrainRecipe train;
   ForgetSpec forget;
   UnlearnSpec unlearn;  // epochs 0 and lr 0 are resolved to the method's usual values;
-                       // retrain and ec are filled in each run's RunSpec (runspec.c)
-  EcSpec ec;           // ec.aux.n_points and points: from model.points, per model
-  EvalOptions eval;  // seed: the run's
+                        // retrain and ec are filled in each run's RunSpec (runspec.c)
+  EcSpec ec;            // ec.aux.n_points and points: from model.points, per model
+  EvalOptions eval;     // seed: the run's
   SweepCfg sweep;
   OutputCfg output;
   int seed;  // the run's seed (one of sweep.seeds); the first seed in a base config
