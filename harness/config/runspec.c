@@ -1,11 +1,14 @@
-// runspec.c: see runspec.h. One place maps every config key onto the struct field it feeds.
+// runspec.c: see runspec.h. The config's sections are the code's structs and are copied; the
+// data section is resolved into the solver's DataSpec here.
 #include "runspec.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *const data_names[] = {"mnist",    "fashion-mnist", "cifar10",
-                                         "cifar100", "hdf5",          "synthetic"};
+// data.name's text, as the schema names it (and the solver takes it).
+static const char *data_name(CfgDataName n) {
+  return config_enum_name(&config_schema[config_key_index("data.name")], n);
+}
 
 static int copy_files(char dst[][DATA_PATH_MAX], int *n, const StrList *src, const char *key,
                       Err *e) {
@@ -16,9 +19,9 @@ static int copy_files(char dst[][DATA_PATH_MAX], int *n, const StrList *src, con
   return 0;
 }
 
-static int data_from_config(DataSpec *d, const DataCfg *c, uint64_t seed, Err *e) {
+static int data_from_config(DataSpec *d, const DataCfg *c, Err *e) {
   data_spec_init(d);
-  snprintf(d->name, sizeof d->name, "%s", data_names[c->name]);
+  snprintf(d->name, sizeof d->name, "%s", data_name(c->name));
   snprintf(d->root, sizeof d->root, "%s", c->root ? c->root : "");
   if (c->name == CFG_DATA_HDF5) {
     // One file holds /train and /test: the first train file, else data.root itself.
@@ -48,11 +51,8 @@ static int data_from_config(DataSpec *d, const DataCfg *c, uint64_t seed, Err *e
   d->synth.h = d->synth.w = c->synthetic.size;
   d->synth.noise = (float)c->synthetic.noise;
   d->synth.seed = 0;  // the data set is the same for every seed of a sweep
-  (void)seed;
   return 0;
 }
-
-
 
 void runspec_fixed(UnlearnSpec *u) {
   u->ec.cka_probe = 128;
@@ -65,7 +65,7 @@ int runspec_from_config(RunSpec *s, const Config *c, Err *e) {
   memset(s, 0, sizeof *s);
   s->seed = (uint64_t)c->seed;
   s->allow_reduced = c->data.allow_reduced;
-  if (data_from_config(&s->data, &c->data, s->seed, e)) return e->code;
+  if (data_from_config(&s->data, &c->data, e)) return e->code;
   s->forget = c->forget;
   s->split_seed = c->forget.split_seed >= 0 ? (uint64_t)c->forget.split_seed : s->seed;
   s->model = c->model;
