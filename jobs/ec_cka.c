@@ -1,8 +1,8 @@
 // ec_cka.c: the `cka` layer-weight scheme: w_l ∝ CKA(θ_u, θ_o) at point l, measured on a fixed
 // probe batch of forget images in eval mode every cka_every steps.
 //
-// A small private linear CKA (Kornblith et al. 2019, Gram form, docs/methods.md, "Metrics"): the point's
-// activations X [n, p] (flattened NHWC; CKA does not care about the order of features) give
+// A small private linear CKA (Kornblith et al. 2019, Gram form, docs/methods.md, "Metrics"): the
+// point's activations X [n, p] (flattened NHWC; CKA does not care about the order of features) give
 // K = H X Xᵀ H, accumulated in double over blocks of features, and
 //   CKA = <K_u, K_o> / (‖K_u‖ ‖K_o‖).
 // θ_o's centred Gram matrices are computed once. Every rank runs the whole probe (eval mode needs

@@ -146,8 +146,7 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
   if (rc || (rc = model_check_data(model, d, e))) return rc;
   const int ec_on = unlearn_uses_ec(spec);
   if (spec->method == UNLEARN_ORIGINAL || (spec->method == UNLEARN_NONE && !ec_on)) return 0;
-  if (spec->method == UNLEARN_RETRAIN)
-  {
+  if (spec->method == UNLEARN_RETRAIN) {
     const TrainProgress tp = unlearn_train_progress(progress);
     return train_recipe_run(model, d, fs->train_retain, fs->n_train_retain, &spec->retrain, seed,
                             comm, &tp, e);

@@ -1,5 +1,5 @@
-// unlearn.h: the unlearning methods (docs/methods.md), and EC alone or plugged into any of them. The
-// whole public interface of jobs/unlearn*.c, jobs/run.c, jobs/methods.c, jobs/m_*.c, jobs/ec*.c
+// unlearn.h: the unlearning methods (docs/methods.md), and EC alone or plugged into any of them.
+// The whole public interface of jobs/unlearn*.c, jobs/run.c, jobs/methods.c, jobs/m_*.c, jobs/ec*.c
 // and jobs/train_recipe.c (aux.h holds the auxiliary modules' own interface).
 //
 // Inside jobs/: each method is one file m_<name>.c holding its descriptor (method.h: name, usual
@@ -66,11 +66,9 @@ const char *unlearn_method_name(UnlearnMethod m);
 // unlearn.lr 0 and unlearn.epochs 0 stand for. 0 and 0 for original, retrain and none.
 void unlearn_method_usual(UnlearnMethod m, double *lr, int *epochs);
 
-
-
 typedef enum { EC_LOSS_CU, EC_LOSS_FORGET_ONLY } EcLoss;
-// How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of the EC paper), or
-// by their softmax weight at temperature τ (the nearest most).
+// How the positives P(i) of an anchor pull it (contrastive.h): all alike (the mean of the EC
+// paper), or by their softmax weight at temperature τ (the nearest most).
 typedef enum { EC_PULL_MEAN, EC_PULL_NEAREST } EcPull;
 typedef enum {
   EC_WEIGHTS_UNIFORM,     // w_l = 1
@@ -88,39 +86,39 @@ typedef struct {
 // Pretraining of the auxiliary modules (θ_o frozen, eval mode) on the full training set with
 // Σ_l CE(c_l(h_l), y), optionally + SupCon on z_l.
 typedef struct {
-  int epochs, batch_size;     // 5, 128
-  double lr;                  // 0.01; cosine schedule
+  int epochs, batch_size;        // 5, 128
+  double lr;                     // 0.01; cosine schedule
   float momentum, weight_decay;  // 0.9, 5e-4 (not config keys)
-  bool supcon;                // false
-  float supcon_temperature;   // 0.1 (SupCon's usual; not a config key)
+  bool supcon;                   // false
+  float supcon_temperature;      // 0.1 (SupCon's usual; not a config key)
 } EcPretrainSpec;
 
 // The config's ec section: its keys fill these fields (docs/config.md says what each does). The
 // hyper-parameters are doubles as the config gives them; the float maths converts them once.
 typedef struct {
-  bool enabled;                // false
-  double temperature;          // τ = 0.7
+  bool enabled;                 // false
+  double temperature;           // τ = 0.7
   double lambda_cu, lambda_ce;  // 3, 1
-  double log_eps;              // ε inside the log of L_cu: 1e-8
-  EcLoss variant;              // cu
-  EcPull pull;                 // mean
-  bool push_original;          // false: add θ_o's embedding of the same image as a negative
-  bool freeze_bn;              // false: the backbone's BatchNorm in training mode (batch
-                               // statistics of the step's forget + retain rows, running
-                               // statistics updated); true: in eval mode (θ_o's running
-                               // statistics, kept; γ and β still learn). With EC, for the
-                               // whole step, base method's loss included.
-  bool detach_retain;          // true: L_cu moves the forget embeddings only (the retain
-                               // embeddings are its fixed targets)
-  LayerWeights layer_weights;  // uniform
-  int cka_every;               // EC_WEIGHTS_CKA: steps between CKA measurements (20)
-  int cka_probe;               // forget images in the CKA probe batch (128, at most |D_f|; not
-                               // a config key)
-  int batch_size;              // EC alone: forget images per step (64)
-  int retain_per_forget;       // retain batches per forget batch (4): forget-driven methods and
-                               // EC alone add rpf·B retain images per step, ft/l1sparse add
-                               // B/rpf forget images; rl/salun: unused
-  int epochs;                  // EC alone: epochs over D_f (5)
+  double log_eps;               // ε inside the log of L_cu: 1e-8
+  EcLoss variant;               // cu
+  EcPull pull;                  // mean
+  bool push_original;           // false: add θ_o's embedding of the same image as a negative
+  bool freeze_bn;               // false: the backbone's BatchNorm in training mode (batch
+                                // statistics of the step's forget + retain rows, running
+                                // statistics updated); true: in eval mode (θ_o's running
+                                // statistics, kept; γ and β still learn). With EC, for the
+                                // whole step, base method's loss included.
+  bool detach_retain;           // true: L_cu moves the forget embeddings only (the retain
+                                // embeddings are its fixed targets)
+  LayerWeights layer_weights;   // uniform
+  int cka_every;                // EC_WEIGHTS_CKA: steps between CKA measurements (20)
+  int cka_probe;                // forget images in the CKA probe batch (128, at most |D_f|; not
+                                // a config key)
+  int batch_size;               // EC alone: forget images per step (64)
+  int retain_per_forget;        // retain batches per forget batch (4): forget-driven methods and
+                                // EC alone add rpf·B retain images per step, ft/l1sparse add
+                                // B/rpf forget images; rl/salun: unused
+  int epochs;                   // EC alone: epochs over D_f (5)
   double lr, momentum, weight_decay;  // EC alone: 0.01, 0.9, 5e-4
   AuxSpec aux;  // the modules (points, summariser, projection size); must match the pretrained
                 // modules given to unlearn_run (ERR_CONFIG otherwise)
@@ -218,7 +216,6 @@ int unlearn_run(Model *model, const Model *original, const Dataset *d, const For
                 const UnlearnSpec *spec, const AuxModules *pretrained, uint64_t seed, MPI_Comm comm,
                 const UnlearnProgress *progress, UnlearnStats *stats, Err *e);
 
-
 // Pretrains aux (created with aux_create for original's arch and initialised with aux_init) on
 // the full training set with original frozen. The result is the same on any number of ranks.
 int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const EcPretrainSpec *ps,
@@ -228,7 +225,7 @@ int ec_pretrain(AuxModules *aux, const Model *original, const Dataset *d, const 
 int ec_aux_accuracy(const AuxModules *aux, const Model *original, const Dataset *d, MPI_Comm comm,
                     double *acc, Err *e);
 
-// Saves θ_u in ecore's checkpoint format (README "Checkpoints") (role "unlearned", run_id, d's normalisation); no
-// auxiliary modules.
+// Saves θ_u in ecore's checkpoint format (README "Checkpoints") (role "unlearned", run_id, d's
+// normalisation); no auxiliary modules.
 int unlearn_save_model(const char *path, const Model *m, const Dataset *d, const char *run_id,
                        Err *e);

@@ -1,7 +1,7 @@
 // results.c: the results file: schema, rows, create/open/append/read. Layout: results.h; the
 // trace's part is in trace.c.
-#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "results.h"
+#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-// metrics.h: the evaluation metrics of docs/methods.md ("Metrics") and the full evaluation of one model.
-// The whole public interface of cka.c, knn.c, mia.c and evaluate.c.
+// metrics.h: the evaluation metrics of docs/methods.md ("Metrics") and the full evaluation of one
+// model. The whole public interface of cka.c, knn.c, mia.c and evaluate.c.
 //
 // - Accuracies: forget set, retain set, test images of retained and of forgotten classes
 //   (random-fraction forgetting: test_retain is the whole test set, test_forget_acc is NaN).

@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "dist.h"
-#include "train.h"
 #include "runspec.h"  // the specs' defaults (the config schema's)
+#include "train.h"
 #include "unlearn.h"
 
 static double now_s(void) {

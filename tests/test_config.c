@@ -428,7 +428,8 @@ static void test_enum_names(void) {
   const KeySpec *a = &config_schema[config_key_index("model.arch")];
   for (int v = 0; v < ARCH_COUNT; v++) CHECK(!strcmp(config_enum_name(a, v), arch_name(v)));
   const KeySpec *u = &config_schema[config_key_index("unlearn.schedule")];
-  CHECK(!strcmp(config_enum_name(u, SCHED_COSINE), "cosine") && config_enum_index(u, SCHED_STEP) < 0);
+  CHECK(!strcmp(config_enum_name(u, SCHED_COSINE), "cosine") &&
+        config_enum_index(u, SCHED_STEP) < 0);
 }
 
 // ---------------------------------------------------------------------------------------------

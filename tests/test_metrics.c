@@ -21,8 +21,8 @@
 #include "ckpt.h"
 #include "dist.h"
 #include "metrics.h"
-#include "runspec.h"  // eval_options_default (the config schema's)
 #include "rng.h"
+#include "runspec.h"  // eval_options_default (the config schema's)
 #include "testutil.h"
 #include "train.h"
 
@@ -486,8 +486,9 @@ static void mpi_case(Arch arch, int width, const ForgetSpec *fspec, int cka_batc
   ok &= same_result(&world, &r0);
   if (rank == 0) {
     printf("%s, %s, %d ranks: forget %.3f retain %.3f test %.3f/%.3f mia %.3f, %d CKA batches:",
-           arch_name(arch), forget_mode(fspec) == FORGET_RANDOM_FRACTION ? "random fraction" : "classes",
-           size, world.forget_acc, world.retain_acc, world.test_retain_acc, world.test_forget_acc,
+           arch_name(arch),
+           forget_mode(fspec) == FORGET_RANDOM_FRACTION ? "random fraction" : "classes", size,
+           world.forget_acc, world.retain_acc, world.test_retain_acc, world.test_forget_acc,
            world.mia_efficacy, world.cka_batches);
     for (int l = 0; l < world.n_points; l++)
       printf(" %s o %.4f rt %.4f knn %.3f", world.point_names[l], world.cka_original[l],

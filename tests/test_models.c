@@ -224,8 +224,13 @@ done:
 // checks model.points against that list).
 static void check_point_names(void) {
   for (int a = 0; a < ARCH_COUNT; a++) {
-    ModelSpec spec = {.arch = a, .in_c = 3, .in_h = 32, .in_w = 32, .num_classes = 10,
-                      .batch_capacity = 2, .width = 4};
+    ModelSpec spec = {.arch = a,
+                      .in_c = 3,
+                      .in_h = 32,
+                      .in_w = 32,
+                      .num_classes = 10,
+                      .batch_capacity = 2,
+                      .width = 4};
     Model m;
     Err e = {0};
     if (model_create(&m, &spec, &e)) {

@@ -644,7 +644,8 @@ static void test_concurrent_writers(const char *dir) {
     both += !strncmp(t.rows[i].run_id, "both", 4);
   }
   CHECK(a == ROWS && b == ROWS && both == ROWS && t.n_rows == 3 * ROWS);
-  if (t.n_rows != 3 * ROWS) fprintf(stderr, "  %d rows: a %d, b %d, both %d\n", t.n_rows, a, b, both);
+  if (t.n_rows != 3 * ROWS)
+    fprintf(stderr, "  %d rows: a %d, b %d, both %d\n", t.n_rows, a, b, both);
   results_table_free(&t);
   // A writer that finds the lock held waits for it, then appends.
   char tmp[600];

@@ -145,8 +145,8 @@ static int alias_of(const char *f) {
 
 // Whether f is one of eval's own flags that take a value.
 static int own_flag(const char *f) {
-  static const char *const own[] = {"--set", "--config", "--original", "--retrain", "--width",
-                                    "--norm"};
+  static const char *const own[] = {"--set",     "--config", "--original",
+                                    "--retrain", "--width",  "--norm"};
   for (size_t j = 0; j < sizeof own / sizeof *own; j++)
     if (!strcmp(f, own[j])) return 1;
   return 0;
@@ -227,8 +227,8 @@ static int parse(int argc, char **argv, EvalArgs *a) {
 // frees it after the run); ERR_CONFIG with a located message.
 static int load_settings(const EvalArgs *a, ConfigFile **cfp, RunSpec *rs, Err *e) {
   ConfigFile *cf = NULL;
-  int rc = config_load(&cf, a->config ? a->config : "(flags)", a->config ? NULL : "{}\n",
-                       a->n_sets, a->sets, e);
+  int rc = config_load(&cf, a->config ? a->config : "(flags)", a->config ? NULL : "{}\n", a->n_sets,
+                       a->sets, e);
   Config c;
   if (!rc) c = cf->base, config_resolve(&c);
   if (!rc && a->forget_flag && !strcmp(a->forget_flag, "--forget-fraction") &&

@@ -86,9 +86,9 @@ int cmd_sweep(int argc, char **argv) {
       }
     } else if (arg[0] == '-' || a.config_path) {
       free(sets);
-      return arg[0] == '-' ? cli_usage_error("sweep", "unknown option '%s'", arg)
-                           : cli_usage_error("sweep", "unexpected argument '%s' (one CONFIG only)",
-                                             arg);
+      return arg[0] == '-'
+                 ? cli_usage_error("sweep", "unknown option '%s'", arg)
+                 : cli_usage_error("sweep", "unexpected argument '%s' (one CONFIG only)", arg);
     } else {
       a.config_path = arg;
     }

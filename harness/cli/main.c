@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "commands.h"
-#include "config.h"  // config_suggest
+#include "config.h"      // config_suggest
+#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 
 typedef struct {
   const char *name;
@@ -30,7 +30,8 @@ static void usage(FILE *f) {
           "commands:\n");
   for (int i = 0; i < n_commands; i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'ecore COMMAND --help' explains each; 'ecore -V' prints the version. ecore %s (%s)\n",
+  fprintf(f,
+          "\n'ecore COMMAND --help' explains each; 'ecore -V' prints the version. ecore %s (%s)\n",
           ECORE_VERSION, ECORE_GIT_COMMIT);
 }
 

@@ -141,7 +141,7 @@ typedef enum {
   W_BS,
   W_CU,
   W_EC,
-  W_EC_OR_CU,  // ec.enabled or unlearn.method cu (its contrastive loss)
+  W_EC_OR_CU,   // ec.enabled or unlearn.method cu (its contrastive loss)
   W_EC_ALONE,   // ec.enabled and unlearn.method none
   W_EC_CKA,     // ec.enabled and ec.layer_weights cka
   W_EC_HEAD,    // ec.enabled and ec.head is not none

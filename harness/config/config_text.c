@@ -213,7 +213,8 @@ const char *config_suggest_key(const char *word, char *buf, size_t size) {
 static const char *intro =
     "# ecore configuration reference\n"
     "\n"
-    "<!-- Generated from harness/config/schema.c by `ecore plan --explain`; a test checks that this\n"
+    "<!-- Generated from harness/config/schema.c by `ecore plan --explain`; a test checks that "
+    "this\n"
     "     page matches. Change the schema, then run `ecore plan --explain > docs/config.md`. -->\n"
     "\n"
     "## How a config is read\n"

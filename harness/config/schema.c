@@ -29,9 +29,9 @@ static const int uschedule_values[] = {SCHED_CONSTANT, SCHED_COSINE};
 // these against unlearn_method_name).
 static const char *const method_names[] = {"none",     "ft",    "ga", "neggrad+", "rl", "salun",
                                            "l1sparse", "scrub", "bs", "cu",       NULL};
-static const int method_values[] = {UNLEARN_NONE,  UNLEARN_FT,       UNLEARN_GA,    UNLEARN_NEGGRAD_PLUS,
-                                    UNLEARN_RL,    UNLEARN_SALUN,    UNLEARN_L1SPARSE,
-                                    UNLEARN_SCRUB, UNLEARN_BS,       UNLEARN_CU};
+static const int method_values[] = {
+    UNLEARN_NONE,  UNLEARN_FT,       UNLEARN_GA,    UNLEARN_NEGGRAD_PLUS, UNLEARN_RL,
+    UNLEARN_SALUN, UNLEARN_L1SPARSE, UNLEARN_SCRUB, UNLEARN_BS,           UNLEARN_CU};
 static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
@@ -319,7 +319,8 @@ int config_applies(When w, const Config *c) {
     case W_EC_HEAD:
       return c->ec.enabled && c->ec.aux.head != AUX_HEAD_NONE;
     case W_EC_SUPCON:
-      return c->ec.enabled && (c->ec.aux.head != AUX_HEAD_NONE || c->ec.aux.summariser == AUX_SUMMARISER_CONV);
+      return c->ec.enabled &&
+             (c->ec.aux.head != AUX_HEAD_NONE || c->ec.aux.summariser == AUX_SUMMARISER_CONV);
     case W_EVAL_CKA:
       return c->eval.cka;
     case W_EVAL_KNN:
@@ -397,4 +398,3 @@ int config_num_classes(const Config *c) {
   }
   return 0;
 }
-

@@ -117,8 +117,8 @@ int pipe_unlearn(const Pipe *p, Model *u, const Model *orig, const AuxModules *m
   return rc;
 }
 
-int pipe_evaluate(const Pipe *p, EvalResult *r, Model *m, Model *orig, Model *rt,
-                  const float *mean, const float *std, Err *e) {
+int pipe_evaluate(const Pipe *p, EvalResult *r, Model *m, Model *orig, Model *rt, const float *mean,
+                  const float *std, Err *e) {
   return evaluate(r, m, orig, rt, p->d, &p->fs, mean ? mean : p->d->mean, std ? std : p->d->std,
                   &p->rs.eval, p->g, e);
 }

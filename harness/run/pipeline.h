@@ -58,8 +58,8 @@ int pipe_unlearn(const Pipe *p, Model *u, const Model *orig, const AuxModules *m
                  const UnlearnProgress *prog, Err *e);
 // The metrics of m against orig and rt (either may be NULL) with the input normalisation
 // mean, std (NULL: the data set's).
-int pipe_evaluate(const Pipe *p, EvalResult *r, Model *m, Model *orig, Model *rt,
-                  const float *mean, const float *std, Err *e);
+int pipe_evaluate(const Pipe *p, EvalResult *r, Model *m, Model *orig, Model *rt, const float *mean,
+                  const float *std, Err *e);
 // avg gap of r to the retrained model's own metrics: ref when given (a sweep keeps them beside
 // θ_rt's checkpoint), else measured now on rt (accuracies and MIA; into *own when not NULL).
 int pipe_gap(const Pipe *p, double *gap, const EvalResult *r, const EvalResult *ref, Model *rt,

@@ -119,8 +119,7 @@ static bool *items_done(Sweep *s) {
     if (done[i] || it->kind == ITEM_RUN || it->kind == ITEM_ORIGINAL_ROW) continue;
     bool used = false;
     for (int k = i + 1; k < s->n_items && !used; k++)
-      for (int d = 0; d < s->items[k].n_deps; d++)
-        used |= s->items[k].deps[d] == i && !done[k];
+      for (int d = 0; d < s->items[k].n_deps; d++) used |= s->items[k].deps[d] == i && !done[k];
     if (used) continue;
     if (it->kind == ITEM_RETRAIN) {  // it has a row of its own
       ResultRow row;

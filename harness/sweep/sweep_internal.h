@@ -5,9 +5,9 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "results.h"
-#include "pipeline.h"
 #include "runspec.h"
 #include "sweep.h"
 
