@@ -50,13 +50,31 @@ static const struct {
 // Column names an axis may not take.
 static const char *const FIXED_FIELDS[] = {"run_id", "method", "ec", "seed", "status"};
 
+// Which version of a file: another writer's replacement differs in at least one of these.
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime;
+} FileId;
+
 struct ResultsFile {
   char *path;
   ResultsSchema schema;
   int n_rows;
   int n_ok, cap_ok;
-  char **ok;  // run ids whose latest row is "ok", sorted
+  char **ok;    // run ids whose latest row is "ok", sorted
+  FileId seen;  // the version of the file n_rows and ok describe
 };
+
+static FileId file_id(const struct stat *st) {
+  return (FileId){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+}
+
+static bool same_file_id(FileId a, FileId b) {
+  return a.dev == b.dev && a.ino == b.ino && a.size == b.size &&
+         a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+}
 
 const char *results_scalar_name(int i) {
   return SCALARS[i].name;
@@ -963,6 +981,8 @@ static int note_status(ResultsFile *f, const char *id, bool ok, Err *e) {
 
 int results_open(const char *path, const ResultsSchema *expect, ResultsFile **out, Err *e) {
   *out = NULL;
+  struct stat before;  // taken first: a replacement while reading shows as a newer version
+  FileId seen = stat(path, &before) == 0 ? file_id(&before) : (FileId){0};
   ResultsTable t;
   int rc = read_table(path, &t, false, e);  // the statuses are all it needs
   if (rc) return rc;
@@ -980,6 +1000,7 @@ int results_open(const char *path, const ResultsSchema *expect, ResultsFile **ou
   if (!rc && (!f || !(f->path = strdup(path)))) rc = errf(e, ERR_RUNTIME, "out of memory");
   if (!rc) {
     f->schema = t.schema;
+    f->seen = seen;
     f->n_rows = t.n_rows;
     for (int i = 0; !rc && i < t.n_rows; i++)  // file order: the latest row decides
       rc = note_status(f, t.rows[i].run_id, results_row_ok(&t.rows[i]), e);
@@ -1023,14 +1044,16 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
   // Copy, change the copy, rename it over the file: the file is whole at every instant.
   Staging st;
   if ((rc = stage_begin(&st, f->path, e))) return rc;
+  struct stat now;
+  const bool replaced = stat(f->path, &now) != 0 || !same_file_id(file_id(&now), f->seen);
   rc = stage_copy(&st, f->path, e);
-  // Under the lock, the file as it is now: another writer may have added rows since f was read.
-  // A run already recorded ok keeps its row (an ok row is never appended twice, and a later
-  // failure of the same run does not hide it).
+  // Under the lock, the file as it is now: when another writer replaced it since f last saw it,
+  // f's view is read again from the copy. A run already recorded ok keeps its row (an ok row is
+  // never appended twice, and a later failure of the same run does not hide it).
   ResultRow *fresh = rc ? NULL : malloc(sizeof *fresh * (size_t)n);
   int m = 0;
   if (!rc && !fresh) rc = errf(e, ERR_RUNTIME, "out of memory");
-  if (!rc) rc = reload_status(f, st.tmp, e);
+  if (!rc && replaced && !(rc = reload_status(f, st.tmp, e))) f->seen = file_id(&now);
   for (int i = 0; !rc && i < n; i++)
     if (!results_is_finished(f, rows[i].run_id)) fresh[m++] = rows[i];
   if (!rc && m == 0) {
@@ -1045,6 +1068,9 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
   if (h >= 0 && H5Fclose(h) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
   h5close(fapl);
   quiet_end(q);
+  struct stat mine;  // the staged file is PATH once renamed: its version is the one f describes
+  if (!rc && fstat(st.fd, &mine) < 0)
+    rc = errf(e, ERR_RUNTIME, "%s: cannot stat: %s", st.tmp, strerror(errno));
   if (rc)
     stage_drop(&st);
   else
@@ -1053,6 +1079,7 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
     free(fresh);
     return err_context(e, "appending %d row(s)", n);
   }
+  f->seen = file_id(&mine);
   f->n_rows += m;
   for (int i = 0; !rc && i < m; i++)
     rc = note_status(f, fresh[i].run_id, results_row_ok(&fresh[i]), e);

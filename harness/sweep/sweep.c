@@ -113,22 +113,28 @@ static bool *items_done(Sweep *s) {
   }
   // A shared model that every item using it has finished with is not needed again, cached or
   // not: a finished sweep rerun without its cache trains nothing and appends no row twice.
-  // Items only depend on earlier ones, so one backward pass settles chains.
+  // Items only depend on earlier ones, so going backwards every user of an item is settled
+  // before the item itself.
+  bool *used = calloc((size_t)s->n_items + 1, sizeof(bool));
+  if (!used) {
+    free(done);
+    return NULL;
+  }
   for (int i = s->n_items - 1; i >= 0; i--) {
     const Item *it = &s->items[i];
-    if (done[i] || it->kind == ITEM_RUN || it->kind == ITEM_ORIGINAL_ROW) continue;
-    bool used = false;
-    for (int k = i + 1; k < s->n_items && !used; k++)
-      for (int d = 0; d < s->items[k].n_deps; d++) used |= s->items[k].deps[d] == i && !done[k];
-    if (used) continue;
-    if (it->kind == ITEM_RETRAIN) {  // it has a row of its own
-      ResultRow row;
-      results_row_init(&row);
-      sweep_item_row(s, i, &row);
-      if (!results_is_finished(s->results, row.run_id)) continue;
+    if (!done[i] && !used[i] && it->kind != ITEM_RUN && it->kind != ITEM_ORIGINAL_ROW) {
+      done[i] = true;
+      if (it->kind == ITEM_RETRAIN) {  // unless its own row is still to be recorded
+        ResultRow row;
+        results_row_init(&row);
+        sweep_item_row(s, i, &row);
+        done[i] = results_is_finished(s->results, row.run_id);
+      }
     }
-    done[i] = true;
+    if (!done[i])
+      for (int d = 0; d < it->n_deps; d++) used[it->deps[d]] = true;
   }
+  free(used);
   return done;
 }
 
@@ -232,9 +238,6 @@ static void on_done(void *ctx, int item, int status, const ResultRow *row, bool 
   Sweep *s = ctx;
   Err e = {0};
   double t0 = clock_now();
-  // A row already recorded as ok stays the record: a retrained model trained again because a
-  // remaining run needs it (its cache was lost) does not add its row a second time.
-  if (has_row && results_is_finished(s->results, row->run_id)) has_row = false;
   if (has_row && results_append(s->results, row, 1, &e))
     fprintf(stderr, "ecore sweep: cannot record %s: %s\n", row->run_id, e.msg);
   s->write_s += clock_now() - t0;
