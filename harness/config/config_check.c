@@ -114,9 +114,8 @@ static int check_model(const Config *c, CheckFail *f) {
     if (sum <= 0)
       return fail(f, "ec.layer_weights", "model.points", -1, "ec.layer_weights are all 0");
   }
-  RunSpec rs;
   Err e = {0};
-  if (runspec_from_config(&rs, c, &e) || aux_spec_check(&rs.unlearn.ec.aux, rs.model.arch, &e))
+  if (aux_spec_check(&c->ec.aux, c->model.arch, &e))
     return fail(f, "ec.summariser", "model.arch", -1, "%s", e.msg);
   return 0;
 }
