@@ -22,3 +22,7 @@ add_test(NAME cli_messages COMMAND sh -c
          "${ECORE_BIN} swep 2>&1; echo exit=$?; ${ECORE_BIN} -V; echo exit=$?; for c in plan sweep report merge bench eval; do ${ECORE_BIN} $c --bogus 2>&1; echo exit=$?; done")
 set_tests_properties(cli_messages PROPERTIES LABELS "unit" PASS_REGULAR_EXPRESSION
   "did you mean 'sweep'.*exit=2.*ecore [0-9.]+ .*exit=0.*plan: unknown option '--bogus' \\(see 'ecore plan --help'\\)\nexit=2\n.*sweep: unknown option '--bogus'.*\nexit=2\n.*report: unknown option '--bogus'.*\nexit=2\n.*merge: unknown option '--bogus'.*\nexit=2\n.*bench: unknown option '--bogus'.*\nexit=2\n.*eval: unknown option '--bogus'.*\nexit=2")
+
+# The one argument parser: suggestions, value forms, ranges, positional arguments, "--".
+add_test(NAME cli_parse COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh ${ECORE_BIN})
+set_tests_properties(cli_parse PROPERTIES LABELS "unit" PASS_REGULAR_EXPRESSION "all cases pass")

@@ -1,7 +1,6 @@
 // cmd_bench.c: `ecore bench`: times training steps on synthetic input and prints key=value
 // lines (images_per_s, GFLOP/s, peak memory), or the peak of cblas_sgemm with --sgemm.
 #include <cblas.h>
-#include <getopt.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,81 +67,49 @@ static int bench_sgemm(void) {
 
 typedef struct {
   Arch arch;
-  int batch, steps, warmup, ranks_per_run, width, h, w, c, classes, sgemm;
+  int batch, steps, warmup, ranks_per_run, width, h, w, c, classes;
+  bool sgemm;
 } BenchArgs;
 
+static int take_arch(void *dest, const char *name, const char *v) {
+  Arch a = arch_from_name(v);
+  if ((int)a < 0)
+    return cli_usage_error("bench", "%s %s: unknown (mlp, cnn4, resnet18, resnet50)", name, v);
+  *(Arch *)dest = a;
+  return 0;
+}
+
+static int take_size(void *dest, const char *name, const char *v) {
+  BenchArgs *a = dest;
+  char tail;
+  if (sscanf(v, "%dx%d%c", &a->h, &a->w, &tail) != 2 || a->h <= 0 || a->w <= 0)
+    return cli_usage_error("bench", "%s %s: expected HxW, e.g. 32x32", name, v);
+  return 0;
+}
+
+// Returns -1 to go on, else the exit code.
 static int parse(int argc, char **argv, BenchArgs *a) {
-  static const struct option opts[] = {
-      {"arch", 1, 0, 'a'},   {"batch", 1, 0, 'b'},         {"steps", 1, 0, 's'},
-      {"warmup", 1, 0, 'W'}, {"ranks-per-run", 1, 0, 'r'}, {"width", 1, 0, 'w'},
-      {"size", 1, 0, 'z'},   {"channels", 1, 0, 'c'},      {"classes", 1, 0, 'k'},
-      {"sgemm", 0, 0, 'g'},  {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+  enum { BIG = 1 << 30 };
   *a = (BenchArgs){.arch = ARCH_CNN4, .batch = 128, .steps = 20, .warmup = 3, .classes = 10};
-  optind = 1;
-  int o, which = 0;
-  char *end;
-  // argv[-1] is the command's own name, which getopt skips as argv[0].
-  opterr = 0;  // unknown options are reported below, as every command does
-  while ((o = getopt_long(argc + 1, argv - 1, "h", opts, &which)) != -1) {
-    long v = optarg ? strtol(optarg, &end, 10) : 0;
-    int num_ok = optarg && *optarg && *end == 0 && v > 0 && v < 1 << 30;
-    switch (o) {
-      case 'a':
-        a->arch = arch_from_name(optarg);
-        if ((int)a->arch < 0) {
-          fprintf(stderr, "ecore bench: --arch %s: unknown (mlp, cnn4, resnet18, resnet50)\n",
-                  optarg);
-          return 2;
-        }
-        break;
-      case 'z':
-        if (sscanf(optarg, "%dx%d", &a->h, &a->w) != 2 || a->h <= 0 || a->w <= 0) {
-          fprintf(stderr, "ecore bench: --size %s: expected HxW, e.g. 32x32\n", optarg);
-          return 2;
-        }
-        break;
-      case 'g':
-        a->sgemm = 1;
-        break;
-      case 'h':
-        fputs(usage_text, stdout);
-        return 1;
-      case 'b':
-      case 's':
-      case 'W':
-      case 'r':
-      case 'w':
-      case 'c':
-      case 'k':
-        if (!num_ok && !(o == 'W' && optarg && !strcmp(optarg, "0"))) {
-          fprintf(stderr, "ecore bench: --%s %s: expected a positive whole number\n",
-                  opts[which].name, optarg);
-          return 2;
-        }
-        if (o == 'b') a->batch = (int)v;
-        if (o == 's') a->steps = (int)v;
-        if (o == 'W') a->warmup = (int)v;
-        if (o == 'r') a->ranks_per_run = (int)v;
-        if (o == 'w') a->width = (int)v;
-        if (o == 'c') a->c = (int)v;
-        if (o == 'k') a->classes = (int)v;
-        break;
-      default:
-        // getopt saw argv - 1: the option at fault is argv[optind - 2]
-        return optopt ? cli_usage_error("bench", "%s needs a value", argv[optind - 2])
-                      : cli_usage_error("bench", "unknown option '%s'", argv[optind - 2]);
-    }
-  }
-  if (optind != argc + 1)
-    return cli_usage_error("bench", "unexpected argument '%s'", argv[optind - 1]);
+  const CliOpt opts[] = {
+      {"--arch", NULL, CLI_CALL, &a->arch, "A", .fn = take_arch},
+      {"--batch", NULL, CLI_INT, &a->batch, .meta = "B", .min = 1, .max = BIG},
+      {"--steps", NULL, CLI_INT, &a->steps, .meta = "S", .min = 1, .max = BIG},
+      {"--warmup", NULL, CLI_INT, &a->warmup, .meta = "W", .min = 0, .max = BIG},
+      {"--ranks-per-run", NULL, CLI_INT, &a->ranks_per_run, .meta = "R", .min = 1, .max = BIG},
+      {"--width", NULL, CLI_INT, &a->width, .meta = "N", .min = 1, .max = BIG},
+      {"--size", NULL, CLI_CALL, a, "HxW", .fn = take_size},
+      {"--channels", NULL, CLI_INT, &a->c, .meta = "C", .min = 1, .max = BIG},
+      {"--classes", NULL, CLI_INT, &a->classes, .meta = "K", .min = 2, .max = BIG},
+      {"--sgemm", NULL, CLI_SWITCH, .dest = &a->sgemm},
+  };
+  const CliSpec spec = {"bench", usage_text, NULL, opts, CLI_COUNT(opts), NULL, 0, 0, NULL};
+  int code = cli_parse(&spec, argc, argv);
+  if (code >= 0) return code;
   int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
   if (!a->h) a->h = a->w = small ? 28 : 32;
   if (!a->c) a->c = small ? 1 : 3;
-  if (a->classes < 2) {
-    fprintf(stderr, "ecore bench: --classes must be at least 2\n");
-    return 2;
-  }
-  return 0;
+  return -1;
 }
 
 static int run(const BenchArgs *a) {
@@ -229,7 +196,7 @@ static int run(const BenchArgs *a) {
 int cmd_bench(int argc, char **argv) {
   BenchArgs a;
   int rc = parse(argc, argv, &a);
-  if (rc) return rc == 1 ? 0 : rc;
+  if (rc >= 0) return rc;
   if (a.sgemm) {
     print_env();
     return bench_sgemm();

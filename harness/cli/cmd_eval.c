@@ -143,75 +143,66 @@ static int alias_of(const char *f) {
   return -1;
 }
 
-// Whether f is one of eval's own flags that take a value.
-static int own_flag(const char *f) {
-  static const char *const own[] = {"--set",     "--config", "--original",
-                                    "--retrain", "--width",  "--norm"};
-  for (size_t j = 0; j < sizeof own / sizeof *own; j++)
-    if (!strcmp(f, own[j])) return 1;
+// A flag that stands for a config key.
+static int take_alias(void *dest, const char *name, const char *v) {
+  EvalArgs *a = dest;
+  int k = alias_of(name);
+  if (add_set(a, aliases[k].key, v, aliases[k].list)) return 2;
+  if (!strncmp(aliases[k].key, "data.", 5)) a->data_given = 1;
+  if (!strncmp(aliases[k].key, "forget.", 7)) a->forget_given++, a->forget_flag = name;
   return 0;
 }
 
+// --no-cka, --no-knn, --no-mia: eval.cka, eval.knn, eval.mia = false.
+static int take_off(void *dest, const char *name, const char *v) {
+  (void)v;
+  char key[16];
+  snprintf(key, sizeof key, "eval.%s", name + 5);
+  return add_set(dest, key, "false", 0) ? 2 : 0;
+}
+
+static int take_set(void *dest, const char *name, const char *v) {
+  (void)name;
+  EvalArgs *a = dest;
+  if (a->n_sets == EVAL_MAX_SETS) return cli_usage_error("eval", "too many flags");
+  a->sets[a->n_sets++] = v;
+  a->data_given |= !strncmp(v, "data.", 5);
+  a->forget_given += !strncmp(v, "forget.", 7);
+  return 0;
+}
+
+static int take_norm(void *dest, const char *name, const char *v) {
+  if (strcmp(v, "checkpoint") && strcmp(v, "data"))
+    return cli_usage_error("eval", "%s %s: expected checkpoint or data", name, v);
+  *(int *)dest = !strcmp(v, "data");
+  return 0;
+}
+
+// Returns -1 to go on, else the exit code.
 static int parse(int argc, char **argv, EvalArgs *a) {
   memset(a, 0, sizeof *a);
-  a->gap = 1;
-  for (int i = 0; i < argc; i++) {
-    const char *f = argv[i];
-    if (f[0] != '-' || !f[1]) {
-      if (a->model)
-        return cli_usage_error("eval", "unexpected argument '%s' (one MODEL.h5 only)", f);
-      a->model = f;
-      continue;
-    }
-    static const char *const off[] = {"--no-cka", "--no-knn", "--no-mia"};
-    int k = 0;
-    while (k < 3 && strcmp(f, off[k])) k++;
-    if (k < 3) {  // eval.cka, eval.knn, eval.mia
-      char key[16];
-      snprintf(key, sizeof key, "eval.%s", f + 5);
-      if (add_set(a, key, "false", 0)) return 2;
-      continue;
-    }
-    if (!strcmp(f, "--no-gap")) {
-      a->gap = 0;
-      continue;
-    }
-    k = alias_of(f);
-    if (k < 0 && !own_flag(f)) return cli_usage_error("eval", "unknown option '%s'", f);
-    if (i + 1 >= argc) return cli_usage_error("eval", "%s needs a value", f);
-    const char *v = argv[++i];
-    if (k >= 0) {
-      if (add_set(a, aliases[k].key, v, aliases[k].list)) return 2;
-      if (!strncmp(aliases[k].key, "data.", 5)) a->data_given = 1;
-      if (!strncmp(aliases[k].key, "forget.", 7)) a->forget_given++, a->forget_flag = f;
-      continue;
-    }
-    if (!strcmp(f, "--set")) {
-      if (a->n_sets == EVAL_MAX_SETS) return cli_usage_error("eval", "too many flags");
-      a->sets[a->n_sets++] = v;
-      a->data_given |= !strncmp(v, "data.", 5);
-      a->forget_given += !strncmp(v, "forget.", 7);
-    } else if (!strcmp(f, "--config")) {
-      a->config = v;
-    } else if (!strcmp(f, "--original")) {
-      a->original = v;
-    } else if (!strcmp(f, "--retrain")) {
-      a->retrain = v;
-    } else if (!strcmp(f, "--width")) {
-      char *end;
-      long n = strtol(v, &end, 10);
-      if (!*v || *end || n < 1 || n > 1 << 16)
-        return cli_usage_error("eval", "--width %s: expected a whole number in [1, 65536]", v);
-      a->width = (int)n;
-    } else if (!strcmp(f, "--norm")) {
-      if (strcmp(v, "checkpoint") && strcmp(v, "data"))
-        return cli_usage_error("eval", "--norm %s: expected checkpoint or data", v);
-      a->norm_data = !strcmp(v, "data");
-    } else {
-      return cli_usage_error("eval", "unknown option '%s'", f);
-    }
-  }
-  if (!a->model) return cli_usage_error("eval", "needs MODEL.h5");
+  bool no_gap = false;
+  CliOpt opts[N_ALIASES + 10] = {
+      {"--set", NULL, CLI_CALL, a, "KEY=VALUE", .fn = take_set},
+      {"--config", NULL, CLI_STR, &a->config, .meta = "CONFIG.yaml"},
+      {"--original", NULL, CLI_STR, &a->original, .meta = "O.h5"},
+      {"--retrain", NULL, CLI_STR, &a->retrain, .meta = "R.h5"},
+      {"--width", NULL, CLI_INT, &a->width, .meta = "N", .min = 1, .max = 1 << 16},
+      {"--norm", NULL, CLI_CALL, &a->norm_data, "checkpoint|data", .fn = take_norm},
+      {"--no-gap", NULL, CLI_SWITCH, .dest = &no_gap},
+      {"--no-cka", NULL, CLI_CALL, a, .fn = take_off},
+      {"--no-knn", NULL, CLI_CALL, a, .fn = take_off},
+      {"--no-mia", NULL, CLI_CALL, a, .fn = take_off},
+  };
+  for (int k = 0; k < N_ALIASES; k++)
+    opts[10 + k] = (CliOpt){aliases[k].flag, NULL, CLI_CALL, a, "VALUE", .fn = take_alias};
+  CliList pos = {0};
+  const CliSpec spec = {"eval", usage_text, NULL, opts, CLI_COUNT(opts), &pos, 1, 1, "MODEL.h5"};
+  int code = cli_parse(&spec, argc, argv);
+  a->model = pos.n ? pos.v[0] : NULL;
+  a->gap = !no_gap;
+  free(pos.v);
+  if (code >= 0) return code;
   if (!a->config && !a->data_given)
     return cli_usage_error("eval",
                            "needs the data: --data NAME (or --config FILE, --set data.name=...)");
@@ -219,7 +210,7 @@ static int parse(int argc, char **argv, EvalArgs *a) {
     return cli_usage_error("eval",
                            "needs exactly one of --forget-classes, --forget-random-classes, "
                            "--forget-fraction (or --config FILE)");
-  return 0;
+  return -1;
 }
 
 // The settings the flags stand for, through the config layer: a sweep's defaults, types, ranges
@@ -378,14 +369,9 @@ done:
 }
 
 int cmd_eval(int argc, char **argv) {
-  for (int i = 0; i < argc; i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
   EvalArgs a;
   int code = parse(argc, argv, &a);
-  if (code) {
+  if (code >= 0) {
     args_free(&a);
     return code;
   }

@@ -1,5 +1,6 @@
 // cmd_merge.c: `ecore merge OUT.h5 IN.h5...`: joins the results files of a sharded sweep.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -19,26 +20,23 @@ static const char *usage_text =
     "1 I/O error.\n";
 
 int cmd_merge(int argc, char **argv) {
-  for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
-    if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      return cli_usage_error("merge", "unknown option '%s'", argv[i]);
-    }
-  }
-  if (argc < 2) {
-    fprintf(stderr, "ecore merge: needs OUT.h5 and at least one IN.h5\n\n%s", usage_text);
-    return 2;
+  CliList pos = {0};
+  const CliSpec spec = {
+      "merge", usage_text, NULL, NULL, 0, &pos, 2, -1, "OUT.h5 and at least one IN.h5"};
+  int code = cli_parse(&spec, argc, argv);
+  if (code >= 0) {
+    free(pos.v);
+    return code;
   }
   Err e = {0};
-  int rows = 0;
-  const char *const *inputs = (const char *const *)argv + 1;
-  if (results_merge(argv[0], inputs, argc - 1, &rows, &e)) {
+  int rows = 0, n_in = pos.n - 1;
+  if (results_merge(pos.v[0], pos.v + 1, n_in, &rows, &e)) {
     fprintf(stderr, "ecore merge: %s\n", e.msg);
-    return e.code == ERR_CONFIG ? 2 : 1;
+    code = e.code == ERR_CONFIG ? 2 : 1;
+  } else {
+    printf("merged %d runs from %d file%s into %s\n", rows, n_in, n_in == 1 ? "" : "s", pos.v[0]);
+    code = 0;
   }
-  printf("merged %d runs from %d file%s into %s\n", rows, argc - 1, argc == 2 ? "" : "s", argv[0]);
-  return 0;
+  free(pos.v);
+  return code;
 }

@@ -88,44 +88,31 @@ static void print_plan(FILE *f, const Plan *p) {
 }
 
 int cmd_plan(int argc, char **argv) {
-  const char *path = NULL;
-  int explain = 0, yaml = 0, n_sets = 0;
-  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-  if (!sets) return 1;
-  int rc = 0;
-  for (int i = 0; i < argc && !rc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      fputs(usage_text, stdout);
-      free(sets);
-      return 0;
-    } else if (!strcmp(a, "--explain"))
-      explain = 1;
-    else if (!strcmp(a, "--yaml"))
-      yaml = 1;
-    else if (!strcmp(a, "--set")) {
-      if (i + 1 == argc)
-        rc = cli_usage_error("plan", "%s needs KEY=VALUE", a);
-      else
-        sets[n_sets++] = argv[++i];
-    } else if (!strncmp(a, "--set=", 6))
-      sets[n_sets++] = a + 6;
-    else if (a[0] == '-' && a[1])
-      rc = cli_usage_error("plan", "unknown option '%s'", a);
-    else if (path)
-      rc = cli_usage_error("plan", "one CONFIG only; '%s' is a second one", a);
-    else
-      path = a;
+  bool explain = false, yaml = false;
+  CliList sets = {0}, pos = {0};
+  const CliOpt opts[] = {
+      {"--explain", NULL, CLI_SWITCH, .dest = &explain},
+      {"--yaml", NULL, CLI_SWITCH, .dest = &yaml},
+      {"--set", NULL, CLI_LIST, &sets, .meta = "KEY=VALUE"},
+  };
+  const CliSpec spec = {"plan", usage_text, NULL, opts, CLI_COUNT(opts), &pos, 0, 1, "CONFIG"};
+  int rc = cli_parse(&spec, argc, argv);
+  const char *path = pos.n ? pos.v[0] : NULL;
+  free(pos.v);
+  if (rc >= 0) {
+    free(sets.v);
+    return rc;
   }
-  if (!rc && explain) {
+  rc = 0;
+  if (explain) {
     config_explain(stdout);
-  } else if (!rc && !path) {
-    rc = cli_usage_error("plan", "%s", "missing CONFIG");
-  } else if (!rc) {
+  } else if (!path) {
+    rc = cli_usage_error("plan", "missing CONFIG");
+  } else {
     Err e = {0};
     ConfigFile *cf = NULL;
     Plan *p = NULL;
-    if (config_load(&cf, path, NULL, n_sets, sets, &e) || plan_expand(&p, cf, &e)) {
+    if (config_load(&cf, path, NULL, sets.n, sets.v, &e) || plan_expand(&p, cf, &e)) {
       fprintf(stderr, "%s\n", e.msg);
       rc = e.code == ERR_CONFIG ? 2 : 1;
     } else if (yaml) {
@@ -136,7 +123,7 @@ int cmd_plan(int argc, char **argv) {
     plan_free(p);
     config_free(cf);
   }
-  free(sets);
+  free(sets.v);
   if (!rc && (fflush(stdout) || ferror(stdout))) {
     fprintf(stderr, "ecore plan: cannot write the listing\n");
     rc = 1;

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "claims.h"
@@ -37,38 +38,38 @@ static const char *usage_text =
     "results file; 1 I/O error or a file with no runs yet; 5 --claims-strict and a claim\n"
     "fails.\n";
 
+static void print_rules(FILE *f) {
+  fprintf(f, "\nHow --claims checks the claims:\n%s", results_claims_rules());
+}
+
+static int take_format(void *dest, const char *name, const char *v) {
+  if (!strcmp(v, "md") || !strcmp(v, "markdown"))
+    *(ReportFormat *)dest = REPORT_MARKDOWN;
+  else if (!strcmp(v, "csv"))
+    *(ReportFormat *)dest = REPORT_CSV;
+  else
+    return cli_usage_error("report", "%s is md or csv, not '%s'", name, v);
+  return 0;
+}
+
 int cmd_report(int argc, char **argv) {
-  const char *file = NULL, *plots = NULL;
+  const char *plots = NULL;
   ReportFormat fmt = REPORT_MARKDOWN;
   bool claims = false, strict = false;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("%s\nHow --claims checks the claims:\n%s", usage_text, results_claims_rules());
-      return 0;
-    } else if (!strcmp(a, "--claims") || !strcmp(a, "--claims-strict")) {
-      claims = true;
-      strict |= !strcmp(a, "--claims-strict");
-    } else if (!strcmp(a, "--format") || !strcmp(a, "--plots")) {
-      if (i + 1 == argc) return cli_usage_error("report", "%s needs a value", a);
-      const char *v = argv[++i];
-      if (!strcmp(a, "--plots"))
-        plots = v;
-      else if (!strcmp(v, "md") || !strcmp(v, "markdown"))
-        fmt = REPORT_MARKDOWN;
-      else if (!strcmp(v, "csv"))
-        fmt = REPORT_CSV;
-      else
-        return cli_usage_error("report", "--format is md or csv, not '%s'", v);
-    } else if (a[0] == '-' && a[1] != '\0') {
-      return cli_usage_error("report", "unknown option '%s'", a);
-    } else if (file) {
-      return cli_usage_error("report", "one results file only ('%s' is extra)", a);
-    } else {
-      file = a;
-    }
-  }
-  if (!file) return cli_usage_error("report", "needs a results file");
+  CliList pos = {0};
+  const CliOpt opts[] = {
+      {"--format", NULL, CLI_CALL, &fmt, "md|csv", .fn = take_format},
+      {"--plots", NULL, CLI_STR, &plots, .meta = "DIR"},
+      {"--claims", NULL, CLI_SWITCH, .dest = &claims},
+      {"--claims-strict", NULL, CLI_SWITCH, .dest = &strict},
+  };
+  const CliSpec spec = {"report", usage_text, print_rules, opts,          CLI_COUNT(opts),
+                        &pos,     1,          1,           "results file"};
+  int code = cli_parse(&spec, argc, argv);
+  const char *file = pos.n ? pos.v[0] : NULL;
+  free(pos.v);
+  if (code >= 0) return code;
+  claims |= strict;
 
   Err e = {0};
   ResultsTable t;

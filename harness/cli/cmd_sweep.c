@@ -51,54 +51,31 @@ static int parse_shard(const char *s, int *i, int *n) {
   return 0;
 }
 
+static int take_shard(void *dest, const char *name, const char *v) {
+  SweepArgs *a = dest;
+  if (parse_shard(v, &a->shard_i, &a->shard_n))
+    return cli_usage_error("sweep", "%s %s: expected I/N with 0 <= I < N", name, v);
+  return 0;
+}
+
 int cmd_sweep(int argc, char **argv) {
   SweepArgs a = {.stop_flag = &stop_requested};
-  const char **sets = calloc((size_t)argc + 1, sizeof(char *));
-  int n_sets = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *arg = argv[i], *val = NULL;
-    int takes = !strcmp(arg, "--out") || !strcmp(arg, "--shard") || !strcmp(arg, "--set");
-    if (takes) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "ecore sweep: %s needs a value\n", arg);
-        free(sets);
-        return 2;
-      }
-      val = argv[++i];
-    }
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-      fputs(usage_text, stdout);
-      free(sets);
-      return 0;
-    } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
-      a.quiet = true;
-    } else if (!strcmp(arg, "--out")) {
-      a.out = val;
-    } else if (!strcmp(arg, "--set")) {
-      sets[n_sets++] = val;
-    } else if (!strncmp(arg, "--set=", 6)) {
-      sets[n_sets++] = arg + 6;
-    } else if (!strcmp(arg, "--shard")) {
-      if (parse_shard(val, &a.shard_i, &a.shard_n)) {
-        fprintf(stderr, "ecore sweep: --shard %s: expected I/N with 0 <= I < N\n", val);
-        free(sets);
-        return 2;
-      }
-    } else if (arg[0] == '-' || a.config_path) {
-      free(sets);
-      return arg[0] == '-'
-                 ? cli_usage_error("sweep", "unknown option '%s'", arg)
-                 : cli_usage_error("sweep", "unexpected argument '%s' (one CONFIG only)", arg);
-    } else {
-      a.config_path = arg;
-    }
+  CliList sets = {0}, pos = {0};
+  const CliOpt opts[] = {
+      {"--out", NULL, CLI_STR, &a.out, .meta = "FILE.h5"},
+      {"--shard", NULL, CLI_CALL, &a, "I/N", .fn = take_shard},
+      {"--set", NULL, CLI_LIST, &sets, .meta = "KEY=VALUE"},
+      {"--quiet", "-q", CLI_SWITCH, .dest = &a.quiet},
+  };
+  const CliSpec spec = {"sweep", usage_text, NULL, opts, CLI_COUNT(opts), &pos, 1, 1, "CONFIG"};
+  int code = cli_parse(&spec, argc, argv);
+  a.config_path = pos.n ? pos.v[0] : NULL;
+  free(pos.v);
+  if (code >= 0) {
+    free(sets.v);
+    return code;
   }
-  if (!a.config_path) {
-    fprintf(stderr, "ecore sweep: missing CONFIG\n\n%s", usage_text);
-    free(sets);
-    return 2;
-  }
-  a.sets = sets, a.n_sets = n_sets;
+  a.sets = sets.v, a.n_sets = sets.n;
   // Before MPI starts: a signal that arrives during a slow start must not kill the process.
   signal(SIGUSR1, on_signal);
   signal(SIGTERM, on_signal);
@@ -106,6 +83,6 @@ int cmd_sweep(int argc, char **argv) {
   MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
   int rc = sweep_main(&a);
   MPI_Finalize();
-  free(sets);
+  free(sets.v);
   return rc;
 }

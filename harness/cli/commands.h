@@ -2,8 +2,7 @@
 // process exit code (0 success, 1 runtime error, 2 usage or config error, 3 some runs failed).
 #pragma once
 
-// Prints "ecore CMD: message (see 'ecore CMD --help')" to stderr; returns 2 (a usage error).
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "cli.h"  // cli_parse, cli_usage_error
 
 int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
