@@ -79,11 +79,17 @@ static int check_inputs(const ResultsTable *t, const char *const *inputs, int n,
 }
 
 // The schema of the output: the first input's, with the reference axes of the first input that
-// names them (an input from before reference_axes does not).
+// names them (an input from before reference_axes does not), and the axis types of the first
+// that has them.
 static ResultsSchema merged_schema(const ResultsTable *t, int n) {
   ResultsSchema s = t[0].schema;
   for (int i = 0; i < n && !s.has_reference_axes; i++)
     if (t[i].schema.has_reference_axes) s = t[i].schema;
+  for (int i = 0; i < n && !s.has_axis_types; i++)  // types: from any input that has them
+    if (t[i].schema.has_axis_types) {
+      s.has_axis_types = true;
+      memcpy(s.axis_type, t[i].schema.axis_type, sizeof s.axis_type);
+    }
   return s;
 }
 

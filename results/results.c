@@ -72,8 +72,8 @@ static FileId file_id(const struct stat *st) {
 }
 
 static bool same_file_id(FileId a, FileId b) {
-  return a.dev == b.dev && a.ino == b.ino && a.size == b.size &&
-         a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+  return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime.tv_sec == b.mtime.tv_sec &&
+         a.mtime.tv_nsec == b.mtime.tv_nsec;
 }
 
 const char *results_scalar_name(int i) {
@@ -90,6 +90,12 @@ const char *results_curve_title(int i) {
 }
 const double *results_row_curve(const ResultRow *row, int i) {
   return (const double *)((const char *)row + CURVES[i].offset);
+}
+
+static const char *const TYPE_NAMES[] = {"string", "bool", "int", "float"};
+
+const char *results_type_name(ResultsType t) {
+  return TYPE_NAMES[t];
 }
 
 // ---------------------------------------------------------------- rows and schema
@@ -336,6 +342,94 @@ static hid_t runs_type(const ResultsSchema *s, bool file) {
   return t;
 }
 
+int results_row_fields(const ResultsSchema *s, ResultsField *fields, int *n, Err *e) {
+  hid_t t = runs_type(s, false);
+  int m = H5Tget_nmembers(t), rc = 0;
+  *n = 0;
+  if (m + RESULTS_N_CURVES * s->n_points > RESULTS_MAX_FIELDS)
+    rc = errf(e, ERR_RUNTIME, "a row has %d fields (at most %d)",
+              m + RESULTS_N_CURVES * s->n_points, RESULTS_MAX_FIELDS);
+  for (int i = 0; !rc && i < m; i++) {
+    ResultsField *f = &fields[(*n)++];
+    char *name = H5Tget_member_name(t, (unsigned)i);
+    hid_t mt = H5Tget_member_type(t, (unsigned)i);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->offset = H5Tget_member_offset(t, (unsigned)i);
+    f->size = H5Tget_size(mt);
+    f->axis = axis_index(s, name);
+    f->is_signed = false;
+    switch (H5Tget_class(mt)) {
+      case H5T_STRING:
+        f->type = RESULTS_TEXT;
+        break;
+      case H5T_INTEGER:
+        f->type = RESULTS_INT;
+        f->is_signed = H5Tget_sign(mt) == H5T_SGN_2;
+        break;
+      case H5T_FLOAT:
+        f->type = RESULTS_FLOAT;
+        break;
+      default:
+        rc = errf(e, ERR_RUNTIME, "/runs field '%s' is neither text nor a number", name);
+    }
+    if (!rc && f->type != RESULTS_TEXT && f->size != 1 && f->size != 2 && f->size != 4 &&
+        f->size != 8)
+      rc = errf(e, ERR_RUNTIME, "/runs field '%s' is a number of %zu bytes", name, f->size);
+    if (!rc && f->type == RESULTS_FLOAT && f->size != 4 && f->size != 8)
+      rc = errf(e, ERR_RUNTIME, "/runs field '%s' is a float of %zu bytes", name, f->size);
+    H5free_memory(name);
+    h5close(mt);
+  }
+  h5close(t);
+  for (int c = 0; !rc && c < RESULTS_N_CURVES; c++)
+    for (int p = 0; p < s->n_points; p++) {
+      ResultsField *f = &fields[(*n)++];
+      snprintf(f->name, sizeof f->name, "%s.%s", CURVES[c].name, s->points[p]);
+      f->type = RESULTS_FLOAT, f->axis = -1, f->is_signed = false;
+      f->offset = CURVES[c].offset + (size_t)p * sizeof(double);
+      f->size = sizeof(double);
+    }
+  return rc;
+}
+
+const char *results_field_text(const ResultRow *row, const ResultsField *f) {
+  return (const char *)row + f->offset;
+}
+
+long long results_field_int(const ResultRow *row, const ResultsField *f) {
+  const char *p = (const char *)row + f->offset;
+  if (f->is_signed) switch (f->size) {
+      case 1:
+        return *(const int8_t *)p;
+      case 2:
+        return *(const int16_t *)p;
+      case 4:
+        return *(const int32_t *)p;
+      default:
+        return *(const int64_t *)p;
+    }
+  switch (f->size) {
+    case 1:
+      return *(const uint8_t *)p;
+    case 2:
+      return *(const uint16_t *)p;
+    case 4:
+      return *(const uint32_t *)p;
+    default:
+      return (long long)*(const uint64_t *)p;
+  }
+}
+
+unsigned long long results_field_uint(const ResultRow *row, const ResultsField *f) {
+  if (f->is_signed || f->size < 8) return (unsigned long long)results_field_int(row, f);
+  return *(const uint64_t *)((const char *)row + f->offset);
+}
+
+double results_field_float(const ResultRow *row, const ResultsField *f) {
+  const char *p = (const char *)row + f->offset;
+  return f->size == 4 ? *(const float *)p : *(const double *)p;
+}
+
 static int attr_write_str(hid_t obj, const char *name, const char *value, const char *path,
                           Err *e) {
   hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR), a = -1;
@@ -499,6 +593,42 @@ static int read_reference_axes(hid_t f, ResultsSchema *s, const char *path, Err 
   return 0;
 }
 
+// The type of each axis, by name in column order, as attribute axis_types.
+static int write_axis_types(hid_t f, const ResultsSchema *s, const char *path, Err *e) {
+  char names[RESULTS_MAX_AXES][RESULTS_NAME_LEN];
+  for (int i = 0; i < s->n_axes; i++)
+    snprintf(names[i], RESULTS_NAME_LEN, "%s", TYPE_NAMES[s->axis_type[i]]);
+  return attr_write_names(f, "axis_types", &names[0][0], s->n_axes, RESULTS_NAME_LEN, path, e);
+}
+
+// Sets s->axis_type from attribute axis_types (after the axes are read); a file without it
+// leaves has_axis_types false.
+static int read_axis_types(hid_t f, ResultsSchema *s, const char *path, Err *e) {
+  s->has_axis_types = false;
+  htri_t has = H5Aexists(f, "axis_types");
+  if (has < 0) return h5fail(e, path, "cannot look for attribute 'axis_types'");
+  if (!has) return 0;
+  char names[RESULTS_MAX_AXES][RESULTS_NAME_LEN];
+  int n = 0;
+  int rc = attr_read_names(f, "axis_types", &names[0][0], &n, RESULTS_MAX_AXES, RESULTS_NAME_LEN,
+                           path, e);
+  if (rc) return rc;
+  if (n != s->n_axes)
+    return errf(e, ERR_RUNTIME, "%s: attribute 'axis_types' has %d names for %d axes", path, n,
+                s->n_axes);
+  for (int i = 0; i < n; i++) {
+    int t = 0;
+    while (t < 4 && strcmp(names[i], TYPE_NAMES[t])) t++;
+    if (t == 4)
+      return errf(e, ERR_RUNTIME,
+                  "%s: attribute 'axis_types': '%s' (axis '%s') is not string, bool, int or float",
+                  path, names[i], s->axes[i]);
+    s->axis_type[i] = (ResultsType)t;
+  }
+  s->has_axis_types = true;
+  return 0;
+}
+
 // ---------------------------------------------------------------- file contents
 
 static void utc_now(char *buf, size_t n) {
@@ -544,6 +674,7 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
   if (!rc) rc = attr_write_str(f, "merged_from", m->merged_from, path, e);
   if (!rc) rc = attr_write_names(f, "axes", &s->axes[0][0], s->n_axes, RESULTS_NAME_LEN, path, e);
   if (!rc && s->has_reference_axes) rc = write_reference_axes(f, s, path, e);
+  if (!rc && s->has_axis_types) rc = write_axis_types(f, s, path, e);
   if (rc) return rc;
 
   hid_t g = H5Gcreate2(f, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -784,6 +915,7 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
     rc = attr_read_names(f, "axes", &t->schema.axes[0][0], &t->schema.n_axes, RESULTS_MAX_AXES,
                          RESULTS_NAME_LEN, path, e);
   if (!rc) rc = read_reference_axes(f, &t->schema, path, e);
+  if (!rc) rc = read_axis_types(f, &t->schema, path, e);
   if (!rc && (d = H5Dopen2(f, CURVES[0].name, H5P_DEFAULT)) < 0)
     rc = errf(e, ERR_RUNTIME, "%s: dataset /%s is missing", path, CURVES[0].name);
   if (!rc)

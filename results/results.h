@@ -33,10 +33,13 @@
 //                    hosts, shard ("I/N" or ""), axes (names, in column order),
 //                    merged_from (input files of a merge, or ""), and reference_axes (the
 //                    axes that determine the retrained reference model, in column order; a
-//                    subset of axes, possibly empty). Attributes and /config are
+//                    subset of axes, possibly empty), axis_types (the type of each axis's
+//                    values, in column order: "bool", "int", "float" or "string"; lists
+//                    are strings of their YAML text, "[3, 8]"). Attributes and /config are
 //                    variable-length UTF-8 strings (h5py gives str), numbers int32. Files
 //                    written before reference_axes existed (still schema_version 1) lack it:
 //                    the report then takes the axes under data., model., train. and forget.
+//                    Files written before axis_types existed lack it (readers then infer).
 //
 // Duplicates: a run that failed is rerun on resume and appends a new row with the same run_id;
 // the latest row of a run_id wins (pandas: df.drop_duplicates("run_id", keep="last")). Runs
@@ -73,6 +76,10 @@ enum {
   RESULTS_PHASE_LEN = 32,  // a trace entry's phase name
 };
 
+// The type of a value: an axis's, or a field's of /runs (results_row_fields).
+typedef enum { RESULTS_TEXT, RESULTS_BOOL, RESULTS_INT, RESULTS_FLOAT } ResultsType;
+const char *results_type_name(ResultsType t);  // "string", "bool", "int", "float"
+
 // What must match for a resume or a merge.
 typedef struct {
   char sweep_id[RESULTS_SWEEP_ID_LEN];
@@ -86,6 +93,11 @@ typedef struct {
   // names (results/groups.c, legacy_reference_axis).
   bool has_reference_axes;
   bool reference_axis[RESULTS_MAX_AXES];
+  // The type of each axis's values (its config key's), for readers that want typed columns:
+  // axis_type[i] for axes[i]. has_axis_types false: not known (a file written before files
+  // said so); readers then take the axis's config key's type, or the text.
+  bool has_axis_types;
+  ResultsType axis_type[RESULTS_MAX_AXES];
 } ResultsSchema;
 
 // Provenance written once, when the file is created. NULL strings are stored as "".
@@ -175,6 +187,29 @@ enum { RESULTS_N_CURVES = 3 };
 const char *results_curve_name(int i);
 const double *results_row_curve(const ResultRow *row, int i);
 const char *results_curve_title(int i);  // e.g. "linear CKA to the original model"
+
+// Every value a row holds, in column order: the fields of /runs as the file stores them (run_id,
+// method, ec, seed, status, the axes, the scalar metrics, and any field added to /runs), then
+// the per-point metrics as "cka_original.layer1", ... (curve by curve, point by point). Made
+// from the /runs record type itself, so that a reader going through this list (ecore export)
+// shows a new field without knowing it. The trace is not a field.
+enum { RESULTS_MAX_FIELDS = 64 + RESULTS_N_CURVES * RESULTS_MAX_POINTS };
+typedef struct {
+  char name[2 * RESULTS_NAME_LEN];
+  ResultsType type;  // RESULTS_TEXT, RESULTS_INT or RESULTS_FLOAT (a row stores no bool)
+  int axis;          // the axis's index in the schema, or -1
+  size_t offset;     // in ResultRow
+  size_t size;       // bytes: the text's capacity, or the number's size
+  bool is_signed;    // an integer's
+} ResultsField;
+// Fills fields[*n]; ERR_RUNTIME when /runs has a field of another kind or there are more than
+// RESULTS_MAX_FIELDS.
+int results_row_fields(const ResultsSchema *s, ResultsField *fields, int *n, Err *e);
+// A field's value in a row: the text (RESULTS_TEXT), or the number.
+const char *results_field_text(const ResultRow *row, const ResultsField *f);
+long long results_field_int(const ResultRow *row, const ResultsField *f);  // a signed integer
+unsigned long long results_field_uint(const ResultRow *row, const ResultsField *f);  // unsigned
+double results_field_float(const ResultRow *row, const ResultsField *f);
 
 // ---- writing a sweep's file
 // Creates PATH with no rows; ERR_CONFIG if it exists.
