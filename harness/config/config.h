@@ -212,7 +212,9 @@ void config_set(Config *c, int key, const CfgValue *v);
 int config_value_equal(KeyType t, const CfgValue *a, const CfgValue *b);
 // Writes a value as YAML flow text ("0.7", "[3, 8]", "mnist", "\"a b\"").
 void config_format_value(FILE *f, int key, const CfgValue *v);
-// The same, into buf (truncated to size).
+// The shortest decimal that reads back as the same double ("0.1", "1e-05"), in buf.
+const char *config_double_text(double x, char buf[40]);
+// config_format_value into buf (truncated to size).
 const char *config_value_text(int key, const CfgValue *v, char *buf, size_t size);
 // A key's range in words: "> 0", ">= 1", "in [0, 1)".
 void config_range_text(const KeySpec *k, char *buf, size_t size);

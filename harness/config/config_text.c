@@ -9,14 +9,17 @@
 // ---------------------------------------------------------------------------------------------
 // values
 
-// The shortest decimal that reads back as the same double.
-static void put_double(FILE *f, double x) {
-  char buf[40];
+const char *config_double_text(double x, char buf[40]) {
   for (int p = 1; p <= 17; p++) {
-    snprintf(buf, sizeof buf, "%.*g", p, x);
+    snprintf(buf, 40, "%.*g", p, x);
     if (strtod(buf, NULL) == x) break;
   }
-  fputs(buf, f);
+  return buf;
+}
+
+static void put_double(FILE *f, double x) {
+  char buf[40];
+  fputs(config_double_text(x, buf), f);
 }
 
 static int looks_typed(const char *s) {

@@ -173,6 +173,7 @@ typedef struct {
   // Data locations already checked on disk (pointers into the config's memory).
   const void *checked[8][3];
   int n_checked;
+  int check_paths;
   Err *e;
 } Expander;
 
@@ -345,7 +346,7 @@ static int expand_one(Expander *x, int source, uint64_t combo) {
     return 0;
   }
   CheckFail f;
-  if (config_check(&c, need_path_check(x, &c), &f)) {
+  if (config_check(&c, x->check_paths && need_path_check(x, &c), &f)) {
     x->n_checked = 0;  // the failed location must not count as checked
     return run_error(x, source, combo, &f);
   }
@@ -409,11 +410,15 @@ static int expand(Expander *x) {
 }
 
 int plan_expand(Plan **out, const ConfigFile *cf, Err *e) {
+  return plan_expand_paths(out, cf, 1, e);
+}
+
+int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e) {
   *out = NULL;
   Plan *p = calloc(1, sizeof *p);
   if (!p) return oom(e);
   p->cf = cf;
-  Expander x = {.p = p, .base = &cf->base, .e = e};
+  Expander x = {.p = p, .base = &cf->base, .check_paths = check_paths, .e = e};
   int rc = expand(&x);
   idmap_free(&x.run_ids);
   idmap_free(&x.job_ids);

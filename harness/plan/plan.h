@@ -47,6 +47,9 @@ typedef struct {
 // Expands cf into runs and jobs, checking every run (config_check, paths included). Errors
 // point at the value at fault: FILE:LINE:COL, or the --set argument.
 int plan_expand(Plan **out, const ConfigFile *cf, Err *e);
+// The same, checking paths (that the data files exist) only when check_paths: a results file's
+// stored config expands to its runs anywhere, its data elsewhere or gone (ecore export).
+int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e);
 void plan_free(Plan *p);
 // The resolved config of run i (seed included).
 void plan_run_config(const Plan *p, int i, Config *out);
