@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"bench", cmd_bench, "time training steps on synthetic input"},
     {"merge", cmd_merge, "merge the results files of a sharded sweep"},
     {"report", cmd_report, "tables and plots of a results file"},
+    {"export", cmd_export, "a results file as CSV or JSON lines, one line per run"},
     {"eval", cmd_eval, "evaluate a checkpoint against an original and a retrained model"},
     {"help", NULL, "this page"},
 };

@@ -7,6 +7,7 @@
 
 #include "blas_info.h"
 #include "clock.h"
+#include "export.h"
 #include "scheduler.h"
 #include "sweep_internal.h"
 
@@ -172,9 +173,11 @@ static void make_schema(Sweep *s) {
   // An axis determines the retrained reference model when it determines the original model or
   // the forget set: the report compares a run with the retrain runs that agree on those.
   sc->has_reference_axes = true;
+  sc->has_axis_types = true;  // the type of each axis's key, for readers of the file
   for (int k = 0; k < s->plan->n_columns && k < RESULTS_MAX_AXES; k++) {
     const KeySpec *key = &config_schema[s->plan->columns[k]];
     sc->reference_axis[sc->n_axes] = (key->flags & (J_ORIGINAL | J_FORGET)) != 0;
+    sc->axis_type[sc->n_axes] = export_key_type(s->plan->columns[k]);
     snprintf(sc->axes[sc->n_axes++], RESULTS_NAME_LEN, "%s", key->key);
   }
   // The longest list of points among the runs' architectures (mlp has two).
