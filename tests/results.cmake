@@ -16,3 +16,11 @@ ecore_test_exe(test_claims SOURCES test_claims.c LIBS ecore_results)
 add_test(NAME claims_unit COMMAND test_claims)
 add_test(NAME claims_cli COMMAND test_claims --cli $<TARGET_FILE:ecore>)
 set_tests_properties(claims_unit claims_cli PROPERTIES LABELS "unit" TIMEOUT 300)
+
+# `ecore export` and scripts/ecore_results.py on a real tiny sweep's file, value for value
+# (harness/export/, harness/cli/cmd_export.c); needs /usr/bin/python3 with h5py and pandas.
+add_test(NAME results_export
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_export.py $<TARGET_FILE:ecore>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml)
+set_tests_properties(results_export PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77 TIMEOUT 300
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
