@@ -1,12 +1,13 @@
 // cmd_export.c: `ecore export FILE.h5 [--format csv|jsonl] [--output PATH]`.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "export.h"
 
 static const char *usage_text =
-    "usage: ecore export FILE.h5 [--format csv|jsonl] [--output PATH]\n"
+    "usage: ecore export FILE.h5 [--format csv|jsonl] [--output|-o PATH]\n"
     "\n"
     "Writes the results of a sweep as one line per run (the latest row of each run id, sorted\n"
     "by run id), for pandas, R or a spreadsheet. Columns: run_id, method, ec, seed, status,\n"
@@ -20,7 +21,7 @@ static const char *usage_text =
     "  --format csv    a header line, then one line per run (default); NaN and values that\n"
     "                  do not apply are empty cells\n"
     "  --format jsonl  one JSON object per line; NaN and values that do not apply are null\n"
-    "  --output PATH   write to PATH (replaced whole, never left half written) instead of\n"
+    "  --output, -o PATH  write to PATH (replaced whole, never left half written) instead of\n"
     "                  stdout\n"
     "\n"
     "The settings are recomputed from the config the file stores: when this ecore no longer\n"
@@ -30,34 +31,30 @@ static const char *usage_text =
     "Exit codes: 0 done; 2 bad arguments, not an ecore results file, or --output naming the\n"
     "results file; 1 I/O error.\n";
 
+static int take_format(void *dest, const char *name, const char *v) {
+  if (!strcmp(v, "csv"))
+    *(ExportFormat *)dest = EXPORT_CSV;
+  else if (!strcmp(v, "jsonl"))
+    *(ExportFormat *)dest = EXPORT_JSONL;
+  else
+    return cli_usage_error("export", "%s is csv or jsonl, not '%s'", name, v);
+  return 0;
+}
+
 int cmd_export(int argc, char **argv) {
-  const char *file = NULL, *output = NULL;
+  const char *output = NULL;
   ExportFormat fmt = EXPORT_CSV;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    } else if (!strcmp(a, "--format") || !strcmp(a, "--output")) {
-      if (i + 1 == argc) return cli_usage_error("export", "%s needs a value", a);
-      const char *v = argv[++i];
-      if (!strcmp(a, "--output"))
-        output = v;
-      else if (!strcmp(v, "csv"))
-        fmt = EXPORT_CSV;
-      else if (!strcmp(v, "jsonl"))
-        fmt = EXPORT_JSONL;
-      else
-        return cli_usage_error("export", "--format is csv or jsonl, not '%s'", v);
-    } else if (a[0] == '-' && a[1] != '\0') {
-      return cli_usage_error("export", "unknown option '%s'", a);
-    } else if (file) {
-      return cli_usage_error("export", "one results file only ('%s' is extra)", a);
-    } else {
-      file = a;
-    }
-  }
-  if (!file) return cli_usage_error("export", "needs a results file");
+  CliList pos = {0};
+  const CliOpt opts[] = {
+      {"--format", NULL, CLI_CALL, &fmt, "csv|jsonl", .fn = take_format},
+      {"--output", "-o", CLI_STR, &output, .meta = "PATH"},
+  };
+  const CliSpec spec = {"export", usage_text, NULL, opts,          CLI_COUNT(opts),
+                        &pos,     1,          1,    "results file"};
+  int code = cli_parse(&spec, argc, argv);
+  const char *file = pos.n ? pos.v[0] : NULL;
+  free(pos.v);
+  if (code >= 0) return code;
 
   Err e = {0};
   ExportInfo info;
