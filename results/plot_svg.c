@@ -1,212 +1,225 @@
-// plot_svg.c: one self-contained SVG per per-point metric: x = supervision point, y in [0,1],
-// one line per (method, ec), the mean over its finished runs (all seeds and grid values).
-// A method keeps its colour; with EC the line is solid, without it dashed; the original and
-// retrained models are dotted references.
+// plot_svg.c: `ecore report --plots DIR`: the series (one per group of runs that differ only
+// by seed: method × EC × grid values, never averaged across grid values), their styles, the
+// legend table, and the five figures:
+//   cka_original.svg, cka_retrain.svg, knn_forget_acc.svg   per supervision point (plot_points.c)
+//   tradeoff_test_retain_acc.svg, tradeoff_cka_original.svg  one marker per group (plot_tradeoff.c)
+//
+// Styles: group k (in the report's order, references left out) gets colour k mod 9 and marker
+// k mod 5, so up to 45 groups look different; with EC its markers are filled and its line solid,
+// without EC hollow and dashed. The retrained model is a black star on a solid line, the
+// original a grey hollow square on a dotted line; both are drawn last, on top.
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "results.h"
-#include "results_internal.h"
-
-enum { WIDTH = 800, PLOT_X0 = 80, PLOT_X1 = 560, PLOT_Y0 = 70, PLOT_Y1 = 400, LEGEND_X = 585 };
+#include "plot.h"
 
 static const char *const PALETTE[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                      "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+                                      "#8c564b", "#e377c2", "#bcbd22", "#17becf"};
+enum { N_COLORS = sizeof PALETTE / sizeof *PALETTE, N_GROUP_MARKERS = 5 };
 
-typedef struct {
-  const ResultRow *key;  // method and ec
-  int color;
-} Line;
-
-static int method_rank(const char *m) {
-  return groups_method_rank(m, false);
+static bool is_reference(const Group *g) {
+  return groups_method_rank(g->key->method, false) < 2;
 }
 
-static int cmp_line(const Line *a, const Line *b) {
-  int c = method_rank(a->key->method) - method_rank(b->key->method);
-  if (!c) c = strcmp(a->key->method, b->key->method);
-  return c ? c : a->key->ec - b->key->ec;
+static bool same_method_ec(const ResultRow *a, const ResultRow *b) {
+  return a->ec == b->ec && !strcmp(a->method, b->method);
 }
 
-// The distinct (method, ec) of the ok rows, sorted, each with its method's colour.
-static int find_lines(const ResultsTable *t, const int *rows, int n, Line *lines) {
-  int n_lines = 0;
-  for (int i = 0; i < n; i++) {
-    const ResultRow *r = &t->rows[rows[i]];
-    if (!results_row_ok(r)) continue;
-    int j = 0;
-    while (j < n_lines && (strcmp(lines[j].key->method, r->method) || lines[j].key->ec != r->ec))
-      j++;
-    if (j == n_lines) lines[n_lines++] = (Line){r, 0};
+// Axes whose value differs between two groups of the same method and EC.
+static void find_label_axes(Plot *p) {
+  const ResultsSchema *s = p->g.s;
+  for (int i = 0; i < s->n_axes; i++) {
+    bool differs = false;
+    for (int a = 0; a < p->g.n_groups && !differs; a++)
+      for (int b = a + 1; b < p->g.n_groups && !differs; b++) {
+        const ResultRow *x = p->g.groups[a].key, *y = p->g.groups[b].key;
+        differs = same_method_ec(x, y) && strcmp(x->axis[i], y->axis[i]);
+      }
+    if (differs) p->label_axes[p->n_label_axes++] = i;
   }
-  for (int i = 1; i < n_lines; i++)
-    for (int j = i; j > 0 && cmp_line(&lines[j - 1], &lines[j]) > 0; j--) {
-      Line tmp = lines[j];
-      lines[j] = lines[j - 1], lines[j - 1] = tmp;
+}
+
+static int plot_build(const ResultsTable *t, Plot *p, Err *e) {
+  *p = (Plot){0};
+  int rc = groups_build(t, true, &p->g, e);
+  if (rc) return rc;
+  p->series = malloc(sizeof *p->series * (size_t)(p->g.n_groups ? p->g.n_groups : 1));
+  if (!p->series) return errf(e, ERR_RUNTIME, "out of memory");
+  int k = 0;
+  for (int pass = 0; pass < 2; pass++)  // the groups, then the references
+    for (int i = 0; i < p->g.n_groups; i++) {
+      const Group *g = &p->g.groups[i];
+      if (is_reference(g) != (pass == 1) || g->n_ok == 0) continue;
+      Series *s = &p->series[p->n_series++];
+      if (pass == 0) {
+        *s = (Series){g,
+                      false,
+                      PALETTE[k % N_COLORS],
+                      k % N_GROUP_MARKERS,
+                      g->key->ec != 0,
+                      g->key->ec ? "" : "6 4"};
+        k++;
+      } else if (!strcmp(g->key->method, "retrain")) {
+        *s = (Series){g, true, "#000000", MARKER_STAR, true, ""};
+      } else {
+        *s = (Series){g, true, "#777777", MARKER_SQUARE, false, "2 3"};
+      }
+      p->n_refs += pass;
     }
-  for (int i = 0, color = -1; i < n_lines; i++) {
-    if (method_rank(lines[i].key->method) < 2) continue;  // reference models: own style
-    if (color < 0 || strcmp(lines[i].key->method, lines[i - 1].key->method)) color++;
-    lines[i].color = color % (int)(sizeof PALETTE / sizeof *PALETTE);
-  }
-  return n_lines;
+  find_label_axes(p);
+  if (p->n_series == 0)
+    return errf(e, ERR_RUNTIME, "sweep %s: no finished runs to plot", t->schema.sweep_id);
+  return 0;
 }
 
-static void xml_text(FILE *out, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-      case '&':
-        fputs("&amp;", out);
-        break;
-      case '<':
-        fputs("&lt;", out);
-        break;
-      case '>':
-        fputs("&gt;", out);
-        break;
-      case '"':
-        fputs("&quot;", out);
-        break;
-      default:
-        fputc(*s, out);
-    }
-  }
+static void plot_free(Plot *p) {
+  free(p->series);
+  groups_free(&p->g);
 }
 
-static void line_label(FILE *out, const ResultRow *key) {
-  if (!strcmp(key->method, "none") && key->ec) {
+// ---------------------------------------------------------------- shared by the figures
+
+void plot_label(FILE *out, const Series *s) {
+  const ResultRow *k = s->group->key;
+  if (!strcmp(k->method, "none") && k->ec) {
     fputs("EC alone", out);
     return;
   }
-  xml_text(out, key->method);
-  if (key->ec) fputs(" + EC", out);
+  svg_escape(out, k->method);
+  if (k->ec) fputs(" + EC", out);
 }
 
-static double x_of(int p, int n_points) {
-  if (n_points == 1) return (PLOT_X0 + PLOT_X1) / 2.0;
-  return PLOT_X0 + 20 + (PLOT_X1 - PLOT_X0 - 40) * (double)p / (n_points - 1);
+static int label_width(const Series *s, int size) {
+  const ResultRow *k = s->group->key;
+  int w = svg_text_width(k->method, size);
+  return !strcmp(k->method, "none") && k->ec ? svg_text_width("EC alone", size)
+         : k->ec                             ? w + svg_text_width(" + EC", size)
+                                             : w;
 }
 
-static double y_of(double v) {
-  v = v < 0 ? 0 : v > 1 ? 1 : v;
-  return PLOT_Y1 - (PLOT_Y1 - PLOT_Y0) * v;
+GroupStat plot_stat(const Plot *p, const Series *s, GroupMetric m) {
+  return groups_stat(&p->g, s->group->key, NULL, false, m);
 }
 
-static void draw_axes(FILE *out, const ResultsTable *t, int curve, int height) {
-  const ResultsSchema *s = &t->schema;
-  fprintf(out, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", WIDTH, height);
-  fprintf(out, "<text x=\"%d\" y=\"28\" font-size=\"18\" font-weight=\"bold\">", PLOT_X0);
-  xml_text(out, results_curve_title(curve));
-  fprintf(out, " per supervision point</text>\n");
-  fprintf(out, "<text x=\"%d\" y=\"50\" font-size=\"12\" fill=\"#555\">sweep ", PLOT_X0);
-  xml_text(out, s->sweep_id);
-  fprintf(out,
-          "; mean over seeds and grid values; solid: with EC, dashed: without, dotted: "
-          "references</text>\n");
-  for (int k = 0; k <= 5; k++) {  // horizontal grid and y ticks
-    double v = k / 5.0, y = y_of(v);
+bool plot_ref_matches(const Plot *p, const Series *r, const Series *s) {
+  return groups_agree_reference(p->g.s, r->group->key, s->group->key, false);
+}
+
+// Legend columns: sample, label, one per label axis, n.
+enum { LEG_ROW = 19, LEG_FONT = 12, LEG_SAMPLE = 44, LEG_GAP = 18 };
+
+static void legend_columns(const Plot *p, int *w) {  // w[2 + n_label_axes]: widths
+  const ResultsSchema *s = p->g.s;
+  w[0] = svg_text_width("group", LEG_FONT);
+  for (int i = 0; i < p->n_series; i++) {
+    int lw = label_width(&p->series[i], LEG_FONT);
+    if (lw > w[0]) w[0] = lw;
+  }
+  for (int a = 0; a < p->n_label_axes; a++) {
+    int ax = p->label_axes[a];
+    w[1 + a] = svg_text_width(s->axes[ax], LEG_FONT);
+    for (int i = 0; i < p->n_series; i++) {
+      int vw = svg_text_width(p->series[i].group->key->axis[ax], LEG_FONT);
+      if (vw > w[1 + a]) w[1 + a] = vw;
+    }
+  }
+  w[1 + p->n_label_axes] = svg_text_width("seeds", LEG_FONT);
+}
+
+void plot_legend_size(const Plot *p, int *width, int *height) {
+  int w[RESULTS_MAX_AXES + 2];
+  legend_columns(p, w);
+  *width = LEG_SAMPLE;
+  for (int c = 0; c < p->n_label_axes + 2; c++) *width += w[c] + LEG_GAP;
+  *height = LEG_ROW * (p->n_series + 1) + 8;
+}
+
+void plot_legend(FILE *out, const Plot *p, double x, double y) {
+  const ResultsSchema *sc = p->g.s;
+  int w[RESULTS_MAX_AXES + 2], n_cols = p->n_label_axes + 2;
+  legend_columns(p, w);
+  double cx[RESULTS_MAX_AXES + 2], at = x + LEG_SAMPLE;
+  for (int c = 0; c < n_cols; c++) cx[c] = at, at += w[c] + LEG_GAP;
+  fputs("<g class=\"legend\">\n", out);
+  const char *bold = "font-weight=\"bold\"";
+  svg_text(out, cx[0], y + 13, LEG_FONT, "start", bold, "group");
+  for (int a = 0; a < p->n_label_axes; a++)
+    svg_text(out, cx[1 + a], y + 13, LEG_FONT, "start", bold, sc->axes[p->label_axes[a]]);
+  svg_text(out, cx[n_cols - 1], y + 13, LEG_FONT, "start", bold, "seeds");
+  for (int i = 0; i < p->n_series; i++) {
+    const Series *s = &p->series[i];
+    double ry = y + LEG_ROW * (i + 1) + 9;
     fprintf(out,
-            "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-            "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%.1f</text>\n",
-            PLOT_X0, y, PLOT_X1, y, PLOT_X0 - 8, y + 4, v);
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"2\" stroke-dasharray=\"%s\"/>\n",
+            x + 2, ry, x + LEG_SAMPLE - 10, ry, s->color, *s->dash ? s->dash : "none");
+    svg_marker(out, s->marker, x + (LEG_SAMPLE - 8) / 2.0, ry, s->color, s->filled);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\">", cx[0], ry + 4, LEG_FONT);
+    plot_label(out, s);
+    fputs("</text>\n", out);
+    for (int a = 0; a < p->n_label_axes; a++) {
+      const char *v = s->group->key->axis[p->label_axes[a]];
+      svg_text(out, cx[1 + a], ry + 4, LEG_FONT, "start", "", *v ? v : "–");
+    }
+    char n[32];
+    snprintf(n, sizeof n, "%d", s->group->n_ok);
+    svg_text(out, cx[n_cols - 1], ry + 4, LEG_FONT, "start", "", n);
   }
-  for (int p = 0; p < s->n_points; p++) {
-    double x = x_of(p, s->n_points);
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\"/>\n", x,
-            PLOT_Y1, x, PLOT_Y1 + 5);
-    fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">", x,
-            PLOT_Y1 + 20);
-    xml_text(out, s->points[p]);
-    fprintf(out, "</text>\n");
-  }
-  fprintf(out,
-          "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-          "stroke=\"#333\"/>\n",
-          PLOT_X0, PLOT_Y0, PLOT_X1 - PLOT_X0, PLOT_Y1 - PLOT_Y0);
-  fprintf(out,
-          "<text x=\"%d\" y=\"%d\" font-size=\"14\" text-anchor=\"middle\">supervision "
-          "point</text>\n",
-          (PLOT_X0 + PLOT_X1) / 2, PLOT_Y1 + 45);
-  fprintf(out,
-          "<text x=\"22\" y=\"%d\" font-size=\"14\" text-anchor=\"middle\" "
-          "transform=\"rotate(-90 22 %d)\">",
-          (PLOT_Y0 + PLOT_Y1) / 2, (PLOT_Y0 + PLOT_Y1) / 2);
-  xml_text(out, results_curve_name(curve));
-  fprintf(out, "</text>\n");
+  fputs("</g>\n", out);
 }
 
-// Mean over the ok rows of `line` at point p (NaN if none).
-static double line_mean(const ResultsTable *t, const int *rows, int n, const Line *line, int curve,
-                        int p) {
-  double sum = 0;
-  int k = 0;
-  for (int i = 0; i < n; i++) {
-    const ResultRow *r = &t->rows[rows[i]];
-    if (!results_row_ok(r) || r->ec != line->key->ec || strcmp(r->method, line->key->method))
-      continue;
-    double v = results_row_curve(r, curve)[p];
-    if (!isnan(v)) sum += v, k++;
-  }
-  return k ? sum / k : NAN;
+static const char *const HOW =
+    "one series per method × EC × grid values: mean ± 1 std over its seeds (error bars)";
+
+void plot_title(FILE *out, const Plot *p, const char *title, const char *what) {
+  svg_text(out, 16, 26, 17, "start", "font-weight=\"bold\"", title);
+  fprintf(out, "<text x=\"16\" y=\"48\" font-size=\"12\" fill=\"#555\">sweep ");
+  svg_escape(out, p->g.s->sweep_id);
+  fprintf(out, "; %s</text>\n", what);
+  svg_text(out, 16, 64, 12, "start", "fill=\"#555\"", HOW);
 }
 
-static void draw_line(FILE *out, const ResultsTable *t, const int *rows, int n, const Line *line,
-                      int curve, int index) {
-  // The original and retrained models are references: dotted, grey and black.
-  int rank = method_rank(line->key->method);
-  const char *color = rank == 0 ? "#888888" : rank == 1 ? "#000000" : PALETTE[line->color];
-  const char *dash = rank < 2        ? " stroke-dasharray=\"2 4\""
-                     : line->key->ec ? ""
-                                     : " stroke-dasharray=\"7 5\"";
-  int P = t->schema.n_points;
-  fprintf(out, "<g><title>");
-  line_label(out, line->key);
-  fprintf(out, "</title>\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\"%s points=\"",
-          color, dash);
-  for (int p = 0; p < P; p++) {  // points without a value are left out
-    double v = line_mean(t, rows, n, line, curve, p);
-    if (!isnan(v)) fprintf(out, "%.1f,%.1f ", x_of(p, P), y_of(v));
-  }
-  fprintf(out, "\"/>\n");
-  for (int p = 0; p < P; p++) {
-    double v = line_mean(t, rows, n, line, curve, p);
-    if (!isnan(v))
-      fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", x_of(p, P), y_of(v),
-              color);
-  }
-  fprintf(out, "</g>\n");
-  double y = PLOT_Y0 + 10 + 22.0 * index;  // legend entry
-  fprintf(out,
-          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" "
-          "stroke-width=\"2.5\"%s/>\n",
-          LEGEND_X, y, LEGEND_X + 34, y, color, dash);
-  fprintf(out, "<text x=\"%d\" y=\"%.1f\" font-size=\"13\">", LEGEND_X + 42, y + 4);
-  line_label(out, line->key);
-  fprintf(out, "</text>\n");
+int plot_width(const Plot *p, int width, const char *title, const char *what) {
+  int lw, lh,
+      w[] = {(int)(svg_text_width(title, 17) * 1.1), svg_text_width(what, 12) + 140,
+             svg_text_width(HOW, 12)};
+  plot_legend_size(p, &lw, &lh);
+  if (lw > width) width = lw;
+  for (int i = 0; i < 3; i++)
+    if (w[i] > width) width = w[i];
+  return width + 32;
 }
 
-static int write_plot(const char *path, const ResultsTable *t, const int *rows, int n,
-                      const Line *lines, int n_lines, int curve, Err *e) {
-  FILE *out = fopen(path, "w");
-  if (!out) return errf(e, ERR_RUNTIME, "%s: cannot create: %s", path, strerror(errno));
-  int height = PLOT_Y1 + 70;
-  if (PLOT_Y0 + 30 + 22 * n_lines > height) height = PLOT_Y0 + 30 + 22 * n_lines;
-  fprintf(out,
-          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-          "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n",
-          WIDTH, height, WIDTH, height);
-  draw_axes(out, t, curve, height);
-  for (int i = 0; i < n_lines; i++) draw_line(out, t, rows, n, &lines[i], curve, i);
-  fprintf(out, "</svg>\n");
-  int bad = ferror(out);
+FILE *plot_open(const char *path, char **tmp, Err *e) {
+  size_t len = strlen(path) + 5;
+  *tmp = malloc(len);
+  if (!*tmp) {
+    errf(e, ERR_RUNTIME, "out of memory");
+    return NULL;
+  }
+  snprintf(*tmp, len, "%s.tmp", path);
+  FILE *out = fopen(*tmp, "w");
+  if (!out) {
+    errf(e, ERR_RUNTIME, "%s: cannot create: %s", *tmp, strerror(errno));
+    free(*tmp), *tmp = NULL;
+  }
+  return out;
+}
+
+int plot_close(FILE *out, char *tmp, const char *path, Err *e) {
+  int bad = ferror(out), rc = 0;
   if (fclose(out) != 0 || bad)
-    return errf(e, ERR_RUNTIME, "%s: write failed: %s", path, strerror(errno));
-  return 0;
+    rc = errf(e, ERR_RUNTIME, "%s: write failed: %s", tmp, strerror(errno));
+  else if (rename(tmp, path) != 0)
+    rc = errf(e, ERR_RUNTIME, "%s: cannot rename onto %s: %s", tmp, path, strerror(errno));
+  if (rc) remove(tmp);
+  free(tmp);
+  return rc;
 }
+
+// ---------------------------------------------------------------- the figures
 
 static int make_dir(const char *dir, Err *e) {
   struct stat st;
@@ -218,24 +231,21 @@ static int make_dir(const char *dir, Err *e) {
 }
 
 int results_plot_svg(const ResultsTable *t, const char *dir, Err *e) {
-  int *rows = NULL, n = 0;
+  Plot p;
   int rc = make_dir(dir, e);
-  if (!rc) rc = results_latest_rows(t, &rows, &n, e);
-  Line *lines = rc ? NULL : malloc(sizeof *lines * (size_t)(n ? n : 1));
-  if (!rc && !lines) rc = errf(e, ERR_RUNTIME, "out of memory");
-  int n_lines = rc ? 0 : find_lines(t, rows, n, lines);
-  if (!rc && n_lines == 0)
-    rc = errf(e, ERR_RUNTIME, "sweep %s: no finished runs to plot", t->schema.sweep_id);
+  if (rc) return rc;
+  rc = plot_build(t, &p, e);
+  char *path = malloc(strlen(dir) + 64);
+  if (!rc && !path) rc = errf(e, ERR_RUNTIME, "out of memory");
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
-    size_t len = strlen(dir) + strlen(results_curve_name(c)) + 6;
-    char *path = malloc(len);
-    if (!path)
-      rc = errf(e, ERR_RUNTIME, "out of memory");
-    else
-      snprintf(path, len, "%s/%s.svg", dir, results_curve_name(c));
-    if (!rc) rc = write_plot(path, t, rows, n, lines, n_lines, c, e);
-    free(path);
+    sprintf(path, "%s/%s.svg", dir, results_curve_name(c));
+    rc = plot_points(&p, c, path, e);
   }
-  free(lines), free(rows);
+  if (!rc) sprintf(path, "%s/tradeoff_test_retain_acc.svg", dir);
+  if (!rc) rc = plot_tradeoff_retain(&p, path, e);
+  if (!rc) sprintf(path, "%s/tradeoff_cka_original.svg", dir);
+  if (!rc) rc = plot_tradeoff_cka(&p, path, e);
+  free(path);
+  plot_free(&p);
   return rc;
 }

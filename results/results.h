@@ -260,6 +260,9 @@ typedef enum { REPORT_MARKDOWN, REPORT_CSV } ReportFormat;
 // writes mean ± std (sample std, n) of every metric, the gap to the retrained model and the
 // avg gap; see report.c for the retrain reference. ERR_RUNTIME if the table has no rows.
 int results_report(const ResultsTable *t, ReportFormat fmt, FILE *out, Err *e);
-// Writes DIR/cka_original.svg, DIR/cka_retrain.svg, DIR/knn_forget_acc.svg (creating DIR):
-// one line per (method, ec), the mean over its ok rows, per supervision point.
+// Writes (creating DIR) DIR/cka_original.svg, DIR/cka_retrain.svg, DIR/knn_forget_acc.svg
+// (the metric per supervision point, one line per group of runs that differ only by seed, mean
+// ± std over the seeds) and DIR/tradeoff_test_retain_acc.svg, DIR/tradeoff_cka_original.svg
+// (forget accuracy against test_retain_acc and against CKA to the original at each point, one
+// marker per group); the original and retrained models as references. See plot_svg.c.
 int results_plot_svg(const ResultsTable *t, const char *dir, Err *e);
