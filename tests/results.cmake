@@ -24,3 +24,11 @@ add_test(NAME results_export
                  ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml)
 set_tests_properties(results_export PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77 TIMEOUT 300
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# `ecore report --plots` on two tiny sweeps, every figure rendered with rsvg-convert and
+# checked: nothing drawn outside the plot rectangles, fitted y ranges, dodged lines, legends
+# (exit 77, skipped, without rsvg-convert or PIL).
+add_test(NAME results_plots
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/test_plots.py $<TARGET_FILE:ecore>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml)
+set_tests_properties(results_plots PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77 TIMEOUT 300)

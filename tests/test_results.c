@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
+#include "plot.h"        // scale_fit
 #include "results.h"
 #include "testutil.h"
 
@@ -948,6 +949,8 @@ static void test_reference_axes(const char *dir) {
   }
 }
 
+// The figures of report_file's table: every file, its series and legend (the rendering and the
+// geometry are checked on real sweeps by test_plots.py).
 static void test_svg(const char *dir) {
   char path[512], plots[512], svg[600];
   join(path, dir, "report.h5");
@@ -956,8 +959,9 @@ static void test_svg(const char *dir) {
   Err e = {0};
   CHECK(results_read(path, &t, &e) == 0);
   CHECK(results_plot_svg(&t, plots, &e) == 0);
-  const char *names[] = {"cka_original", "cka_retrain", "knn_forget_acc"};
-  for (int i = 0; i < 3; i++) {
+  const char *names[] = {"cka_original", "cka_retrain", "knn_forget_acc",
+                         "tradeoff_test_retain_acc", "tradeoff_cka_original"};
+  for (int i = 0; i < 5; i++) {
     snprintf(svg, sizeof svg, "%s/%s.svg", plots, names[i]);
     size_t n = 0;
     char *text = test_slurp(svg, &n);
@@ -965,14 +969,44 @@ static void test_svg(const char *dir) {
     if (!text) continue;
     CHECK(strstr(text, "<svg") && strstr(text, "</svg>"));
     CHECK(strstr(text, ">ft + EC</text>") && strstr(text, ">retrain</text>"));
-    CHECK(strstr(text, "stroke-dasharray"));  // ft without EC
-    CHECK(strstr(text, ">layer2</text>") && strstr(text, "supervision point"));
-    int polylines = 0;
+    // The legend names the axis that tells the two retrained references apart, and its values.
+    CHECK(strstr(text, ">forget.classes</text>") && strstr(text, ">[1]</text>"));
+    CHECK(strstr(text, "stroke-dasharray=\"6 4\""));       // ft without EC
+    if (i == 0 || i > 2) CHECK(strstr(text, "<path d="));  // error bars: ft's seeds differ
+    int polylines = 0, frames = 0;
     for (char *p = text; (p = strstr(p, "<polyline")); p++) polylines++;
-    CHECK(polylines == 3);  // retrain, ft, ft + EC
+    for (char *p = text; (p = strstr(p, "class=\"frame\"")); p++) frames++;
+    if (i < 3) {
+      CHECK(strstr(text, ">layer2</text>") && strstr(text, "supervision point"));
+      CHECK(polylines == 3);  // retrain (forget.classes [0], ft's), ft, ft + EC
+      CHECK(frames == 1);
+    } else {
+      CHECK(polylines == 0 && strstr(text, "forget_acc"));
+      CHECK(frames == (i == 3 ? 1 : 2));  // trade-off with CKA: a panel per point
+    }
     free(text);
   }
   results_table_free(&t);
+}
+
+// Scales fitted to the data: a margin, nice ticks, never a fixed [0, 1].
+static void test_scale(void) {
+  Scale s = scale_fit(0.88, 1.0, 400, 100);
+  CHECK(s.lo > 0.86 && s.lo < 0.88 && s.hi > 1.0 && s.hi < 1.01);
+  CHECK_CLOSE(s.step, 0.02, 1e-12, 1e-12);
+  CHECK(s.decimals == 2);
+  CHECK_CLOSE(scale_px(&s, s.lo), 400, 1e-9, 1e-9);
+  CHECK_CLOSE(scale_px(&s, s.hi), 100, 1e-9, 1e-9);
+  s = scale_fit(0, 1, 0, 100);
+  CHECK_CLOSE(s.lo, -0.06, 1e-12, 1e-12);
+  CHECK_CLOSE(s.step, 0.2, 1e-12, 1e-12);
+  s = scale_fit(0.5, 0.5, 0, 100);  // one value: ± 5%
+  CHECK_CLOSE(s.lo, 0.475, 1e-12, 1e-12);
+  CHECK_CLOSE(s.hi, 0.525, 1e-12, 1e-12);
+  s = scale_fit(INFINITY, -INFINITY, 0, 100);  // no data
+  CHECK(s.lo < 0 && s.hi > 1 && s.step > 0);
+  s = scale_fit(1234, 5678, 0, 100);
+  CHECK(s.step == 1000 && s.decimals == 0);
 }
 
 // ---------------------------------------------------------------- modes
@@ -1068,6 +1102,7 @@ int main(int argc, char **argv) {
     test_report(dir);
     test_reference_axes(dir);
     test_svg(dir);
+    test_scale();
   }
   int rc = test_finish(argv[0]);
   if (rc == 0) {  // keep the files of a failed run for a look
