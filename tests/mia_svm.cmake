@@ -12,3 +12,17 @@ add_test(NAME mia_svm_mnist
                  ${CMAKE_CURRENT_SOURCE_DIR}/configs/mia_svm_mnist.yaml ${ECORE_SHARED_DATA}/mnist)
 set_tests_properties(mia_svm_mnist PROPERTIES LABELS "long" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# `ecore eval --mia-model svm` on the small checkpoints of metrics.cmake (synthetic data, their
+# settings): the fine-tuned u.h5 gets none of the forget set right, so the attack must judge it
+# non-member; and a value that is not an attack (exit 2, the message names the key and choices).
+set(MIA_SVM_CKPTS ${CMAKE_CURRENT_BINARY_DIR}/metrics_eval)
+add_test(NAME mia_svm_eval_cli COMMAND $<TARGET_FILE:ecore> eval ${MIA_SVM_CKPTS}/u.h5
+         --data synthetic --set data.synthetic.size=28 --set data.synthetic.noise=0.3
+         --set data.synthetic.train_per_class=1000 --set data.synthetic.test_per_class=200 --max-train 1000 --max-test 500 --forget-classes 3,8 --no-cka --no-knn --mia-model svm)
+set_tests_properties(mia_svm_eval_cli PROPERTIES LABELS "unit" FIXTURES_REQUIRED metrics_ckpts
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1"
+                     PASS_REGULAR_EXPRESSION "forget_acc=0\\.0.*mia_efficacy=(0\\.9|1\\.0).*mia_samples=400\n")
+add_test(NAME mia_svm_bad_model COMMAND sh -c "$<TARGET_FILE:ecore> eval x.h5 --data synthetic --forget-classes 3 --mia-model forest 2>&1; echo exit=$?")
+set_tests_properties(mia_svm_bad_model PROPERTIES LABELS "unit"
+                     PASS_REGULAR_EXPRESSION "eval.mia_model: 'forest' is not one of logistic, svm.*exit=2")
