@@ -162,9 +162,16 @@ static int mia_part(EvalResult *r, const double *retain, int64_t n_retain, const
     goto done;
   }
   for (int64_t i = 0; i < N; i++) memcpy(non + 2 * i, test + 2 * idx[i], 2 * sizeof(double));
-  MiaAttack a;
-  rc = mia_fit(&a, mem, N, non, N, e);
-  if (!rc) r->mia_efficacy = mia_efficacy(&a, forget, n_forget), r->mia_n = N;
+  if (o->mia_model == MIA_SVM) {  // SalUn's: p_true alone
+    MiaSvm *s;
+    rc = mia_svm_fit(&s, mem, N, non, N, 1, e);
+    if (!rc) r->mia_efficacy = mia_svm_efficacy(s, forget, n_forget), r->mia_n = N;
+    mia_svm_free(s);
+  } else {
+    MiaAttack a;
+    rc = mia_fit(&a, mem, N, non, N, e);
+    if (!rc) r->mia_efficacy = mia_efficacy(&a, forget, n_forget), r->mia_n = N;
+  }
 done:
   free(idx), free(mem), free(non);
   return rc;

@@ -4,7 +4,8 @@
 // - Accuracies: forget set, retain set, test images of retained and of forgotten classes
 //   (random-fraction forgetting: test_retain is the whole test set, test_forget_acc is NaN).
 //   Models run in eval mode (BN running statistics), no augmentation.
-// - MIA efficacy (mia.c): a logistic-regression attack on (p_true, entropy), see MiaAttack.
+// - MIA efficacy: a logistic-regression attack on (p_true, entropy) (mia.c, MiaAttack), or
+//   SalUn's RBF SVM on p_true (mia_svm.c, MiaSvm); EvalOptions.mia_model chooses.
 // - Linear CKA (cka.c) at every supervision point against θ_o and θ_rt, on batches of
 //   cka_batch images in data-set order, averaged over batches.
 // - k-NN probe (knn.c) per supervision point: cosine, k = 5, majority vote.
@@ -130,8 +131,36 @@ double mia_efficacy(const MiaAttack *a, const double *feat, int64_t n);
 // of memory).
 int64_t mia_draw(int64_t *idx, int64_t n, int64_t cap, uint64_t seed, uint64_t tag);
 
+// SalUn's attack (mia_svm.c; docs/methods.md, "MIA efficacy"): an RBF-kernel SVM fitted by
+// libsvm with the settings of SalUn's SVC_MIA, i.e. scikit-learn's SVC(C=3, gamma='auto',
+// kernel='rbf'): C = 3, gamma = 1/dim, tolerance 1e-3, shrinking, no standardisation of the
+// features. The features are the first dim columns of the [n, 2] rows of mia_features: dim 1
+// is SalUn's reported "confidence" attack (p_true alone, gamma 1); dim 2 adds the entropy (for
+// the tests). Members (retain) and non-members (test) as for MiaAttack. Efficacy = the
+// fraction of the forget set libsvm predicts non-member. Deterministic. libsvm's progress
+// output is silenced while it trains and its default (stdout) restored afterwards.
+typedef struct MiaSvm MiaSvm;
+
+// Fits *s (mia_svm_free it) on members [n_member, 2] and non-members [n_nonmember, 2] (both
+// > 0, finite). dim: 1 or 2.
+int mia_svm_fit(MiaSvm **s, const double *members, int64_t n_member, const double *nonmembers,
+                int64_t n_nonmember, int dim, Err *e);
+// Decision value for feat [2]: > 0 judged member (scikit-learn's decision_function with
+// members labelled 1, non-members 0).
+double mia_svm_decision(const MiaSvm *s, const double *feat);
+// 1 if feat [2] is predicted member, 0 if non-member (libsvm's prediction).
+int mia_svm_is_member(const MiaSvm *s, const double *feat);
+// Fraction of feat [n, 2] predicted non-member (NaN for n = 0).
+double mia_svm_efficacy(const MiaSvm *s, const double *feat, int64_t n);
+// Support vectors of the fitted model.
+int mia_svm_n_support(const MiaSvm *s);
+void mia_svm_free(MiaSvm *s);
+
 // ----------------------------------------------------------------------------------------------
 // full evaluation (evaluate.c)
+
+// The membership attack behind mia_efficacy (eval.mia_model).
+typedef enum { MIA_LOGISTIC, MIA_SVM } MiaModel;
 
 // The config's eval section (its keys fill these fields; docs/config.md), and the run's seed.
 typedef struct {
@@ -143,6 +172,7 @@ typedef struct {
   int knn_k;           // neighbours (5)
   int knn_probe_size;  // class-balanced probe images from the training set (5000; 0: all)
   int mia_samples;     // members and non-members each, at most (5000; 0: all available)
+  MiaModel mia_model;  // logistic
   int batch_size;      // images per global forward batch (512); speed only
   uint64_t seed;       // the probe and MIA draws (the run's seed)
 } EvalOptions;

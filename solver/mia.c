@@ -1,8 +1,10 @@
-// mia.c: the membership-inference attack behind MIA efficacy (see metrics.h).
+// mia.c: the features of the membership-inference attacks, their samples, and the default
+// attack, a logistic regression (see metrics.h); SalUn's RBF SVM is mia_svm.c.
 //
-// Why logistic regression rather than SalUn's RBF SVM: with two features the decision is close
-// to a threshold on confidence either way, a Newton fit in double is exact and deterministic
-// in a few iterations, and it needs no kernel matrix over thousands of samples.
+// Why logistic regression by default: with two features the decision is close to a threshold
+// on confidence either way, a Newton fit in double is exact and deterministic in a few
+// iterations, and it needs no kernel matrix over thousands of samples (docs/methods.md gives
+// the SVM's cost).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

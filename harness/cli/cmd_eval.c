@@ -61,6 +61,7 @@ static const char *usage_text =
     "                         (5000; 0: all)\n"
     "  --mia-samples N        eval.mia_samples: members and non-members fitting the attack (5000;\n"
     "                         0: all)\n"
+    "  --mia-model M          eval.mia_model: the attack, logistic or svm (SalUn's) (logistic)\n"
     "  --batch N              eval.batch_size: images per forward pass over all ranks (512)\n"
     "  --no-cka, --no-knn, --no-mia   eval.cka=false, eval.knn=false, eval.mia=false\n"
     "The named data sets must hold their full size unless --max-train/--max-test cut them or\n"
@@ -71,9 +72,10 @@ static const char *usage_text =
     "                 test images of retained / forgotten classes (random fraction: whole test "
     "set)\n"
     "  mia_efficacy   logistic regression on (softmax probability of the true label, entropy),\n"
-    "                 fitted on N retain images (members) and N test images of retained classes\n"
-    "                 (non-members), N = min(both, eval.mia_samples), drawn with the seed; the\n"
-    "                 fraction of the forget set it judges non-member\n"
+    "                 or with --mia-model svm SalUn's RBF SVM (libsvm, C 3, gamma 1) on that\n"
+    "                 probability alone, fitted on N retain images (members) and N test images\n"
+    "                 of retained classes (non-members), N = min(both, eval.mia_samples), drawn\n"
+    "                 with the seed; the fraction of the forget set it judges non-member\n"
     "  cka_*          linear CKA on batches of eval.cka_batch images in data-set order, averaged;\n"
     "                 images: test images of forgotten classes (random fraction: the forget set)\n"
     "  knn_forget_acc cosine k-NN on globally pooled point features; probe: class-balanced\n"
@@ -107,6 +109,7 @@ static const struct {
     {"--knn-k", "eval.knn_k", 0},
     {"--probe-size", "eval.knn_probe_size", 0},
     {"--mia-samples", "eval.mia_samples", 0},
+    {"--mia-model", "eval.mia_model", 0},
     {"--batch", "eval.batch_size", 0},
 };
 enum { N_ALIASES = sizeof aliases / sizeof *aliases, EVAL_MAX_SETS = 256 };

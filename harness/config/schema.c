@@ -37,6 +37,7 @@ static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
 static const char *const head_names[] = {"mlp", "frozen", "none", NULL};
 static const char *const pull_names[] = {"mean", "nearest", NULL};
+static const char *const mia_model_names[] = {"logistic", "svm", NULL};  // MiaModel's
 
 // clang-format off
 const KeySpec config_schema[] = {
@@ -227,6 +228,8 @@ const KeySpec config_schema[] = {
    .doc = "Membership-inference efficacy on the forget set."},
   {"eval.mia_samples", T_INT, OFF(eval.mia_samples), "5000", RANGE(0, BIG), .when = W_EVAL_MIA,
    .doc = "Members (retain) and non-members (test) each used to fit the attack; 0: as many as the smaller set."},
+  {"eval.mia_model", T_ENUM, OFF(eval.mia_model), "logistic", .choices = mia_model_names, .when = W_EVAL_MIA,
+   .doc = "The attack: logistic (logistic regression on the softmax probability of the true label and the entropy) or svm (SalUn's: an RBF SVM, libsvm with C 3 and gamma 1, on the probability of the true label; see docs/methods.md)."},
   {"eval.batch_size", T_INT, OFF(eval.batch_size), "512", RANGE(1, 1000000), .flags = KF_NOID,
    .doc = "Images per forward pass during evaluation (speed only; not part of run ids)."},
 
