@@ -373,8 +373,9 @@ static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
       return config_loc_err(x->e, &loc, -1, "the sweep has more than %d runs", MAX_RUNS);
     }
     PlanRun r = {.id = id, .seed = seed, .source = source, .combo = combo};
-    rc = add_job(x, JOB_ORIGINAL, h_final(h_u64(orig_h, (uint64_t)seed)), seed, -1, orig_d,
-                 &r.job[JOB_ORIGINAL]);
+    // A given original is the same model for every seed: one job, one copy in the cache.
+    uint64_t orig_id = orig_d ? h_final(orig_h) : h_final(h_u64(orig_h, (uint64_t)seed));
+    rc = add_job(x, JOB_ORIGINAL, orig_id, seed, -1, orig_d, &r.job[JOB_ORIGINAL]);
     if (!rc)
       rc = add_job(x, JOB_RETRAIN, h_final(h_u64(retrain_h, (uint64_t)seed)), seed, -1, rt_d,
                    &r.job[JOB_RETRAIN]);
