@@ -169,6 +169,7 @@ def near(a, b, tol, what):
 
 def main():
     torch.set_num_threads(1)
+    torch.manual_seed(0)
     tmp = tempfile.mkdtemp(prefix="ecore_byom_")
     try:
         xs, ys, xt, yt = images()
@@ -271,8 +272,13 @@ output:
         check(set(r) == {"original", "retrain", "ft"}, f"rows: {sorted(r)}")
         for m in r:
             check(r[m]["status"] == "ok", f"{m}: {r[m]['status']}")
-        cache = sorted(os.listdir(os.path.join(tmp, "cache")))
-        check(not any("partial" in c for c in cache), f"nothing trained: {cache}")
+        cache = os.path.join(tmp, "cache")
+        for kind, given in (("original", o_h5), ("retrain", r_h5)):  # the files, not trained
+            names = [c for c in os.listdir(cache) if c.startswith(kind) and c.endswith(".h5")]
+            check(len(names) == 1, f"one cached {kind}: {names}")
+            with h5py.File(os.path.join(cache, names[0]), "r") as f, h5py.File(given, "r") as g:
+                check(all((f["params"][k][()] == g["params"][k][()]).all() for k in g["params"]),
+                      f"the cached {kind} is not the given file")
         # PyTorch's own accuracies on the same images
         fx, rx = tx[ty == 0], tx[ty != 0]
         for m, model in (("original", orig), ("retrain", rt)):
