@@ -298,8 +298,7 @@ int config_applies(When w, const Config *c) {
     case W_MULTISTEP:
       return trains(c) && c->train.schedule == SCHED_MULTISTEP;
     case W_STEP_OR_MULTISTEP:
-      return trains(c) &&
-             (c->train.schedule == SCHED_STEP || c->train.schedule == SCHED_MULTISTEP);
+      return trains(c) && (c->train.schedule == SCHED_STEP || c->train.schedule == SCHED_MULTISTEP);
     case W_FORGET_CLASSES:
       return !random;
     case W_FORGET_RANDOM:
