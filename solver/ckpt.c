@@ -2,6 +2,7 @@
 #include "ckpt.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -304,4 +305,10 @@ int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int 
   }
   quiet_off(q);
   return rc;
+}
+
+int ckpt_same_norm(const CkptMeta *meta, const float *mean, const float *std, int c) {
+  for (int i = 0; i < c && i < 4; i++)
+    if (fabsf(meta->mean[i] - mean[i]) > 1e-6f || fabsf(meta->std[i] - std[i]) > 1e-6f) return 0;
+  return 1;
 }

@@ -46,3 +46,6 @@ int ckpt_load_aux(const char *path, const char *name, float *data, int64_t count
 // Reads the attributes that say which model a file holds, without building one.
 int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int input_shape[3],
               Err *e);
+// Whether meta's input normalisation equals mean, std [c] (within 1e-6, float rounding of the
+// same decimal values).
+int ckpt_same_norm(const CkptMeta *meta, const float *mean, const float *std, int c);

@@ -173,8 +173,7 @@ static int check_sets(const Dataset *d, Err *e) {
   return 0;
 }
 
-// The usual published per-channel statistics; 0 if none is known for this name.
-static int known_norm(const char *name, float *mean, float *std) {
+int data_known_norm(const char *name, float *mean, float *std) {
   static const struct {
     const char *name;
     float mean[3], std[3];
@@ -222,7 +221,8 @@ static void resolve_norm(Dataset *d, const DataSpec *spec) {
     case DATA_NORM_NONE:
       break;
     case DATA_NORM_AUTO:
-      if (!known_norm(spec->name, d->mean, d->std)) data_channel_stats(&d->train, d->mean, d->std);
+      if (!data_known_norm(spec->name, d->mean, d->std))
+        data_channel_stats(&d->train, d->mean, d->std);
       break;
     default:
       data_channel_stats(&d->train, d->mean, d->std);

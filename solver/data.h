@@ -143,6 +143,9 @@ void data_batch(float *x, int32_t *y, const ImageSet *s, const float *mean, cons
 void data_epoch_order(int32_t *order, const int32_t *subset, int64_t n, uint64_t seed,
                       uint64_t epoch);
 
+// The usual published per-channel statistics of a named data set (DATA_NORM_AUTO's values for
+// mnist, fashion-mnist, cifar10, cifar100) into mean, std [3]; 0 if none is known for the name.
+int data_known_norm(const char *name, float *mean, float *std);
 // Per-channel mean and std [c] of the [0,1] pixels of s (population std; 1 where it is ~0).
 void data_channel_stats(const ImageSet *s, float *mean, float *std);
 

@@ -26,3 +26,10 @@ set_tests_properties(cli_messages PROPERTIES LABELS "unit" PASS_REGULAR_EXPRESSI
 # The one argument parser: suggestions, value forms, ranges, positional arguments, "--".
 add_test(NAME cli_parse COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh ${ECORE_BIN})
 set_tests_properties(cli_parse PROPERTIES LABELS "unit" PASS_REGULAR_EXPRESSION "all cases pass")
+
+# Bring your own model: PyTorch-trained models converted (scripts/torch_to_ecore.py), checked by
+# plan, and unlearned by a sweep; rows against `ecore eval` and PyTorch's accuracies.
+add_test(NAME byom COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_byom.py
+                           $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR} ${ECORE_SHARED_DATA})
+set_tests_properties(byom PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

@@ -71,6 +71,11 @@ static void print_job(FILE *f, const Plan *p, const PlanJob *j) {
       fprintf(f, " forget.classes=%s", config_value_text(key, &v, text, sizeof text));
     }
   }
+  if (j->digest) {  // a given checkpoint, used instead of training
+    plan_id_text(j->digest, id);
+    fprintf(f, " given=%s digest=%s",
+            j->kind == JOB_ORIGINAL ? c.model.original : c.model.retrained, id);
+  }
   if (j->needs >= 0)
     fprintf(f, " needs %c%d", job_letter[p->jobs[j->needs].kind], p->jobs[j->needs].label);
   fputc('\n', f);

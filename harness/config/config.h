@@ -69,6 +69,9 @@ typedef struct {
   int width;       // 0: the architecture's own
   StrList points;  // EC's supervision points; resolved to the arch's stage names in every
                    // run's config
+  // Checkpoints to use instead of training θ_o and θ_rt ("": train it). Runs and jobs take the
+  // file's content digest into their ids, not its path (docs/own-models.md).
+  const char *original, *retrained;
 } ModelCfg;
 
 typedef struct GridAxis GridAxis;
@@ -150,6 +153,7 @@ typedef enum {
   W_EVAL_KNN,
   W_EVAL_MIA,
   W_SAVE_MODELS,
+  W_TRAINS,  // a model is trained: model.original or model.retrained is not given
   W_COUNT
 } When;
 
@@ -191,6 +195,8 @@ const char *config_enum_name(const KeySpec *k, int value);
 // Number of classes of a named data set in c (synthetic: its classes key), or 0 if unknown
 // before loading (hdf5).
 int config_num_classes(const Config *c);
+// The [C,H,W] shape of a named data set's images in c, or zeros if unknown before loading (hdf5).
+void config_image_shape(const Config *c, int shape[3]);
 
 // ---------------------------------------------------------------------------------------------
 // Typed values, as stored at KeySpec.offset.

@@ -130,7 +130,7 @@ static int check_train(const Config *c, CheckFail *f) {
       if (i && t->milestones.v[i] <= t->milestones.v[i - 1])
         return fail(f, "train.milestones", "train.epochs", i, "train.milestones must increase");
     }
-  if (t->warmup_epochs >= t->epochs)
+  if (config_applies(W_TRAINS, c) && t->warmup_epochs >= t->epochs)
     return fail(f, "train.warmup_epochs", "train.epochs", -1,
                 "train.warmup_epochs (%d) leaves no epoch of train.epochs (%d) to the schedule",
                 t->warmup_epochs, t->epochs);
@@ -142,19 +142,9 @@ static int check_train(const Config *c, CheckFail *f) {
 }
 
 static int channels(const Config *c) {
-  switch (c->data.name) {
-    case CFG_DATA_MNIST:
-    case CFG_DATA_FASHION_MNIST:
-      return 1;
-    case CFG_DATA_CIFAR10:
-    case CFG_DATA_CIFAR100:
-      return 3;
-    case CFG_DATA_SYNTHETIC:
-      return c->data.synthetic.channels;
-    case CFG_DATA_HDF5:
-      return 0;
-  }
-  return 0;
+  int shape[3];
+  config_image_shape(c, shape);
+  return shape[0];
 }
 
 static int check_data(const Config *c, CheckFail *f) {

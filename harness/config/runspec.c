@@ -36,6 +36,8 @@ static int data_from_config(DataSpec *d, const DataCfg *c, Err *e) {
     d->norm = DATA_NORM_NONE;
   } else if (c->mean.n > 0) {
     d->norm = DATA_NORM_EXPLICIT;
+    for (int i = 0; i < DATA_MAX_CHANNELS; i++)  // the channels past the list: as they come
+      d->mean[i] = 0, d->std[i] = 1;
     for (int i = 0; i < c->mean.n && i < DATA_MAX_CHANNELS; i++)
       d->mean[i] = (float)c->mean.v[i], d->std[i] = (float)c->std.v[i];
   }

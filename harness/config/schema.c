@@ -86,21 +86,25 @@ const KeySpec config_schema[] = {
    .doc = "Base width: cnn4's first stage (32) or the resnets' stem (64), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
    .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
+  {"model.original", T_PATH, OFF(model.original), "\"\"", .flags = KF_NOID | J_ORIGINAL,
+   .doc = "An ecore checkpoint of the original model to unlearn instead of training one (`scripts/torch_to_ecore.py` converts a PyTorch state_dict; docs/own-models.md). It must match model.arch, model.width, the data set's classes, image shape and normalisation (`ecore plan` checks). Run ids hold a digest of its content, not its path. \"\": train it with the train keys."},
+  {"model.retrained", T_PATH, OFF(model.retrained), "\"\"", .flags = KF_NOID | J_FORGET,
+   .doc = "An ecore checkpoint of the retrained reference model (trained without the forget set), used instead of training one; checked and identified as model.original is. It must have been trained without exactly the forget set the config makes. \"\": train it with the train keys."},
 
   // train: the recipe of the original and the retrained model
-  {"train.epochs", T_INT, OFF(train.epochs), "20", RANGE(1, 100000), .flags = J_ORIGINAL,
+  {"train.epochs", T_INT, OFF(train.epochs), "20", RANGE(1, 100000), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Epochs of training, for the original and the retrained model."},
-  {"train.batch_size", T_INT, OFF(train.batch_size), "128", RANGE(1, 1000000), .flags = J_ORIGINAL,
+  {"train.batch_size", T_INT, OFF(train.batch_size), "128", RANGE(1, 1000000), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Global batch size, split across the ranks of a run (not multiplied by them)."},
-  {"train.lr", T_FLOAT, OFF(train.lr), "0.05", ABOVE(0, 10), .flags = J_ORIGINAL,
+  {"train.lr", T_FLOAT, OFF(train.lr), "0.05", ABOVE(0, 10), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Peak learning rate (SGD)."},
-  {"train.momentum", T_FLOAT, OFF(train.momentum), "0.9", BELOW(0, 1), .flags = J_ORIGINAL,
+  {"train.momentum", T_FLOAT, OFF(train.momentum), "0.9", BELOW(0, 1), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "SGD momentum."},
-  {"train.weight_decay", T_FLOAT, OFF(train.weight_decay), "5e-4", RANGE(0, 1), .flags = J_ORIGINAL,
+  {"train.weight_decay", T_FLOAT, OFF(train.weight_decay), "5e-4", RANGE(0, 1), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "L2 weight decay."},
-  {"train.nesterov", T_BOOL, OFF(train.nesterov), "false", .flags = J_ORIGINAL,
+  {"train.nesterov", T_BOOL, OFF(train.nesterov), "false", .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Nesterov momentum."},
-  {"train.schedule", T_ENUM, OFF(train.schedule), "cosine", .choices = schedule_names, .flags = J_ORIGINAL,
+  {"train.schedule", T_ENUM, OFF(train.schedule), "cosine", .choices = schedule_names, .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Learning-rate schedule: constant, step (times train.gamma every train.step_size epochs), multistep (times train.gamma at each milestone), cosine (down to 0 over the epochs)."},
   {"train.milestones", T_INTS, OFF(train.milestones), "[]", RANGE(1, 100000), .when = W_MULTISTEP, .flags = J_ORIGINAL,
    .doc = "Epochs at which multistep decays, increasing and below train.epochs; []: at one half and three quarters of train.epochs."},
@@ -108,9 +112,9 @@ const KeySpec config_schema[] = {
    .doc = "Epochs between decays of the step schedule; 0: a third of train.epochs."},
   {"train.gamma", T_FLOAT, OFF(train.gamma), "0.1", ABOVE(0, 1), .when = W_STEP_OR_MULTISTEP, .flags = J_ORIGINAL,
    .doc = "Decay factor of the step and multistep schedules."},
-  {"train.warmup_epochs", T_INT, OFF(train.warmup_epochs), "0", RANGE(0, 100000), .flags = J_ORIGINAL,
+  {"train.warmup_epochs", T_INT, OFF(train.warmup_epochs), "0", RANGE(0, 100000), .when = W_TRAINS, .flags = J_ORIGINAL,
    .doc = "Epochs of linear warm-up from 0 to train.lr, before the schedule."},
-  {"train.checkpoint_every", T_INT, OFF(train.checkpoint.every), "1", RANGE(0, 100000), .flags = KF_NOID | KF_NOAXIS,
+  {"train.checkpoint_every", T_INT, OFF(train.checkpoint.every), "1", RANGE(0, 100000), .when = W_TRAINS, .flags = KF_NOID | KF_NOAXIS,
    .doc = "Epochs between resumable checkpoints of the original and the retrained model's training (`<cache_dir>/original-<id>.partial.h5`, `retrain-<id>.partial.h5`, deleted once the model is saved): a killed, preempted or requeued sweep continues after the last saved epoch, with the same result as an uninterrupted run on the same number of ranks. 0: none. Not part of run ids."},
 
   // forget
@@ -269,6 +273,11 @@ int config_is_section(const char *prefix) {
   return 0;
 }
 
+// The train keys matter unless both models are given.
+static int trains(const Config *c) {
+  return !(c->model.original && *c->model.original && c->model.retrained && *c->model.retrained);
+}
+
 static int is_method(const Config *c, UnlearnMethod m) {
   return c->unlearn.method == m;
 }
@@ -288,11 +297,11 @@ int config_applies(When w, const Config *c) {
     case W_CROP:
       return aug == CFG_AUG_CROP || aug == CFG_AUG_CROP_FLIP;
     case W_STEP:
-      return c->train.schedule == SCHED_STEP;
+      return trains(c) && c->train.schedule == SCHED_STEP;
     case W_MULTISTEP:
-      return c->train.schedule == SCHED_MULTISTEP;
+      return trains(c) && c->train.schedule == SCHED_MULTISTEP;
     case W_STEP_OR_MULTISTEP:
-      return c->train.schedule == SCHED_STEP || c->train.schedule == SCHED_MULTISTEP;
+      return trains(c) && (c->train.schedule == SCHED_STEP || c->train.schedule == SCHED_MULTISTEP);
     case W_FORGET_CLASSES:
       return !random;
     case W_FORGET_RANDOM:
@@ -332,6 +341,8 @@ int config_applies(When w, const Config *c) {
       return c->eval.mia;
     case W_SAVE_MODELS:
       return c->output.save_models;
+    case W_TRAINS:
+      return trains(c);
     case W_COUNT:
       break;
   }
@@ -343,9 +354,9 @@ static const char *const when_text[W_COUNT] = {
     [W_SYNTHETIC] = "data.name is synthetic",
     [W_NORMALIZE] = "data.normalize",
     [W_CROP] = "data.augment crops (crop, crop_flip, or auto on cifar)",
-    [W_STEP] = "train.schedule is step",
-    [W_MULTISTEP] = "train.schedule is multistep",
-    [W_STEP_OR_MULTISTEP] = "train.schedule is step or multistep",
+    [W_STEP] = "train.schedule is step (and a model is trained)",
+    [W_MULTISTEP] = "train.schedule is multistep (and a model is trained)",
+    [W_STEP_OR_MULTISTEP] = "train.schedule is step or multistep (and a model is trained)",
     [W_FORGET_CLASSES] = "forget.random_classes and forget.random_fraction are 0",
     [W_FORGET_RANDOM] = "forget.random_classes or forget.random_fraction is set",
     [W_UNLEARN] = "unlearn.method is not none",
@@ -365,6 +376,7 @@ static const char *const when_text[W_COUNT] = {
     [W_EVAL_KNN] = "eval.knn",
     [W_EVAL_MIA] = "eval.mia",
     [W_SAVE_MODELS] = "output.save_models",
+    [W_TRAINS] = "model.original or model.retrained is \"\" (a model is trained)",
 };
 
 const char *config_when_text(When w) {
@@ -400,4 +412,24 @@ int config_num_classes(const Config *c) {
       return 0;
   }
   return 0;
+}
+
+void config_image_shape(const Config *c, int shape[3]) {
+  shape[0] = shape[1] = shape[2] = 0;
+  switch (c->data.name) {
+    case CFG_DATA_MNIST:
+    case CFG_DATA_FASHION_MNIST:
+      shape[0] = 1, shape[1] = shape[2] = 28;
+      break;
+    case CFG_DATA_CIFAR10:
+    case CFG_DATA_CIFAR100:
+      shape[0] = 3, shape[1] = shape[2] = 32;
+      break;
+    case CFG_DATA_SYNTHETIC:
+      shape[0] = c->data.synthetic.channels;
+      shape[1] = shape[2] = c->data.synthetic.size;
+      break;
+    case CFG_DATA_HDF5:
+      break;
+  }
 }

@@ -108,6 +108,25 @@ uint64_t plan_config_id(const Config *c, const Config *defaults) {
   return h_final(h_u64(h, (uint64_t)c->seed));
 }
 
+// Floats by their bytes: every machine ecore runs on is little-endian.
+uint64_t plan_model_digest(const Model *m, const CkptMeta *meta) {
+  const ModelSpec *s = &m->spec;
+  Hash h = h_str(h_begin("ecore model v1"), arch_name(s->arch));
+  const int64_t dims[4] = {s->num_classes, s->in_c, s->in_h, s->in_w};
+  for (int i = 0; i < 4; i++) h = h_u64(h, (uint64_t)dims[i]);
+  int nc = s->in_c < 4 ? s->in_c : 4;
+  h = h_bytes(h_bytes(h, meta->mean, (size_t)nc * sizeof(float)), meta->std,
+              (size_t)nc * sizeof(float));
+  for (int i = 0; i < m->n_params; i++) {
+    const ParamInfo *p = &m->params[i];
+    h = h_u64(h_str(h, p->name), (uint64_t)p->ndim);
+    for (int d = 0; d < p->ndim; d++) h = h_u64(h, (uint64_t)p->shape[d]);
+    const float *v = (p->is_buffer ? m->buffer_mem : m->param_mem) + p->offset;
+    h = h_bytes(h, v, (size_t)p->size * sizeof(float));
+  }
+  return h_final(h);
+}
+
 // ---------------------------------------------------------------------------------------------
 // an id -> index map (open addressing)
 
@@ -174,6 +193,14 @@ typedef struct {
   const void *checked[8][3];
   int n_checked;
   int check_paths;
+  // Given checkpoints already checked (plan_check_given reads the whole file): the key, the
+  // path, the hash of the settings that determine the original model, and the digest.
+  struct {
+    int key;
+    const char *path;
+    uint64_t settings, digest;
+  } given[64];
+  int n_given;
   Err *e;
 } Expander;
 
@@ -266,7 +293,8 @@ static int need_path_check(Expander *x, const Config *c) {
   return 1;
 }
 
-static int add_job(Expander *x, JobKind kind, uint64_t id, int seed, int needs, int *index) {
+static int add_job(Expander *x, JobKind kind, uint64_t id, int seed, int needs, uint64_t digest,
+                   int *index) {
   Plan *p = x->p;
   int found = idmap_get_or_put(&x->job_ids, id, p->n_jobs);
   if (found == -2) return oom(x->e);
@@ -282,17 +310,57 @@ static int add_job(Expander *x, JobKind kind, uint64_t id, int seed, int needs, 
     x->cap_jobs = cap;
   }
   *index = p->n_jobs;
-  p->jobs[p->n_jobs++] = (PlanJob){kind, id, seed, needs, p->n_runs, ++x->labels[kind]};
+  p->jobs[p->n_jobs++] =
+      (PlanJob){kind, id, seed, needs, p->n_runs, ++x->labels[kind], .digest = digest};
+  return 0;
+}
+
+// The digest of the checkpoint key names in c (0 when none is given), checked against c once
+// per file and settings of the original model.
+static int given_digest(Expander *x, const Config *c, const char *name, int source, uint64_t combo,
+                        uint64_t *digest) {
+  int key = config_key_index(name);
+  CfgValue v;
+  config_get(c, key, &v);
+  *digest = 0;
+  if (!v.s || !*v.s) return 0;
+  uint64_t settings = h_final(h_settings(h_begin(name), c, &x->p->cf->defaults, J_ORIGINAL));
+  for (int i = 0; i < x->n_given; i++)
+    if (x->given[i].key == key && x->given[i].settings == settings &&
+        !strcmp(x->given[i].path, v.s)) {
+      *digest = x->given[i].digest;
+      return 0;
+    }
+  CheckFail f;
+  if (plan_check_given(c, key, digest, &f)) return run_error(x, source, combo, &f);
+  if (x->n_given < 64) {
+    x->given[x->n_given].key = key, x->given[x->n_given].path = v.s;
+    x->given[x->n_given].settings = settings, x->given[x->n_given++].digest = *digest;
+  }
   return 0;
 }
 
 static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
   Plan *p = x->p;
   const Config *def = &p->cf->defaults;
+  uint64_t orig_d, rt_d;  // the given checkpoints' digests, or 0
+  int rc = given_digest(x, c, "model.original", source, combo, &orig_d);
+  if (!rc) rc = given_digest(x, c, "model.retrained", source, combo, &rt_d);
+  if (rc) return rc;
   Hash run_h = h_settings(h_begin("ecore run v2"), c, def, 0);
   Hash orig_h = h_settings(h_begin("ecore original v1"), c, def, J_ORIGINAL);
   Hash retrain_h = h_settings(h_begin("ecore retrain v1"), c, def, J_ORIGINAL | J_FORGET);
   Hash mod_h = h_settings(h_begin("ecore ec_modules v2"), c, def, J_ORIGINAL | J_EC_MODULES);
+  if (orig_d) {  // what the original model is: the file's content, not its path
+    run_h = h_u64(h_str(run_h, "model.original"), orig_d);
+    orig_h = h_u64(h_str(orig_h, "model.original"), orig_d);
+    retrain_h = h_u64(h_str(retrain_h, "model.original"), orig_d);
+    mod_h = h_u64(h_str(mod_h, "model.original"), orig_d);
+  }
+  if (rt_d) {
+    run_h = h_u64(h_str(run_h, "model.retrained"), rt_d);
+    retrain_h = h_u64(h_str(retrain_h, "model.retrained"), rt_d);
+  }
   for (int s = 0; s < c->sweep.seeds.n; s++) {
     int seed = c->sweep.seeds.v[s];
     uint64_t id = h_final(h_u64(run_h, (uint64_t)seed));
@@ -305,15 +373,16 @@ static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
       return config_loc_err(x->e, &loc, -1, "the sweep has more than %d runs", MAX_RUNS);
     }
     PlanRun r = {.id = id, .seed = seed, .source = source, .combo = combo};
-    int rc = add_job(x, JOB_ORIGINAL, h_final(h_u64(orig_h, (uint64_t)seed)), seed, -1,
-                     &r.job[JOB_ORIGINAL]);
+    // A given original is the same model for every seed: one job, one copy in the cache.
+    uint64_t orig_id = orig_d ? h_final(orig_h) : h_final(h_u64(orig_h, (uint64_t)seed));
+    rc = add_job(x, JOB_ORIGINAL, orig_id, seed, -1, orig_d, &r.job[JOB_ORIGINAL]);
     if (!rc)
-      rc = add_job(x, JOB_RETRAIN, h_final(h_u64(retrain_h, (uint64_t)seed)), seed, -1,
+      rc = add_job(x, JOB_RETRAIN, h_final(h_u64(retrain_h, (uint64_t)seed)), seed, -1, rt_d,
                    &r.job[JOB_RETRAIN]);
     r.job[JOB_EC_MODULES] = -1;
     if (!rc && c->ec.enabled)
       rc = add_job(x, JOB_EC_MODULES, h_final(h_u64(mod_h, (uint64_t)seed)), seed,
-                   r.job[JOB_ORIGINAL], &r.job[JOB_EC_MODULES]);
+                   r.job[JOB_ORIGINAL], 0, &r.job[JOB_EC_MODULES]);
     if (rc) return rc;
     if (p->n_runs == x->cap_runs) {
       int cap = x->cap_runs ? 2 * x->cap_runs : 256;

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "ckpt.h"
 #include "config.h"
 
 typedef enum { JOB_ORIGINAL, JOB_RETRAIN, JOB_EC_MODULES, JOB_KINDS } JobKind;
@@ -21,6 +22,9 @@ typedef struct {
   int needs;  // the job this one starts from (the original model), or -1
   int run;    // the first run that needs it: its config holds the job's settings
   int label;  // 1-based number among jobs of its kind, for listings (O1, R2, M1)
+  // Original and retrain jobs of a given checkpoint (model.original, model.retrained): its
+  // content digest (plan_model_digest), which the job's id and its runs' ids fold in; 0: trained.
+  uint64_t digest;
 } PlanJob;
 
 typedef struct {
@@ -53,9 +57,20 @@ int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e)
 void plan_free(Plan *p);
 // The resolved config of run i (seed included).
 void plan_run_config(const Plan *p, int i, Config *out);
-// The id of a run with this resolved config (its seed included): what plan_expand gives it.
+// The id of a run with this resolved config (its seed included): what plan_expand gives it
+// when the config gives no checkpoint (plan_expand folds in the digests of given ones).
 // defaults: the schema's defaults (ConfigFile.defaults).
 uint64_t plan_config_id(const Config *resolved, const Config *defaults);
 // 16 lowercase hex digits.
 void plan_id_text(uint64_t id, char buf[17]);
 const char *plan_job_kind_name(JobKind k);  // "original", "retrain", "ec_modules"
+
+// Given checkpoints (given.c). The digest of a model's content: architecture, classes, input
+// shape, normalisation (meta's mean and std), and every parameter and buffer by name, shape and
+// value; a copy of the same model in another file, or under another path, has the same digest.
+uint64_t plan_model_digest(const Model *m, const CkptMeta *meta);
+// Checks the checkpoint that key (model.original or model.retrained) names in the resolved run
+// config c: it exists, is an ecore checkpoint, and holds model.arch at model.width with the data
+// set's classes, image shape and normalisation (those known before the data loads; the sweep
+// checks the rest when it uses the file). Fills *digest. ERR_CONFIG with f filled (f->key: key).
+int plan_check_given(const Config *c, int key, uint64_t *digest, CheckFail *f);

@@ -69,6 +69,31 @@ int pipe_load_model(const Pipe *p, const char *path, Model *m, Err *e) {
   return rc;
 }
 
+int pipe_load_given(const Pipe *p, const char *path, Model *m, CkptMeta *meta, Err *e) {
+  char arch[32];
+  int classes, shape[3];
+  lock(p->lock, 1);
+  int rc = ckpt_peek(path, arch, sizeof arch, &classes, shape, e);
+  lock(p->lock, 0);
+  if (rc) return rc;
+  const ImageSet *t = &p->d->train;
+  if (shape[0] != t->c || shape[1] != t->h || shape[2] != t->w)
+    return errf(e, ERR_CONFIG, "%s takes %dx%dx%d images, but the data set's are %dx%dx%d", path,
+                shape[0], shape[1], shape[2], t->c, t->h, t->w);
+  if (pipe_new_model(p, m, e)) return e->code;
+  lock(p->lock, 1);
+  rc = ckpt_load(path, m, meta, NULL, e);
+  lock(p->lock, 0);
+  const float *mu = p->d->mean, *sd = p->d->std;
+  if (!rc && !ckpt_same_norm(meta, mu, sd, t->c))
+    rc = errf(e, ERR_CONFIG,
+              "%s expects images normalised with mean %g, std %g (channel 0), but the data set's "
+              "are %g, %g: set data.mean and data.std to the model's",
+              path, meta->mean[0], meta->std[0], mu[0], sd[0]);
+  if (rc) model_free(m);
+  return rc;
+}
+
 int pipe_save_model(const Pipe *p, const char *dir, const char *path, const Model *m,
                     const char *role, const char *run_id, Err *e) {
   int rc = 0;

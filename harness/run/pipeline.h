@@ -42,6 +42,10 @@ int pipe_mkdir(const char *dir, Err *e);
 int pipe_new_model(const Pipe *p, Model *m, Err *e);
 // A new model holding the checkpoint at path (every rank reads it).
 int pipe_load_model(const Pipe *p, const char *path, Model *m, Err *e);
+// A new model holding a checkpoint given for θ_o or θ_rt (model.original, model.retrained),
+// checked against the run's data set: it must take its image shape and normalisation (ERR_CONFIG
+// naming both). meta: the file's attributes. Every rank reads it.
+int pipe_load_given(const Pipe *p, const char *path, Model *m, CkptMeta *meta, Err *e);
 // Saves m to path (ckpt_save with role, run_id and the data set's normalisation) on the group's
 // first rank, after creating dir; the others wait, so the file is complete when this returns.
 int pipe_save_model(const Pipe *p, const char *dir, const char *path, const Model *m,

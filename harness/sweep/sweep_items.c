@@ -229,7 +229,34 @@ static void drop_partial(const ItemCtx *c, const char *partial) {
 // ---------------------------------------------------------------------------------------------
 // the items
 
-// Trains θ_o (resuming from <cache>/original-<id>.partial.h5) unless cached.
+// A checkpoint given for a shared model (model.original, model.retrained): checked against the
+// data set and against the digest the plan took (a file changed since would be recorded under
+// the wrong ids), then saved into the cache as the job's model, where the rest of the sweep finds
+// it as it finds a trained one. m holds it on success.
+static int import_given(Sweep *s, ItemCtx *c, const char *given, const char *kind,
+                        const PlanJob *job, const char *path, Model *m, Err *e) {
+  CkptMeta meta;
+  if (pipe_load_given(&c->p, given, m, &meta, e)) return e->code;
+  int rc = 0;
+  if (plan_model_digest(m, &meta) != job->digest)
+    rc = errf(e, ERR_RUNTIME,
+              "%s changed after the sweep was planned (its content digest differs): run the "
+              "sweep again, which plans it anew",
+              given);
+  char id[17], run_id[40];
+  plan_id_text(job->id, id);
+  snprintf(run_id, sizeof run_id, "%s-%s", kind, id);
+  if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, m, kind, run_id, e);
+  if (rc) model_free(m);
+  return rc;
+}
+
+static int given(const char *path) {
+  return path && *path;
+}
+
+// Trains θ_o (resuming from <cache>/original-<id>.partial.h5), or takes model.original, unless
+// cached.
 static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   char path[4096], partial[4096];
@@ -237,6 +264,11 @@ static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   sweep_cache_path(s, "original", job->id, "partial.h5", partial, sizeof partial);
   if (sweep_file_exists(path)) return 0;  // another sweep or shard made it meanwhile
   Model m;
+  if (given(c->cfg.model.original)) {
+    int rc = import_given(s, c, c->cfg.model.original, "original", job, path, &m, e);
+    if (!rc) model_free(&m);
+    return rc;
+  }
   if (pipe_new_model(&c->p, &m, e)) return e->code;
   ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
@@ -287,7 +319,8 @@ static uint64_t original_id(const Sweep *s, const PlanRun *r) {
   return s->plan->jobs[r->job[JOB_ORIGINAL]].id;
 }
 
-// Trains θ_rt unless cached, evaluates it against θ_o: the "retrain" row.
+// Trains θ_rt (or takes model.retrained) unless cached, evaluates it against θ_o: the "retrain"
+// row.
 static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) {
   const PlanJob *job = &s->plan->jobs[it->index];
   const PlanRun *run = &s->plan->runs[job->run];
@@ -300,6 +333,8 @@ static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err 
   int rc;
   if (sweep_file_exists(path)) {
     rc = pipe_load_model(&c->p, path, &rt, e);
+  } else if (given(c->cfg.model.retrained)) {
+    rc = import_given(s, c, c->cfg.model.retrained, "retrain", job, path, &rt, e);
   } else {
     rc = pipe_new_model(&c->p, &rt, e);
     ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
