@@ -41,11 +41,12 @@ static int find_row(const ResultsTable *t, const int *idx, int n, const char *ru
   return -1;
 }
 
-// The plan of the stored config: as given, else as expanded (a sweep run with --set).
-static int load_stored(ConfigFile **cf, Plan **plan, const char *file, const ResultsTable *t,
-                       Err *e) {
-  const char *texts[2] = {t->config_text, t->config_expanded};
-  const char *names[2] = {"/config/given", "/config/expanded"};
+// The plan of the stored config: as expanded (--set arguments of the sweep included, which
+// may have moved output.cache_dir), else as given.
+static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char *file,
+                       const ResultsTable *t, Err *e) {
+  const char *texts[2] = {t->config_expanded, t->config_text};
+  const char *names[2] = {"/config/expanded", "/config/given"};
   char where[4200], id[17] = "";
   for (int k = 0; k < 2; k++) {
     snprintf(where, sizeof where, "%s:%s", file, names[k]);
@@ -53,6 +54,7 @@ static int load_stored(ConfigFile **cf, Plan **plan, const char *file, const Res
     if (!rc) rc = plan_expand(plan, *cf, e);
     if (rc) return err_context(e, "the file's stored config (give CONFIG to use another)");
     plan_id_text((*plan)->sweep_id, id);
+    snprintf(st->config_from, sizeof st->config_from, "the file's %s", names[k]);
     if (!strcmp(id, t->schema.sweep_id)) return 0;
     plan_free(*plan), config_free(*cf);
     *plan = NULL, *cf = NULL;
@@ -263,8 +265,7 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
     if (!rc) rc = plan_expand(&plan, cf, e);
     snprintf(st->config_from, sizeof st->config_from, "%s", config_path);
   } else if (!rc) {
-    rc = load_stored(&cf, &plan, file, &t, e);
-    snprintf(st->config_from, sizeof st->config_from, "the file's stored config");
+    rc = load_stored(st, &cf, &plan, file, &t, e);
   }
   if (!rc) {
     s.cf = cf, s.plan = plan, s.cache_dir = cf->base.output.cache_dir;

@@ -46,7 +46,7 @@ typedef struct {
 typedef struct {
   char sweep_id[RESULTS_SWEEP_ID_LEN];  // the file's
   char plan_id[17];                     // the config's (differs when CONFIG extends the file's)
-  char config_from[300];                // "the file's /config/given" or the CONFIG path
+  char config_from[300];                // "the file's /config/expanded" (or given), or CONFIG
   char shard[32];                       // the file's shard "I/N", "" for a whole or merged file
   char cache_dir[300];                  // output.cache_dir, where shared models are looked for
   bool cache_found;                     // it exists (else shared models count as to do)
@@ -63,7 +63,8 @@ typedef struct {
 } SweepStatus;
 
 // Fills st for the results file `file`, with the sweep of config_path (NULL: the config stored
-// in the file, as given, else as expanded). ERR_CONFIG: not a results file, a config error,
-// or a config of another sweep (one of the file's runs is not among its runs).
+// in the file, as expanded, else as given: the one whose plan is the file's sweep). ERR_CONFIG: not
+// a results file, a config error, or a config of another sweep (one of the file's runs is not among
+// its runs).
 int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err *e);
 void sweep_status_free(SweepStatus *st);
