@@ -51,7 +51,7 @@ static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char
   for (int k = 0; k < 2; k++) {
     snprintf(where, sizeof where, "%s:%s", file, names[k]);
     int rc = config_load(cf, where, texts[k], 0, NULL, e);
-    if (!rc) rc = plan_expand(plan, *cf, e);
+    if (!rc) rc = plan_expand_paths(plan, *cf, 0, e);
     if (rc) return err_context(e, "the file's stored config (give CONFIG to use another)");
     plan_id_text((*plan)->sweep_id, id);
     snprintf(st->config_from, sizeof st->config_from, "the file's %s", names[k]);
@@ -60,9 +60,10 @@ static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char
     *plan = NULL, *cf = NULL;
   }
   return errf(e, ERR_CONFIG,
-              "%s: its stored config gives sweep %s, not the file's sweep %s; give the sweep's "
+              "%s: its stored config gives sweep %s under this ecore %s, not the file's sweep %s "
+              "(written by ecore %s, %s: keys or defaults changed since?); give the sweep's "
               "config: ecore status FILE CONFIG",
-              file, id, t->schema.sweep_id);
+              file, id, ECORE_VERSION, t->schema.sweep_id, t->ecore_version, t->git_commit);
 }
 
 // A CONFIG other than the file's own must plan every run the file holds (it may add runs).
@@ -262,7 +263,7 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
     rc = errf(e, ERR_CONFIG, "%s: shard attribute '%s' is not I/N", file, st->shard);
   if (!rc && config_path) {
     rc = config_load(&cf, config_path, NULL, 0, NULL, e);
-    if (!rc) rc = plan_expand(&plan, cf, e);
+    if (!rc) rc = plan_expand_paths(&plan, cf, 0, e);
     snprintf(st->config_from, sizeof st->config_from, "%s", config_path);
   } else if (!rc) {
     rc = load_stored(st, &cf, &plan, file, &t, e);

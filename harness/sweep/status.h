@@ -5,7 +5,8 @@
 // sweep's items and its rule for what is done: sweep_build_items, sweep_items_done), so the
 // counts are those of a resume from here: shared models count as done when cached (in the
 // config's output.cache_dir, as the sweep sees it from the current directory) or no longer
-// needed. The file is read once and not held open: a sweep may be appending to it.
+// needed. The data set need not be reachable (the plan does not look for its files). The file
+// is read once and not held open: a sweep may be appending to it.
 //
 // Estimate: per kind of item, the mean measured wall time (wall_s of the kind's latest ok rows;
 // for the shared jobs that have no row, original training and EC module pretraining, the
