@@ -15,13 +15,20 @@ add_test(NAME sweep_e2e
 set_tests_properties(sweep_e2e PROPERTIES LABELS "mpi" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 
+# ecore status on a partial sweep (rows dropped and failed through h5py): counts, reasons, ETA.
+add_test(NAME status_e2e
+         COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_status.py $<TARGET_FILE:ecore>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml ${ECORE_MPIRUN})
+set_tests_properties(status_e2e PROPERTIES LABELS "mpi" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+
 # The command line: a suggestion for a mistyped command, the version, one way to report an
 # unknown option in every command (exit 2 each; the echo makes the exit code part of the output).
 set(ECORE_BIN $<TARGET_FILE:ecore>)
 add_test(NAME cli_messages COMMAND sh -c
-         "${ECORE_BIN} swep 2>&1; echo exit=$?; ${ECORE_BIN} -V; echo exit=$?; for c in plan sweep report merge bench eval export; do ${ECORE_BIN} $c --bogus 2>&1; echo exit=$?; done")
+         "${ECORE_BIN} swep 2>&1; echo exit=$?; ${ECORE_BIN} -V; echo exit=$?; for c in plan sweep status report merge bench eval export; do ${ECORE_BIN} $c --bogus 2>&1; echo exit=$?; done")
 set_tests_properties(cli_messages PROPERTIES LABELS "unit" PASS_REGULAR_EXPRESSION
-  "did you mean 'sweep'.*exit=2.*ecore [0-9.]+ .*exit=0.*plan: unknown option '--bogus' \\(see 'ecore plan --help'\\)\nexit=2\n.*sweep: unknown option '--bogus'.*\nexit=2\n.*report: unknown option '--bogus'.*\nexit=2\n.*merge: unknown option '--bogus'.*\nexit=2\n.*bench: unknown option '--bogus'.*\nexit=2\n.*eval: unknown option '--bogus'.*\nexit=2\n.*export: unknown option '--bogus'.*\nexit=2")
+  "did you mean 'sweep'.*exit=2.*ecore [0-9.]+ .*exit=0.*plan: unknown option '--bogus' \\(see 'ecore plan --help'\\)\nexit=2\n.*sweep: unknown option '--bogus'.*\nexit=2\n.*status: unknown option '--bogus'.*\nexit=2\n.*report: unknown option '--bogus'.*\nexit=2\n.*merge: unknown option '--bogus'.*\nexit=2\n.*bench: unknown option '--bogus'.*\nexit=2\n.*eval: unknown option '--bogus'.*\nexit=2\n.*export: unknown option '--bogus'.*\nexit=2")
 
 # The one argument parser: suggestions, value forms, ranges, positional arguments, "--".
 add_test(NAME cli_parse COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh ${ECORE_BIN})

@@ -10,4 +10,5 @@ int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);

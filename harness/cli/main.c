@@ -15,6 +15,7 @@ typedef struct {
 static const Command commands[] = {
     {"plan", cmd_plan, "check a config and list its runs and shared jobs"},
     {"sweep", cmd_sweep, "run a config's sweep into an HDF5 results file"},
+    {"status", cmd_status, "how far a sweep has got: done, failed, to do, ETA"},
     {"bench", cmd_bench, "time training steps on synthetic input"},
     {"merge", cmd_merge, "merge the results files of a sharded sweep"},
     {"report", cmd_report, "tables and plots of a results file"},

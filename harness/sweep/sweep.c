@@ -23,10 +23,7 @@ static Item *add_item(Sweep *s, ItemKind kind, int index) {
 
 static const char *kind_label[] = {"original", "ec_modules", "retrain", "original row", "run"};
 
-// Items of the sweep (or of its shard): runs i with i % N == I, the retrain/original rows of
-// retrain jobs j with j % N == I, and the shared jobs these need. Order: originals, EC
-// modules, retrains, original rows, runs, so that what others wait for is handed out first.
-static int build_items(Sweep *s, Err *e) {
+int sweep_build_items(Sweep *s, Err *e) {
   const Plan *p = s->plan;
   const int N = s->args->shard_n > 0 ? s->args->shard_n : 1, I = s->args->shard_i;
   int *need = calloc((size_t)p->n_jobs + 1, sizeof(int));  // jobs this shard uses
@@ -86,8 +83,7 @@ static int build_items(Sweep *s, Err *e) {
   return 0;
 }
 
-// Items already done: shared models in the cache, rows in the results file (world rank 0).
-static bool *items_done(Sweep *s) {
+bool *sweep_items_done(const Sweep *s) {
   bool *done = calloc((size_t)s->n_items + 1, sizeof(bool));
   if (!done) return NULL;
   for (int i = 0; i < s->n_items; i++) {
@@ -332,7 +328,7 @@ static int setup(Sweep *s, Err *e) {
   if (a->shard_n > 0 && (a->shard_i < 0 || a->shard_i >= a->shard_n))
     return errf(e, ERR_CONFIG, "--shard %d/%d: I must be in 0..%d", a->shard_i, a->shard_n,
                 a->shard_n - 1);
-  if (build_items(s, e)) return e->code;
+  if (sweep_build_items(s, e)) return e->code;
   return 0;
 }
 
@@ -363,7 +359,7 @@ int sweep_main(const SweepArgs *a) {
       fprintf(stderr, "%s%s\n",
               rc == ERR_CONFIG ? "" : "ecore sweep: ", e.msg[0] ? e.msg : "failed on another rank");
   } else {
-    bool *done = s.world_rank == 0 ? items_done(&s) : NULL;
+    bool *done = s.world_rank == 0 ? sweep_items_done(&s) : NULL;
     if (s.world_rank == 0 && !a->quiet) {
       int todo = 0;
       for (int i = 0; i < s.n_items; i++) todo += !done[i];

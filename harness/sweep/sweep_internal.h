@@ -50,10 +50,24 @@ typedef struct {
   int n_trace, trace_cap;
 } Sweep;
 
+// The sweep's work items (s->items, s->n_items) from s->plan and the shard in s->args: runs i
+// with i % N == I, the retrain/original rows of retrain jobs j with j % N == I, and the shared
+// jobs these need. Order: originals, EC modules, retrains, original rows, runs, so that what
+// others wait for is handed out first.
+int sweep_build_items(Sweep *s, Err *e);
+// Which items are done [n_items] (malloc'd; NULL: out of memory): shared models in the cache
+// (or not needed: every item using them is done), rows recorded ok in s->results. What a
+// resume runs is the rest; `ecore status` counts the same way.
+bool *sweep_items_done(const Sweep *s);
 // <cache_dir>/<kind>-<id>.<ext>
 void sweep_cache_path(const Sweep *s, const char *kind, uint64_t id, const char *ext, char *out,
                       size_t size);
 int sweep_file_exists(const char *path);
+// The wall seconds a shared job without a row of its own (original training, EC module
+// pretraining) took, kept beside its checkpoint in <cache_dir>/<kind>-<id>.wall_s; NaN when not
+// recorded (not run yet, run by an older ecore, or a training resumed from a partial
+// checkpoint, whose last session saw only part of it).
+double sweep_job_wall(const Sweep *s, const char *kind, uint64_t id);
 // Fills the row's id, method, seed and axis values for an item that has a row; false if the
 // item has none (shared jobs).
 bool sweep_item_row(const Sweep *s, int item, ResultRow *row);

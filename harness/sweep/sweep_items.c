@@ -92,11 +92,13 @@ typedef struct {
   int grank;
   const char *partial;  // the training's partial checkpoint (NULL: none)
   int epoch_lines;      // an unlearning run: on_unlearn_epoch prints its epochs
+  int resumed;          // the training resumed from its partial checkpoint
 } ProgressCtx;
 
 static void on_epoch(void *user, const char *phase, int epoch, int epochs, double loss) {
   ProgressCtx *p = user;
   double t = clock_now() - p->t0;
+  if (!strcmp(phase, "resume")) p->resumed = 1;
   if (p->s->args->quiet || p->grank != 0 || p->epoch_lines) return;
   if (!strcmp(phase, "resume")) {  // always said: the run did not start from scratch
     printf("      %s: resuming after epoch %d/%d from %s\n", p->label, epoch, epochs,
@@ -221,6 +223,28 @@ static void read_metrics(const char *path, EvalResult *r) {
   fclose(f);
 }
 
+double sweep_job_wall(const Sweep *s, const char *kind, uint64_t id) {
+  char path[4096];
+  sweep_cache_path(s, kind, id, "wall_s", path, sizeof path);
+  FILE *f = fopen(path, "r");
+  double v = NAN;
+  if (f && (fscanf(f, "wall_s=%lf", &v) != 1 || !(v >= 0))) v = NAN;
+  if (f) fclose(f);
+  return v;
+}
+
+// Records a shared job's wall time for sweep_job_wall (group's first rank). A diagnostic: a
+// failure to write it leaves the job done and its time unknown.
+static void write_wall(const Sweep *s, const char *kind, uint64_t id, double secs) {
+  char path[4096], tmp[4200];
+  sweep_cache_path(s, kind, id, "wall_s", path, sizeof path);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fprintf(f, "wall_s=%.17g\n", secs);
+  if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+}
+
 // Once the final model is saved, its partial checkpoint has served.
 static void drop_partial(const ItemCtx *c, const char *partial) {
   if (c->p.grank == 0) remove(partial);
@@ -263,6 +287,7 @@ static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   sweep_cache_path(s, "original", job->id, "h5", path, sizeof path);
   sweep_cache_path(s, "original", job->id, "partial.h5", partial, sizeof partial);
   if (sweep_file_exists(path)) return 0;  // another sweep or shard made it meanwhile
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0, 0};
   Model m;
   if (given(c->cfg.model.original)) {
     int rc = import_given(s, c, c->cfg.model.original, "original", job, path, &m, e);
@@ -270,7 +295,6 @@ static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
     return rc;
   }
   if (pipe_new_model(&c->p, &m, e)) return e->code;
-  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   int rc = pipe_train(&c->p, &m, 0, s->cache_dir, partial, &prog, e);
   char id[17], run_id[40];  // the checkpoint names its job, as its file name does
@@ -278,6 +302,8 @@ static int do_original(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   snprintf(run_id, sizeof run_id, "original-%s", id);
   if (!rc) rc = pipe_save_model(&c->p, s->cache_dir, path, &m, "original", run_id, e);
   if (!rc) drop_partial(c, partial);
+  if (!rc && c->p.grank == 0 && !pc.resumed)
+    write_wall(s, "original", job->id, clock_now() - pc.t0);
   model_free(&m);
   return rc;
 }
@@ -288,6 +314,7 @@ static int do_ec_modules(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
   char path[4096], opath[4096];
   sweep_cache_path(s, "ec_modules", job->id, "h5", path, sizeof path);
   if (sweep_file_exists(path)) return 0;
+  double t0 = clock_now();
   sweep_cache_path(s, "original", s->plan->jobs[job->needs].id, "h5", opath, sizeof opath);
   Model orig;
   if (pipe_load_model(&c->p, opath, &orig, e)) return e->code;
@@ -298,7 +325,7 @@ static int do_ec_modules(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
     return rc;
   }
   aux_init(&aux, c->p.rs.seed);
-  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 0};
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 0, 0};
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
   rc = ec_pretrain(&aux, &orig, c->p.d, &c->p.rs.unlearn.ec.pretrain, c->p.rs.seed, c->p.g, &prog,
                    e);
@@ -309,6 +336,7 @@ static int do_ec_modules(Sweep *s, const Item *it, ItemCtx *c, Err *e) {
     io_end(s);
   }
   MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
+  if (!rc && c->p.grank == 0) write_wall(s, "ec_modules", job->id, clock_now() - t0);
   aux_free(&aux);
   model_free(&orig);
   return rc;
@@ -337,7 +365,7 @@ static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err 
     rc = import_given(s, c, c->cfg.model.retrained, "retrain", job, path, &rt, e);
   } else {
     rc = pipe_new_model(&c->p, &rt, e);
-    ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0};
+    ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, partial, 0, 0};
     UnlearnProgress prog = {.fn = on_epoch, .user = &pc};
     if (!rc) rc = pipe_train(&c->p, &rt, 1, s->cache_dir, partial, &prog, e);
     char id[17], run_id[40];  // the retrain row's id, which is also its file's
@@ -425,7 +453,7 @@ static int do_run(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) 
       io_end(s);
     }
   }
-  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 1};
+  ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 1, 0};
   s->n_trace = 0;
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc, .epoch_fn = on_unlearn_epoch};
   if (!rc) rc = pipe_unlearn(&c->p, &u, &orig, have_aux ? &aux : NULL, &prog, e);
