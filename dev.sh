@@ -16,7 +16,7 @@ asan_build=${ECORE_ASAN_BUILD_DIR:-$here/build-asan}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_pkgs=(gcc make cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libyaml-dev
-            libhdf5-openmpi-dev hdf5-tools zlib1g-dev libsvm-dev)
+            libhdf5-openmpi-dev hdf5-tools zlib1g-dev libsvm-dev libssl-dev)
 test_pkgs=(python3-h5py python3-numpy librsvg2-bin python3-pil slurmctld slurmd slurm-client munge)
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -32,16 +32,16 @@ missing_debs() {
 print_instructions() {
   cat >&2 <<EOF
 ecore needs: a C17 compiler, CMake >= 3.18, pkg-config, Open MPI, OpenBLAS (CBLAS), libyaml,
-HDF5 (the parallel build where available), zlib, libsvm; for the tests also Python 3 with h5py,
-numpy and PIL, and librsvg's rsvg-convert.
+HDF5 (the parallel build where available), zlib, libsvm, OpenSSL (libcrypto); for the tests
+also Python 3 with h5py, numpy and PIL, and librsvg's rsvg-convert.
 Install them with one of:
   apt:    sudo apt-get install -y ${build_pkgs[*]} ${test_pkgs[*]}
   dnf:    sudo dnf install -y gcc make cmake pkgconf openmpi-devel openblas-devel libyaml-devel \\
-            hdf5-openmpi-devel zlib-devel libsvm-devel python3-h5py python3-numpy
+            hdf5-openmpi-devel zlib-devel libsvm-devel openssl-devel python3-h5py python3-numpy
           (then: module load mpi/openmpi-x86_64)
-  spack:  spack install openmpi openblas libyaml hdf5+mpi zlib libsvm cmake py-h5py py-numpy
-          (then: spack load openmpi openblas libyaml hdf5 zlib libsvm cmake py-h5py)
-  module: module load gcc cmake openmpi openblas libyaml hdf5 zlib libsvm   (names vary by site)
+  spack:  spack install openmpi openblas libyaml hdf5+mpi zlib libsvm openssl cmake py-h5py py-numpy
+          (then: spack load openmpi openblas libyaml hdf5 zlib libsvm openssl cmake py-h5py)
+  module: module load gcc cmake openmpi openblas libyaml hdf5 zlib libsvm openssl   (names vary by site)
 EOF
 }
 

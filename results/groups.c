@@ -6,7 +6,16 @@
 // Reference axes: the grid axes that determine the retrained model (the original model or the
 // forget set). The results file says which they are (schema.reference_axis); for a file that
 // does not, legacy_reference_axis goes by the axis name.
+//
+// Models: the latest ok rows of one seed and the same reference axis values were measured
+// against one original and one retrained model (a sweep trains one of each there). Rows whose
+// fingerprints of those say otherwise mix two trainings of a model (a sweep resumed, or a shard
+// run, without the cache it began with): their numbers are not comparable, and groups_build
+// refuses the table (check_models) rather than average or pair them. Rows without fingerprints
+// (files from before them, failed rows) are not checked.
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +88,103 @@ double groups_value(const ResultRow *r, GroupMetric m) {
   return m.curve < 0 ? results_row_scalar(r, m.index) : results_row_curve(r, m.curve)[m.index];
 }
 
+// ---------------------------------------------------------------- models
+
+// Rows a and b share their models: the same seed and reference axis values.
+static bool same_models(const ResultsSchema *s, const ResultRow *a, const ResultRow *b) {
+  return a->seed == b->seed && groups_agree_reference(s, a, b, false);
+}
+
+static const char *fingerprint(const ResultRow *r, int retrain) {
+  return retrain ? r->retrain_fingerprint : r->original_fingerprint;
+}
+
+// Appends printf-style text to buf [cap] (truncating).
+static void append(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...) {
+  size_t n = strlen(buf);
+  if (n + 1 >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf + n, cap - n, fmt, ap);
+  va_end(ap);
+}
+
+// The error for the rows that share key's models but name different `retrain` (0: original)
+// models: each fingerprint with (some of) the runs that name it. n_more: other such settings.
+static int mixed_models(const Groups *g, const ResultRow *key, int retrain, int n_more, Err *e) {
+  const ResultsSchema *s = g->s;
+  char where[256] = "", models[640] = "";
+  append(where, sizeof where, "seed %d", key->seed);
+  for (int i = 0; i < s->n_axes; i++)
+    if (groups_reference_axis(s, i))
+      append(where, sizeof where, ", %s=%s", s->axes[i], key->axis[i]);
+  const char *seen[8];
+  int n_seen = 0;
+  for (int i = 0; i < g->n_rows; i++) {  // each fingerprint in turn, with its runs
+    const ResultRow *r = g->rows[i];
+    const char *fp = fingerprint(r, retrain);
+    if (!results_row_ok(r) || !*fp || !same_models(s, r, key)) continue;
+    bool done = false;
+    for (int k = 0; k < n_seen && !done; k++) done = !strcmp(seen[k], fp);
+    if (done || n_seen == 8) continue;
+    seen[n_seen++] = fp;
+    int n_runs = 0;
+    append(models, sizeof models, "%s %s by ", n_seen > 1 ? ";" : "", fp);
+    for (int j = i; j < g->n_rows; j++) {
+      const ResultRow *o = g->rows[j];
+      if (!results_row_ok(o) || strcmp(fingerprint(o, retrain), fp) || !same_models(s, o, key))
+        continue;
+      if (n_runs < 3) append(models, sizeof models, "%s%s", n_runs ? ", " : "", o->run_id);
+      n_runs++;
+    }
+    if (n_runs > 3) append(models, sizeof models, " and %d more", n_runs - 3);
+  }
+  char more[64] = "";
+  if (n_more) snprintf(more, sizeof more, " (%d more setting(s) mix models too)", n_more);
+  return errf(e, ERR_CONFIG,
+              "sweep %s: the runs of %s were measured against %d different %s models:%s. Their "
+              "numbers are not comparable and are not averaged: the file mixes two trainings of "
+              "that model (a sweep resumed, or a shard run, without the cache it began with?); "
+              "rerun the sweep into a new file with one cache%s",
+              s->sweep_id, where, n_seen, retrain ? "retrained" : "original", models, more);
+}
+
+// Checks that the latest ok rows of each seed and reference axis values name one original
+// and one retrained model (where they name one). ERR_CONFIG, naming the runs and the
+// fingerprints of the first setting that does not, if some do not.
+static int check_models(const Groups *g, Err *e) {
+  size_t cap = (size_t)(g->n_rows ? g->n_rows : 1);
+  const ResultRow **first = malloc(sizeof *first * cap);  // a representative per setting
+  const ResultRow **orig = malloc(sizeof *orig * cap);    // its first row naming each model
+  const ResultRow **rt = malloc(sizeof *rt * cap);
+  int *bad = calloc(cap, sizeof *bad);  // 0 fine; 1 original models differ; 2 retrained
+  int n = 0, rc = 0;
+  if (!first || !orig || !rt || !bad) rc = errf(e, ERR_RUNTIME, "out of memory");
+  for (int i = 0; !rc && i < g->n_rows; i++) {
+    const ResultRow *r = g->rows[i];
+    if (!results_row_ok(r)) continue;
+    int k = 0;
+    while (k < n && !same_models(g->s, first[k], r)) k++;
+    if (k == n) first[n] = r, orig[n] = rt[n] = NULL, n++;
+    for (int m = 0; m < 2; m++) {
+      const ResultRow **named = m ? &rt[k] : &orig[k];
+      if (!*fingerprint(r, m)) continue;
+      if (!*named)
+        *named = r;
+      else if (strcmp(fingerprint(*named, m), fingerprint(r, m)) && !bad[k])
+        bad[k] = 1 + m;
+    }
+  }
+  int n_bad = 0, which = -1;
+  for (int k = 0; !rc && k < n; k++)
+    if (bad[k] && n_bad++ == 0) which = k;
+  if (!rc && n_bad) rc = mixed_models(g, first[which], bad[which] - 1, n_bad - 1, e);
+  free(first), free(orig), free(rt), free(bad);
+  return rc;
+}
+
 // ---------------------------------------------------------------- groups
 
 static int cmp_group(const Groups *g, const ResultRow *x, const ResultRow *y, bool none_first) {
@@ -119,7 +225,8 @@ int groups_build(const ResultsTable *t, bool none_first, Groups *g, Err *e) {
       Group tmp = g->groups[j];
       g->groups[j] = g->groups[j - 1], g->groups[j - 1] = tmp;
     }
-  return 0;
+  if ((rc = check_models(g, e))) groups_free(g);
+  return rc;
 }
 
 void groups_free(Groups *g) {

@@ -1,4 +1,5 @@
 // merge.c: joins the files of a sharded sweep into one. See results_merge in results.h.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +94,16 @@ static ResultsSchema merged_schema(const ResultsTable *t, int n) {
   return s;
 }
 
+// How a row was computed, as text: "on HOSTS by ecore V (COMMIT), BLAS kernel K with T
+// thread(s) per rank, R rank(s)" ("" for a row that does not say).
+static void how_text(const ResultRow *r, char *out, size_t cap) {
+  out[0] = '\0';
+  if (!r->hosts[0] && !r->git_commit[0]) return;
+  snprintf(out, cap,
+           "on %s by ecore %s (%s), BLAS kernel %s with %d thread(s) per rank, %d rank(s)",
+           r->hosts, r->ecore_version, r->git_commit, r->blas_kernel, r->blas_threads, r->ranks);
+}
+
 // The latest row of each run_id of every input, sorted by run_id then input; overlaps must be
 // identical and are kept once.
 static int collect_rows(const ResultsTable *t, const char *const *inputs, int n, ResultRow **rows,
@@ -114,9 +125,15 @@ static int collect_rows(const ResultsTable *t, const char *const *inputs, int n,
   for (int j = 0; !rc && j < m; j++) {
     const char *field = NULL;
     if (j > 0 && !strcmp(all[j].row->run_id, all[j - 1].row->run_id)) {
-      if (!results_rows_equal(all[j].row, all[j - 1].row, &t[0].schema, &field))
-        rc = errf(e, ERR_CONFIG, "run %s is in %s and %s with different values (%s): not merging",
-                  all[j].row->run_id, inputs[all[j - 1].input], inputs[all[j].input], field);
+      if (!results_rows_equal(all[j].row, all[j - 1].row, &t[0].schema, &field)) {
+        char a[640], b[640], why[1400] = "";
+        how_text(all[j - 1].row, a, sizeof a), how_text(all[j].row, b, sizeof b);
+        if (strcmp(a, b))  // the likely cause: other hosts, builds or BLAS round differently
+          snprintf(why, sizeof why, " (computed %s in the first, %s in the second)", a[0] ? a : "?",
+                   b[0] ? b : "?");
+        rc = errf(e, ERR_CONFIG, "run %s is in %s and %s with different values (%s): not merging%s",
+                  all[j].row->run_id, inputs[all[j - 1].input], inputs[all[j].input], field, why);
+      }
       continue;
     }
     (*rows)[(*n_rows)++] = *all[j].row;

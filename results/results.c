@@ -47,7 +47,25 @@ static const struct {
      offsetof(ResultRow, knn_forget_acc)},
 };
 
-// Column names an axis may not take.
+// The provenance fields, after the scalars: strings of `len` bytes, or int32 (len 0). Files
+// from before them lack them (they read as "" and 0).
+enum { N_PROVENANCE = 9 };
+static const struct {
+  const char *name;
+  size_t offset, len;
+} PROVENANCE[N_PROVENANCE] = {
+    {"ecore_version", offsetof(ResultRow, ecore_version), RESULTS_VERSION_LEN},
+    {"git_commit", offsetof(ResultRow, git_commit), RESULTS_COMMIT_LEN},
+    {"hosts", offsetof(ResultRow, hosts), RESULTS_HOSTS_LEN},
+    {"ranks", offsetof(ResultRow, ranks), 0},
+    {"blas", offsetof(ResultRow, blas), RESULTS_BLAS_LEN},
+    {"blas_kernel", offsetof(ResultRow, blas_kernel), RESULTS_NAME_LEN},
+    {"blas_threads", offsetof(ResultRow, blas_threads), 0},
+    {"original_fingerprint", offsetof(ResultRow, original_fingerprint), RESULTS_FINGERPRINT_LEN},
+    {"retrain_fingerprint", offsetof(ResultRow, retrain_fingerprint), RESULTS_FINGERPRINT_LEN},
+};
+
+// Column names an axis may not take (besides the scalars' and the provenance's).
 static const char *const FIXED_FIELDS[] = {"run_id", "method", "ec", "seed", "status"};
 
 // Which version of a file: another writer's replacement differs in at least one of these.
@@ -148,11 +166,17 @@ bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSch
     f = "status";
   for (int i = 0; !f && i < s->n_axes; i++)
     if (strcmp(a->axis[i], b->axis[i])) f = s->axes[i];
-  for (int i = 0; !f && i < RESULTS_N_SCALARS; i++)
-    if (!same_double(results_row_scalar(a, i), results_row_scalar(b, i))) f = SCALARS[i].name;
+  for (int i = 0; !f && i < RESULTS_N_SCALARS; i++)  // wall_s says how, not what
+    if (strcmp(SCALARS[i].name, "wall_s") &&
+        !same_double(results_row_scalar(a, i), results_row_scalar(b, i)))
+      f = SCALARS[i].name;
   for (int c = 0; !f && c < RESULTS_N_CURVES; c++)
     for (int p = 0; !f && p < s->n_points; p++)
       if (!same_double(results_row_curve(a, c)[p], results_row_curve(b, c)[p])) f = CURVES[c].name;
+  // Of the provenance, the models it was measured against are part of the result; the rest
+  // (version, commit, hosts, ranks, BLAS) says how it was computed.
+  if (!f && strcmp(a->original_fingerprint, b->original_fingerprint)) f = "original_fingerprint";
+  if (!f && strcmp(a->retrain_fingerprint, b->retrain_fingerprint)) f = "retrain_fingerprint";
   if (!f) trace_equal(a, b, &f);
   if (field) *field = f;
   return f == NULL;
@@ -167,6 +191,8 @@ static bool reserved_name(const char *name) {
     if (!strcmp(name, FIXED_FIELDS[i])) return true;
   for (int i = 0; i < RESULTS_N_SCALARS; i++)
     if (!strcmp(name, SCALARS[i].name)) return true;
+  for (int i = 0; i < N_PROVENANCE; i++)
+    if (!strcmp(name, PROVENANCE[i].name)) return true;
   return false;
 }
 
@@ -222,6 +248,10 @@ static int row_check(const ResultRow *r, const char *path, Err *e) {
   for (int i = 0; i < RESULTS_MAX_AXES; i++)
     if (!terminated(r->axis[i], RESULTS_VALUE_LEN))
       return errf(e, ERR_CONFIG, "%s: run %s: axis value %d unterminated", path, r->run_id, i);
+  for (int i = 0; i < N_PROVENANCE; i++)
+    if (PROVENANCE[i].len && !terminated((const char *)r + PROVENANCE[i].offset, PROVENANCE[i].len))
+      return errf(e, ERR_CONFIG, "%s: run %s: %s unterminated", path, r->run_id,
+                  PROVENANCE[i].name);
   return trace_check(r, path, e);
 }
 
@@ -320,12 +350,21 @@ void add_str(hid_t t, bool file, size_t *off, const char *name, size_t mem_off, 
 }
 
 static size_t runs_file_size(const ResultsSchema *s) {
-  return RESULTS_RUN_ID_LEN + RESULTS_NAME_LEN + 4 + 4 + RESULTS_STATUS_LEN +
-         (size_t)s->n_axes * RESULTS_VALUE_LEN + 8 * RESULTS_N_SCALARS;
+  size_t n = RESULTS_RUN_ID_LEN + RESULTS_NAME_LEN + 4 + 4 + RESULTS_STATUS_LEN +
+             (size_t)s->n_axes * RESULTS_VALUE_LEN + 8 * RESULTS_N_SCALARS;
+  for (int i = 0; i < N_PROVENANCE; i++) n += PROVENANCE[i].len ? PROVENANCE[i].len : 4;
+  return n;
 }
 
-// The /runs compound type, as stored (file) or as ResultRow in memory.
-static hid_t runs_type(const ResultsSchema *s, bool file) {
+// Whether compound type t has a field called name.
+static bool has_field(hid_t t, const char *name) {
+  return H5Tget_member_index(t, name) >= 0;
+}
+
+// The /runs compound type, as stored (file) or as ResultRow in memory. stored >= 0 (memory
+// only): the type of a file's /runs, whose provenance fields may be missing (a file from before
+// them): the memory type then leaves out those it lacks.
+static hid_t runs_type_of(const ResultsSchema *s, bool file, hid_t stored) {
   hid_t t = H5Tcreate(H5T_COMPOUND, file ? runs_file_size(s) : sizeof(ResultRow));
   size_t off = 0;
   add_str(t, file, &off, "run_id", offsetof(ResultRow, run_id), RESULTS_RUN_ID_LEN);
@@ -339,7 +378,26 @@ static hid_t runs_type(const ResultsSchema *s, bool file) {
   for (int i = 0; i < RESULTS_N_SCALARS; i++)
     add_member(t, file, &off, SCALARS[i].name, SCALARS[i].offset, H5T_IEEE_F64LE,
                H5T_NATIVE_DOUBLE);
+  for (int i = 0; i < N_PROVENANCE; i++) {
+    if (stored >= 0 && !has_field(stored, PROVENANCE[i].name)) continue;
+    if (PROVENANCE[i].len)
+      add_str(t, file, &off, PROVENANCE[i].name, PROVENANCE[i].offset, PROVENANCE[i].len);
+    else
+      add_member(t, file, &off, PROVENANCE[i].name, PROVENANCE[i].offset, H5T_STD_I32LE,
+                 H5T_NATIVE_INT);
+  }
   return t;
+}
+
+static hid_t runs_type(const ResultsSchema *s, bool file) {
+  return runs_type_of(s, file, -1);
+}
+
+// Whether a file's /runs type has every provenance field.
+static bool has_provenance(hid_t stored) {
+  for (int i = 0; i < N_PROVENANCE; i++)
+    if (!has_field(stored, PROVENANCE[i].name)) return false;
+  return true;
 }
 
 int results_row_fields(const ResultsSchema *s, ResultsField *fields, int *n, Err *e) {
@@ -722,6 +780,43 @@ int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *b
   return rc;
 }
 
+// Gives a /runs from before the provenance fields those fields (its rows keep "" and 0), so
+// that the rows appended to it keep theirs: the dataset is read, deleted and written anew in
+// the staged copy. HDF5 does not reuse the old dataset's space: a one-time growth of its size.
+static int runs_upgrade(hid_t f, const ResultsSchema *s, const char *path, Err *e) {
+  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT), ft = -1, mt = -1;
+  if (d < 0) return h5fail(e, path, "cannot open /runs");
+  ft = H5Dget_type(d);
+  const bool current = has_provenance(ft);
+  hsize_t n = 0;
+  int rc = current ? 0 : dataset_rows(f, "runs", 0, &n, path, e);
+  ResultRow *rows = NULL;
+  if (!current && !rc && !(rows = malloc(sizeof *rows * (size_t)(n ? n : 1))))
+    rc = errf(e, ERR_RUNTIME, "out of memory");
+  if (!current && !rc) {
+    for (hsize_t i = 0; i < n; i++) results_row_init(&rows[i]);
+    mt = runs_type_of(s, false, ft);
+    if (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
+      rc = h5fail(e, path, "cannot read /runs");
+  }
+  h5close(mt), h5close(ft), h5close(d);
+  if (current || rc) {
+    free(rows);
+    return rc;
+  }
+  hid_t t = runs_type(s, true);
+  hsize_t dims[2] = {0, 0}, chunk[2] = {CHUNK_ROWS, 0};
+  d = -1;
+  if (H5Ldelete(f, "runs", H5P_DEFAULT) < 0) rc = h5fail(e, path, "cannot replace /runs");
+  if (!rc) rc = create_dataset(f, "runs", t, 1, dims, chunk, 0, &d, path, e);
+  h5close(d), h5close(t);
+  t = runs_type(s, false);
+  if (!rc && n > 0) rc = extend_and_write(f, "runs", t, (int)n, rows, path, e);
+  h5close(t);
+  free(rows);
+  return rc ? err_context(e, "adding the provenance fields to /runs") : 0;
+}
+
 // Appends rows to an open (staged) file: each row dataset grows by n rows, /trace by their
 // entries.
 static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n,
@@ -729,6 +824,7 @@ static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows
   if (n == 0) return 0;
   int P = s->n_points, rc = 0;
   hsize_t first = 0;  // the index in /runs of rows[0]
+  if ((rc = runs_upgrade(f, s, path, e))) return rc;
   if ((rc = dataset_rows(f, "runs", 0, &first, path, e))) return rc;
   if ((rc = trace_append(f, rows, n, (long long)first, path, e))) return rc;
   double *buf = malloc(sizeof(double) * (size_t)n * (size_t)P);  // [n x P]
@@ -989,8 +1085,9 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
     return errf(e, ERR_RUNTIME, "out of memory");
   }
   for (hsize_t r = 0; r < n; r++) results_row_init(&t->rows[r]);
-  hid_t mt = runs_type(s, false);
-  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT), ft = H5Dget_type(d);
+  hid_t mt = runs_type_of(s, false, ft);  // without the provenance fields the file lacks
+  h5close(ft);
   rc = check_fields(d, mt, "runs", path, e);
   if (!rc && n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows) < 0)
     rc = h5fail(e, path, "cannot read /runs");

@@ -8,7 +8,22 @@
 //                      one field per grid axis named by its dotted key ("ec.temperature"),
 //                      S128 holding the value's canonical text,
 //                      forget_acc, retain_acc, test_retain_acc, test_forget_acc,
-//                      mia_efficacy, avg_gap, wall_s float64 (NaN: not computed).
+//                      mia_efficacy, avg_gap, wall_s float64 (NaN: not computed),
+//                    then the row's provenance: how it was computed and against which models
+//                    (see ResultRow; "" and 0 where not recorded):
+//                      ecore_version S32, git_commit S64 (of the binary that computed the row,
+//                      read at build time, "-dirty" when the tree had changes), hosts S256
+//                      (the host names of the ranks that computed it, "a,b"), ranks int32 (its
+//                      ranks per run), blas S128 (the BLAS build), blas_kernel S64 (the kernels
+//                      OpenBLAS selected, "Haswell"), blas_threads int32 (BLAS threads per
+//                      rank; -1: its ranks differed), original_fingerprint S17,
+//                      retrain_fingerprint S17 (the original and retrained models it was
+//                      measured against: model_fingerprint, solver/fingerprint.c; the original
+//                      row names its own model as original, the retrain row its own as
+//                      retrained).
+//                    Files written before the provenance existed (still schema_version 1) lack
+//                    these fields: they read as "" and 0, and the next append adds them to
+//                    /runs (the old rows keep "" and 0).
 //                    Strings are fixed-length, NUL-padded, UTF-8: numpy reads them as bytes
 //                    ('S128'), so pandas.DataFrame(f['runs'][:]) works and .str.decode()
 //                    turns them into text.
@@ -74,6 +89,11 @@ enum {
   RESULTS_MAX_AXES = 16,
   RESULTS_MAX_POINTS = 16,
   RESULTS_PHASE_LEN = 32,  // a trace entry's phase name
+  RESULTS_VERSION_LEN = 32,
+  RESULTS_COMMIT_LEN = 64,       // a commit hash, maybe with "-dirty"
+  RESULTS_HOSTS_LEN = 256,       // host names, comma-separated
+  RESULTS_BLAS_LEN = 128,        // the BLAS build
+  RESULTS_FINGERPRINT_LEN = 17,  // 16 hex digits (MODEL_FINGERPRINT_LEN)
 };
 
 // The type of a value: an axis's, or a field's of /runs (results_row_fields).
@@ -139,6 +159,18 @@ typedef struct {
   double cka_original[RESULTS_MAX_POINTS];  // per schema point
   double cka_retrain[RESULTS_MAX_POINTS];
   double knn_forget_acc[RESULTS_MAX_POINTS];
+  // Provenance: how the row was computed (its numbers compare exactly only under the same
+  // ones) and against which models. "" / 0: not recorded (rows of older files; rows of runs
+  // that failed before the step that knows it).
+  char ecore_version[RESULTS_VERSION_LEN];  // of the binary that computed it
+  char git_commit[RESULTS_COMMIT_LEN];      // of that binary, "-dirty" when built from changes
+  char hosts[RESULTS_HOSTS_LEN];            // the hosts of its ranks, "node1,node2"
+  int ranks;                                // ranks that computed it (ranks per run)
+  char blas[RESULTS_BLAS_LEN];              // the BLAS build ("OpenBLAS 0.3.21 ...")
+  char blas_kernel[RESULTS_NAME_LEN];       // the kernels selected ("Haswell"; "a,b": differed)
+  int blas_threads;                         // BLAS threads per rank; -1: its ranks differed
+  char original_fingerprint[RESULTS_FINGERPRINT_LEN];  // θ_o it was measured against
+  char retrain_fingerprint[RESULTS_FINGERPRINT_LEN];   // θ_rt it was measured against
   // The run's training trace [n_trace], in the order it is to be stored. Writing: the
   // caller's memory, only read (phase and point NUL-terminated). Read back: points into the
   // ResultsTable's `traces`, freed by results_table_free.
@@ -169,8 +201,12 @@ void results_row_init(ResultRow *row);
 int results_row_set_axis(ResultRow *row, const ResultsSchema *s, const char *axis,
                          const char *value, Err *e);
 bool results_row_ok(const ResultRow *row);  // status is "ok"
-// Same values in every field (NaN equals NaN), the trace too (same count, then every field of
-// every entry); the first differing field's name in `field` ("trace", "trace.loss", ...).
+// The same result: same values (NaN equals NaN) in every field but those that say how it was
+// computed (wall_s, ecore_version, git_commit, hosts, ranks, blas, blas_kernel, blas_threads),
+// the fingerprints of its models and the trace included (same count, then every field of every
+// entry); the first differing field's name in `field` ("trace", "trace.loss", ...). A run
+// computed twice, on other hosts or by another build, that gave the same numbers against the
+// same models is one result: merge keeps it once.
 bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
                         const char **field);
 // Checks names, counts and lengths; ERR_CONFIG with what is wrong.
@@ -248,10 +284,11 @@ int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e);
 
 // ---- merge (merge.c)
 // Joins shard files into OUT: same sweep id and schema everywhere (else ERR_CONFIG); a run_id
-// in two inputs must have identical latest rows (kept once), else ERR_CONFIG naming the run,
-// the field and both files; OUT must not be an input. OUT holds the latest row of each run_id,
-// sorted by run_id, each with its trace, and is written atomically: on failure OUT and the
-// inputs are untouched.
+// in two inputs must have latest rows with the same result (results_rows_equal; kept once, as
+// the first input holding it has it), else ERR_CONFIG naming the run, the field, both files and
+// how each was computed when that differs; OUT must not be an input. OUT holds the latest row of
+// each run_id, sorted by run_id, each with its trace, and is written atomically: on failure OUT and
+// the inputs are untouched.
 int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e);
 
 // ---- report (report.c, plot_svg.c)

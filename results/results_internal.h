@@ -98,7 +98,10 @@ GroupMetric groups_scalar(const char *name);
 GroupMetric groups_curve(const char *name, int point);
 double groups_value(const ResultRow *r, GroupMetric m);
 // Groups the latest rows of t, sorted by method (groups_method_rank, then name), ec, then axis
-// values in column order (groups_cmp_value). Free with groups_free.
+// values in column order (groups_cmp_value). Free with groups_free. ERR_CONFIG (nothing to
+// free) when rows of one seed and reference axis values were measured against different
+// original or retrained models (their fingerprints differ): the message names the setting, the
+// fingerprints and runs of each.
 int groups_build(const ResultsTable *t, bool none_first, Groups *g, Err *e);
 void groups_free(Groups *g);
 // Metric m over the latest ok rows of key's group (method NULL), or over those of `method`

@@ -153,6 +153,11 @@ void model_init(Model *m, uint64_t seed);
 // PyTorch's initialisation of one tensor of the given kind from the stream r: Kaiming normal
 // (fan_out) for conv, U(±1/sqrt(fan_in)) for linear weights and biases, 1 and 0 for BN.
 void param_init(ParamKind kind, const int *shape, int64_t size, int fan_in, Rng *r, float *d);
+// Which model this is, as text: 16 hex digits of a SHA-256 over every parameter and BN buffer
+// in the order of their names, the same for the model and its checkpoint (fingerprint.c says
+// how to compute it from a checkpoint's /params). ERR_RUNTIME if the digest fails.
+enum { MODEL_FINGERPRINT_LEN = 17 };  // 16 hex digits and the NUL
+int model_fingerprint(const Model *m, char out[MODEL_FINGERPRINT_LEN], Err *e);
 // Index of the parameter called name, or -1.
 int model_find_param(const Model *m, const char *name);
 float *model_param_data(Model *m, int i);  // into param_mem or buffer_mem

@@ -286,7 +286,8 @@ static void summary(Sweep *s, int rc, const SchedStats *st) {
   if (!s->args->quiet && results_read(s->out_path, &t, &e) == 0) {
     if (t.n_rows > 0) {
       printf("\n");
-      results_report(&t, REPORT_MARKDOWN, stdout, &e);
+      if (results_report(&t, REPORT_MARKDOWN, stdout, &e))
+        fprintf(stderr, "ecore sweep: no report: %s\n", e.msg);
     }
     results_table_free(&t);
   }

@@ -3,13 +3,16 @@
 // (cached by id), unlearn, evaluate, fill the result row; progress lines and the trace.
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blas_info.h"
 #include "clock.h"
+#include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "sweep_internal.h"
 
 // HDF5 is not thread-safe: on world rank 0 the coordinator thread writes the results file.
@@ -186,6 +189,84 @@ static void row_metrics(ResultRow *row, const EvalResult *r) {
     row->cka_retrain[l] = r->cka_retrain[l];
     row->knn_forget_acc[l] = r->knn_forget_acc[l];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// provenance
+
+// What each rank of a group tells its first rank about how it computes.
+typedef struct {
+  char host[MPI_MAX_PROCESSOR_NAME];
+  BlasInfo blas;
+} RankInfo;
+
+// The distinct texts of n items (each at `field` in records of `stride` bytes), comma-separated
+// into out [cap]; "+N more" ends a list that does not fit.
+static void join_distinct(char *out, size_t cap, const void *items, int n, size_t stride,
+                          size_t field) {
+  out[0] = '\0';
+  int left = 0;
+  for (int i = 0; i < n; i++) {
+    const char *t = (const char *)items + (size_t)i * stride + field;
+    bool seen = false;
+    for (int j = 0; j < i && !seen; j++)
+      seen = !strcmp(t, (const char *)items + (size_t)j * stride + field);
+    size_t used = strlen(out);
+    if (seen || !*t) continue;
+    if (left || used + strlen(t) + 2 + 16 > cap)  // room for "+N more" stays
+      left++;
+    else
+      snprintf(out + used, cap - used, "%s%s", used ? "," : "", t);
+  }
+  if (left) {
+    size_t used = strlen(out);
+    snprintf(out + used, cap - used, "%s+%d more", used ? "," : "", left);
+  }
+}
+
+// How the row was computed: this binary's version and commit, the group's ranks, their hosts and
+// BLAS (kernels and threads). Collective over g; fills the row on its first rank.
+static void row_provenance(ResultRow *row, MPI_Comm g) {
+  int grank, gsize, len;
+  MPI_Comm_rank(g, &grank);
+  MPI_Comm_size(g, &gsize);
+  RankInfo mine;
+  memset(&mine, 0, sizeof mine);
+  MPI_Get_processor_name(mine.host, &len);
+  blas_info(&mine.blas);
+  RankInfo *all = grank == 0 ? calloc((size_t)gsize, sizeof *all) : NULL;
+  int have = grank != 0 || all;  // the first rank could not allocate: no gather, its own only
+  MPI_Bcast(&have, 1, MPI_INT, 0, g);
+  if (have) MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0, g);
+  if (grank != 0) return;
+  snprintf(row->ecore_version, sizeof row->ecore_version, "%s", ECORE_VERSION);
+  snprintf(row->git_commit, sizeof row->git_commit, "%s", ECORE_GIT_COMMIT);
+  row->ranks = gsize;
+  const RankInfo *r = all ? all : &mine;
+  if (!all) gsize = 1;
+  join_distinct(row->hosts, sizeof row->hosts, r, gsize, sizeof *r, offsetof(RankInfo, host));
+  join_distinct(row->blas, sizeof row->blas, r, gsize, sizeof *r,
+                offsetof(RankInfo, blas) + offsetof(BlasInfo, build));
+  join_distinct(row->blas_kernel, sizeof row->blas_kernel, r, gsize, sizeof *r,
+                offsetof(RankInfo, blas) + offsetof(BlasInfo, kernel));
+  row->blas_threads = r[0].blas.threads;
+  for (int i = 1; i < gsize; i++)
+    if (r[i].blas.threads != r[0].blas.threads) row->blas_threads = -1;
+  free(all);
+}
+
+// The fingerprints of the models a row is measured against (the group's first rank computes
+// them into its row).
+static int row_models(const ItemCtx *c, ResultRow *row, const Model *orig, const Model *rt,
+                      Err *e) {
+  int rc = 0;
+  if (c->p.grank == 0) {
+    rc = model_fingerprint(orig, row->original_fingerprint, e);
+    if (!rc) rc = model_fingerprint(rt, row->retrain_fingerprint, e);
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
+  if (rc && c->p.grank != 0) errf(e, ERR_RUNTIME, "model fingerprint failed on the first rank");
+  return rc;
 }
 
 static int row_failed(ResultRow *row, const Err *e) {
@@ -381,7 +462,8 @@ static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err 
     return row_failed(row, e);
   }
   EvalResult r;
-  rc = pipe_evaluate(&c->p, &r, &rt, &orig, &rt, NULL, NULL, e);
+  rc = row_models(c, row, &orig, &rt, e);
+  if (!rc) rc = pipe_evaluate(&c->p, &r, &rt, &orig, &rt, NULL, NULL, e);
   if (!rc && c->p.grank == 0) rc = write_metrics(mpath, &r, e);
   MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
   row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
@@ -408,7 +490,8 @@ static int do_original_row(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row,
     return row_failed(row, e);
   }
   EvalResult r, ref;
-  int rc = pipe_evaluate(&c->p, &r, &orig, &orig, &rt, NULL, NULL, e);
+  int rc = row_models(c, row, &orig, &rt, e);
+  if (!rc) rc = pipe_evaluate(&c->p, &r, &orig, &orig, &rt, NULL, NULL, e);
   row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
@@ -441,8 +524,8 @@ static int do_run(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) 
     return row_failed(row, e);
   }
   AuxModules aux;
-  int have_aux = 0, rc = 0;
-  if (ec) {
+  int have_aux = 0, rc = row_models(c, row, &orig, &rt, e);
+  if (ec && !rc) {
     sweep_cache_path(s, "ec_modules", s->plan->jobs[run->job[JOB_EC_MODULES]].id, "h5", apath,
                      sizeof apath);
     rc = pipe_modules(&c->p, &orig, &aux, e);
@@ -538,6 +621,7 @@ int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_ro
     }
     if (rc && !*has_row) row_failed(row, &e);
   }
+  if (*has_row) row_provenance(row, g);
   ctx_free(&c);
   row->wall_s = clock_now() - t0;
   return rc ? 1 : 0;
