@@ -11,7 +11,8 @@
 // Writes the claims report of t to out: Markdown (the rules, then one table per claim and a
 // summary line each) or CSV (one line per comparison: claim,setting,point,a,a_mean,a_std,a_n,
 // b,b_mean,b_std,b_n,margin,spread,verdict). *n_failed (may be NULL): the comparisons whose
-// verdict is "fails". ERR_RUNTIME if the table has no rows or out cannot be written.
+// verdict is "fails". ERR_RUNTIME if the table has no rows or out cannot be written;
+// ERR_CONFIG if rows of one seed and reference setting name different models (groups.c).
 int results_claims(const ResultsTable *t, ReportFormat fmt, FILE *out, int *n_failed, Err *e);
 
 // The definitions the verdicts follow, as text (Markdown list items, lines under 96 columns):

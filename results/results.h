@@ -295,7 +295,8 @@ int results_merge(const char *out, const char *const *inputs, int n_inputs, int 
 typedef enum { REPORT_MARKDOWN, REPORT_CSV } ReportFormat;
 // Groups the latest ok rows that differ only by seed (same method, ec and axis values) and
 // writes mean ± std (sample std, n) of every metric, the gap to the retrained model and the
-// avg gap; see report.c for the retrain reference. ERR_RUNTIME if the table has no rows.
+// avg gap; see report.c for the retrain reference. ERR_RUNTIME if the table has no rows;
+// ERR_CONFIG if rows of one seed and reference setting name different models (groups.c).
 int results_report(const ResultsTable *t, ReportFormat fmt, FILE *out, Err *e);
 // Writes (creating DIR) DIR/cka_original.svg, DIR/cka_retrain.svg, DIR/knn_forget_acc.svg
 // (the metric per supervision point, one line per group of runs that differ only by seed, mean

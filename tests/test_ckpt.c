@@ -1,6 +1,8 @@
 // test_ckpt.c: checkpoints. Save then load gives the same outputs bit for bit; a training run
 // stopped after an epoch, saved, and resumed in fresh objects ends bit-identical to the run
 // that never stopped; bad files are clear errors that name the file.
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -115,6 +117,55 @@ static void test_round_trip_and_resume(World *w, const char *dir) {
   CHECK(!strcmp(arch, "cnn4") && classes == 10 && shape[0] == 1 && shape[1] == 12);
   model_free(&full), model_free(&loaded);
   sgd_free(&full_opt), sgd_free(&loaded_opt);
+}
+
+// model_fingerprint: the same for a model and its checkpoint loaded back, different when one
+// parameter or one BN buffer value changes, and equal to the recipe of solver/fingerprint.c
+// computed by Python's hashlib from the checkpoint's /params alone.
+static void test_fingerprint(World *w, const char *dir) {
+  Err e = {0};
+  char path[512], fp[MODEL_FINGERPRINT_LEN], back[MODEL_FINGERPRINT_LEN],
+      other[MODEL_FINGERPRINT_LEN];
+  snprintf(path, sizeof path, "%s/fp.h5", dir);
+  Model m, loaded;
+  model_create(&m, &w->ms, &e);
+  model_init(&m, 11);
+  for (int64_t i = 0; i < m.n_buffer_floats; i++) m.buffer_mem[i] += 0.001f * (float)(i % 7);
+  CHECK(model_fingerprint(&m, fp, &e) == 0 && strlen(fp) == 16);
+  CkptMeta meta = {.role = "original"};
+  CHECK(ckpt_save(path, &m, &meta, NULL, NULL, 0, &e) == 0);
+  model_create(&loaded, &w->ms, &e);
+  CHECK(ckpt_load(path, &loaded, NULL, NULL, &e) == 0);
+  CHECK(model_fingerprint(&loaded, back, &e) == 0 && !strcmp(fp, back));
+
+  float *last = &loaded.param_mem[loaded.n_param_floats - 1];
+  *last = nextafterf(*last, INFINITY);  // one ulp of one parameter
+  CHECK(model_fingerprint(&loaded, other, &e) == 0 && strcmp(other, fp));
+  *last = nextafterf(*last, -INFINITY);
+  loaded.buffer_mem[0] += 1;  // a BN running mean
+  CHECK(model_fingerprint(&loaded, other, &e) == 0 && strcmp(other, fp));
+
+  if (access("/usr/bin/python3", X_OK) != 0) {
+    printf("SKIP fingerprint against hashlib: no /usr/bin/python3\n");
+  } else {
+    char cmd[1024], got[64] = "";
+    snprintf(
+        cmd, sizeof cmd,
+        "/usr/bin/python3 -c 'import sys, hashlib, h5py\n"
+        "h = hashlib.sha256()\n"
+        "with h5py.File(sys.argv[1]) as f:\n"
+        "    for k in sorted(f[\"params\"]):\n"
+        "        h.update(k.encode() + b\"\\0\" + f[\"params\"][k][()].astype(\"<f4\").tobytes())\n"
+        "print(h.hexdigest()[:16])' '%s'",
+        path);
+    FILE *py = popen(cmd, "r");
+    CHECK(py && fgets(got, sizeof got, py));
+    if (py) pclose(py);
+    got[strcspn(got, "\n")] = '\0';
+    CHECK(!strcmp(got, fp));
+    if (strcmp(got, fp)) fprintf(stderr, "fingerprint %s, hashlib %s\n", fp, got);
+  }
+  model_free(&m), model_free(&loaded);
 }
 
 static void expect_error(int rc, const Err *e, const char *needle1, const char *needle2) {
@@ -237,6 +288,7 @@ int main(void) {
   test_round_trip_and_resume(&w, dir);
   test_bad_files(&w, dir);
   test_string_forms(&w, dir);
+  test_fingerprint(&w, dir);
   dataset_free(&w.d);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

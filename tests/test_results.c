@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claims.h"
 #include "git_commit.h"  // ECORE_GIT_COMMIT, written at build time
 #include "plot.h"        // scale_fit
 #include "results.h"
@@ -113,7 +114,41 @@ static ResultRow make_row(const ResultsSchema *s, const char *prefix, int i) {
     r.knn_forget_acc[p] = 0.2 * p;
   }
   r.trace = make_trace(i, &r.n_trace);
+  // Provenance: how varies with i, the models with the seed (rows of one seed and reference
+  // setting name the same models).
+  snprintf(r.ecore_version, sizeof r.ecore_version, "0.%d", i % 2);
+  snprintf(r.git_commit, sizeof r.git_commit, "%040d%s", i, i % 2 ? "-dirty" : "");
+  snprintf(r.hosts, sizeof r.hosts, "node%d,node%d", i, i + 1);
+  r.ranks = 1 + i % 4;
+  snprintf(r.blas, sizeof r.blas, "OpenBLAS 0.3.%d", i % 5);
+  snprintf(r.blas_kernel, sizeof r.blas_kernel, "%s", i % 2 ? "Haswell" : "SkylakeX");
+  r.blas_threads = i % 3 ? 1 + i % 3 : -1;
+  snprintf(r.original_fingerprint, sizeof r.original_fingerprint, "%016x", 0xa0 + r.seed);
+  snprintf(r.retrain_fingerprint, sizeof r.retrain_fingerprint, "%016x", 0xb0 + r.seed);
   return r;
+}
+
+// Every provenance field equal; the first that differs named on stderr.
+static bool same_provenance(const ResultRow *a, const ResultRow *b) {
+  const char *f = NULL;
+  if (strcmp(a->ecore_version, b->ecore_version)) f = "ecore_version";
+  if (!f && strcmp(a->git_commit, b->git_commit)) f = "git_commit";
+  if (!f && strcmp(a->hosts, b->hosts)) f = "hosts";
+  if (!f && a->ranks != b->ranks) f = "ranks";
+  if (!f && strcmp(a->blas, b->blas)) f = "blas";
+  if (!f && strcmp(a->blas_kernel, b->blas_kernel)) f = "blas_kernel";
+  if (!f && a->blas_threads != b->blas_threads) f = "blas_threads";
+  if (!f && strcmp(a->original_fingerprint, b->original_fingerprint)) f = "original_fingerprint";
+  if (!f && strcmp(a->retrain_fingerprint, b->retrain_fingerprint)) f = "retrain_fingerprint";
+  if (f) fprintf(stderr, "  run %s: provenance differs in %s\n", a->run_id, f);
+  return !f;
+}
+
+static bool no_provenance(const ResultRow *r) {
+  ResultRow none;
+  results_row_init(&none);
+  snprintf(none.run_id, sizeof none.run_id, "%s", r->run_id);
+  return same_provenance(r, &none);
 }
 
 // The `row` and `run_id` of each /trace entry of PATH, read with HDF5 alone (not through
@@ -181,6 +216,7 @@ static void test_create_append_reopen(const char *dir) {
     const char *field = NULL;
     CHECK(results_rows_equal(&t.rows[i], &rows[i], &s, &field));
     if (field) fprintf(stderr, "  row %d differs in %s\n", i, field);
+    CHECK(same_provenance(&t.rows[i], &rows[i]));
   }
   CHECK(t.n_rows == 3 && isnan(t.rows[0].avg_gap));
   // The traces came back (results_rows_equal compared them), each with its row.
@@ -729,6 +765,170 @@ static void test_sigkill(const char *dir) {
   CHECK(total > 0);
 }
 
+// ---------------------------------------------------------------- provenance
+
+// results_rows_equal: how a row was computed does not make another result; its models do.
+static void test_rows_equal_provenance(void) {
+  ResultsSchema s = make_schema("0123456789abcdef");
+  ResultRow a = make_row(&s, "run", 2), b = make_row(&s, "run", 2);
+  const char *field = "unset";
+  strcpy(b.hosts, "elsewhere"), strcpy(b.git_commit, "feed"), strcpy(b.ecore_version, "9.9");
+  strcpy(b.blas, "another"), strcpy(b.blas_kernel, "Zen"), b.ranks = 8, b.blas_threads = 4;
+  b.wall_s = 99;
+  CHECK(results_rows_equal(&a, &b, &s, &field) && field == NULL);
+  strcpy(b.original_fingerprint, "0123456789abcdef");
+  CHECK(!results_rows_equal(&a, &b, &s, &field) && field && !strcmp(field, "original_fingerprint"));
+  b = a;
+  b.retrain_fingerprint[0] = '\0';
+  CHECK(!results_rows_equal(&a, &b, &s, &field) && field && !strcmp(field, "retrain_fingerprint"));
+}
+
+// Rewrites PATH's /runs without the provenance fields, as ecore wrote it before them (HDF5
+// alone: the other fields and their values stay).
+static bool strip_provenance(const char *path) {
+  static const char *const prov[] = {"ecore_version",
+                                     "git_commit",
+                                     "hosts",
+                                     "ranks",
+                                     "blas",
+                                     "blas_kernel",
+                                     "blas_threads",
+                                     "original_fingerprint",
+                                     "retrain_fingerprint"};
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t d = f < 0 ? -1 : H5Dopen2(f, "runs", H5P_DEFAULT);
+  if (d < 0) return false;
+  hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+  hssize_t n = H5Sget_simple_extent_npoints(sp);
+  size_t size = 0;
+  for (int pass = 0; pass < 2; pass++) {  // the size of the kept fields, then the type
+    hid_t old = pass ? H5Tcreate(H5T_COMPOUND, size) : -1;
+    size_t off = 0;
+    for (int i = 0; i < H5Tget_nmembers(ft); i++) {
+      char *name = H5Tget_member_name(ft, (unsigned)i);
+      bool drop = false;
+      for (size_t k = 0; k < sizeof prov / sizeof *prov; k++) drop |= !strcmp(name, prov[k]);
+      hid_t mt = H5Tget_member_type(ft, (unsigned)i);
+      if (!drop && pass) H5Tinsert(old, name, off, mt);
+      if (!drop) off += H5Tget_size(mt);
+      H5Tclose(mt);
+      H5free_memory(name);
+    }
+    size = off;
+    if (!pass) continue;
+    char *buf = malloc(size * (size_t)(n ? n : 1));
+    bool ok = buf && (n == 0 || H5Dread(d, old, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Dclose(d);
+    ok = ok && H5Ldelete(f, "runs", H5P_DEFAULT) >= 0;
+    hsize_t dims[1] = {(hsize_t)n}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {64};
+    hid_t nsp = H5Screate_simple(1, dims, maxdims), pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(pl, 1, chunk);
+    d = ok ? H5Dcreate2(f, "runs", old, nsp, H5P_DEFAULT, pl, H5P_DEFAULT) : -1;
+    ok = d >= 0 && (n == 0 || H5Dwrite(d, old, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Sclose(nsp), H5Pclose(pl), H5Tclose(old);
+    free(buf);
+    if (!ok) size = 0;
+  }
+  bool ok = size > 0;
+  if (d >= 0) H5Dclose(d);
+  H5Tclose(ft), H5Sclose(sp), H5Fclose(f);
+  return ok;
+}
+
+// Whether PATH's /runs has a field called name (HDF5 alone).
+static bool runs_has_field(const char *path, const char *name) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "runs", H5P_DEFAULT);
+  hid_t t = H5Dget_type(d);
+  bool has = H5Tget_member_index(t, name) >= 0;
+  H5Tclose(t), H5Dclose(d), H5Fclose(f);
+  return has;
+}
+
+// A file from before the provenance reads with empty provenance and takes appends: the first
+// adds the fields to /runs (old rows "" and 0, new rows theirs), traces still with their rows.
+static void test_file_without_provenance(const char *dir) {
+  char path[512];
+  join(path, dir, "noprov.h5");
+  ResultsSchema s = make_schema("0bb0bb0bb0bb0bb0");
+  Err e = {0};
+  ResultRow rows[3];
+  for (int i = 0; i < 3; i++) rows[i] = make_row(&s, "np", i + 1);
+  CHECK(results_write(path, &s, &META, rows, 3, &e) == 0);
+  CHECK(strip_provenance(path) && !runs_has_field(path, "hosts"));
+  ResultsTable t;
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 3);
+  for (int i = 0; i < t.n_rows && i < 3; i++)
+    CHECK(results_rows_equal(&t.rows[i], &rows[i], &s, NULL) == false);  // fingerprints gone
+  for (int i = 0; i < t.n_rows && i < 3; i++) {
+    CHECK(no_provenance(&t.rows[i]));
+    ResultRow want = rows[i];
+    want.original_fingerprint[0] = want.retrain_fingerprint[0] = '\0';
+    CHECK(results_rows_equal(&t.rows[i], &want, &s, NULL));  // everything else as written
+  }
+  results_table_free(&t);
+
+  ResultsFile *f = NULL;
+  CHECK(results_open_or_create(path, &s, &META, &f, &e) == 0);
+  ResultRow next = make_row(&s, "np", 9);  // 12 trace entries
+  CHECK(f && results_append(f, &next, 1, &e) == 0);
+  results_close(f);
+  CHECK(runs_has_field(path, "hosts") && runs_has_field(path, "retrain_fingerprint"));
+  CHECK(results_read(path, &t, &e) == 0);
+  CHECK(t.n_rows == 4 && t.n_traces == 3 + 6 + 9 + 12);
+  for (int i = 0; i < t.n_rows && i < 3; i++) CHECK(no_provenance(&t.rows[i]));
+  if (t.n_rows == 4) {
+    CHECK(results_rows_equal(&t.rows[3], &next, &s, NULL) && same_provenance(&t.rows[3], &next));
+    ResultRow want = rows[1];
+    want.original_fingerprint[0] = want.retrain_fingerprint[0] = '\0';
+    CHECK(results_rows_equal(&t.rows[1], &want, &s, NULL));  // trace of an old row still its own
+  }
+  results_table_free(&t);
+}
+
+// Merge: a run in two shards computed on other hosts with the same numbers and models is kept
+// once (the first input's row); with other models, or other numbers, it is refused, the
+// message saying how each was computed when that differs.
+static void test_merge_provenance(const char *dir) {
+  ResultsSchema s = make_schema("9a9a9a9a9a9a9a9a");
+  Err e = {0};
+  char a[512], b[512], out[512];
+  join(a, dir, "prov_a.h5"), join(b, dir, "prov_b.h5"), join(out, dir, "prov_out.h5");
+  ResultRow ra[2] = {make_row(&s, "p", 1), make_row(&s, "p", 2)};
+  ResultRow rb = ra[1];  // run p00002, elsewhere
+  strcpy(rb.hosts, "gpu7"), strcpy(rb.blas_kernel, "Zen"), strcpy(rb.git_commit, "feed");
+  rb.ranks = 4, rb.wall_s = 123;
+  CHECK(results_write(a, &s, &META, ra, 2, &e) == 0);
+  CHECK(results_write(b, &s, &META, &rb, 1, &e) == 0);
+  const char *in[2] = {a, b};
+  int n = 0;
+  CHECK(results_merge(out, in, 2, &n, &e) == 0 && n == 2);
+  ResultsTable t;
+  CHECK(results_read(out, &t, &e) == 0);
+  CHECK(t.n_rows == 2 && same_provenance(&t.rows[1], &ra[1]) && t.rows[1].wall_s == ra[1].wall_s);
+  results_table_free(&t);
+  const char *swapped[2] = {b, a};  // the first input's row is kept
+  CHECK(results_merge(out, swapped, 2, &n, &e) == 0);
+  CHECK(results_read(out, &t, &e) == 0);
+  CHECK(t.n_rows == 2 && same_provenance(&t.rows[1], &rb));
+  results_table_free(&t);
+
+  strcpy(rb.retrain_fingerprint, "00000000deadbeef");  // against another retrained model
+  CHECK(results_write(b, &s, &META, &rb, 1, &e) == 0);
+  CHECK(results_merge(out, in, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "p00002") && strstr(e.msg, "retrain_fingerprint"));
+  rb = ra[1];
+  rb.forget_acc += 0.25;  // other numbers, same hosts: no word on how
+  CHECK(results_write(b, &s, &META, &rb, 1, &e) == 0);
+  CHECK(results_merge(out, in, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "forget_acc") && !strstr(e.msg, "computed"));
+  strcpy(rb.hosts, "gpu7"), strcpy(rb.blas_kernel, "Zen");  // other numbers from elsewhere
+  CHECK(results_write(b, &s, &META, &rb, 1, &e) == 0);
+  CHECK(results_merge(out, in, 2, NULL, &e) == ERR_CONFIG);
+  CHECK(strstr(e.msg, "forget_acc") && strstr(e.msg, "computed on node2,node3") &&
+        strstr(e.msg, "on gpu7") && strstr(e.msg, "Zen"));
+}
+
 // ---------------------------------------------------------------- report
 
 static ResultRow report_row(const ResultsSchema *s, const char *id, const char *method, int ec,
@@ -1009,6 +1209,83 @@ static void test_scale(void) {
   CHECK(s.step == 1000 && s.decimals == 0);
 }
 
+// ---------------------------------------------------------------- models of a reference group
+
+// A file whose rows name their original and retrained models: seeds 1 and 2 have their own
+// (O1, R1 and O2, R2), forget set [1] its own retrained model (R3), a failed row and a row
+// without fingerprints name none that counts. mix: 0 none mixed; 1 run b1 was measured against
+// another retrained model (R1x); 2 that and run b2 against another original (O2x).
+enum { O1 = 0x1, R1 = 0x11, O2 = 0x2, R2 = 0x22, R3 = 0x33, R1X = 0xee, O2X = 0xdd, O9 = 0x99 };
+static void models_file(const char *path, int mix) {
+  ResultsSchema s = make_schema("0000000000000f1d");
+  s.n_points = 2;
+  ResultRow rows[] = {
+      report_row(&s, "o1", "original", 0, 1, "", "[0]", 0.9, 0.9, 0.9, 0.9, 1),
+      report_row(&s, "r1", "retrain", 0, 1, "", "[0]", 0.0, 0.9, 0.8, 0.5, 0.4),
+      report_row(&s, "o2", "original", 0, 2, "", "[0]", 0.9, 0.9, 0.9, 0.9, 1),
+      report_row(&s, "r2", "retrain", 0, 2, "", "[0]", 0.1, 0.9, 0.8, 0.5, 0.4),
+      report_row(&s, "a1", "ft", 0, 1, "0.5", "[0]", 0.1, 0.95, 0.85, 0.2, 0.9),
+      report_row(&s, "a2", "ft", 0, 2, "0.5", "[0]", 0.2, 0.95, 0.85, 0.3, 0.8),
+      report_row(&s, "b1", "ft", 1, 1, "0.5", "[0]", 0.0, 0.9, 0.8, 0.5, 0.2),
+      report_row(&s, "b2", "ft", 1, 2, "0.5", "[0]", 0.0, 0.9, 0.8, 0.5, 0.3),
+      report_row(&s, "c1", "ft", 0, 1, "0.5", "[1]", 0.1, 0.9, 0.8, 0.5, 0.3),
+      report_row(&s, "x1", "ft", 0, 1, "0.7", "[0]", 0.1, 0.9, 0.8, 0.5, 0.3),
+      report_row(&s, "y1", "ft", 0, 1, "0.9", "[0]", 0.1, 0.9, 0.8, 0.5, 0.3),
+  };
+  enum { N = sizeof rows / sizeof *rows };
+  const int orig[N] = {O1, O1, O2, O2, O1, O2, O1, mix > 1 ? O2X : O2, O1, O9, 0};
+  const int rt[N] = {R1, R1, R2, R2, R1, R2, mix ? R1X : R1, R2, R3, O9, 0};
+  for (int i = 0; i < N; i++) {
+    if (orig[i]) snprintf(rows[i].original_fingerprint, RESULTS_FINGERPRINT_LEN, "%016x", orig[i]);
+    if (rt[i]) snprintf(rows[i].retrain_fingerprint, RESULTS_FINGERPRINT_LEN, "%016x", rt[i]);
+  }
+  strcpy(rows[9].status, "failed: out of memory");
+  Err e = {0};
+  CHECK(results_write(path, &s, &META, rows, N, &e) == 0);
+}
+
+// Report and claims refuse a file whose rows of one seed and reference setting were measured
+// against different models, naming the setting, the fingerprints and their runs; different
+// models per seed or per forget set are what a sweep makes and pass.
+static void test_mixed_models(const char *dir) {
+  char path[512];
+  join(path, dir, "models.h5");
+  FILE *sink = fopen("/dev/null", "w");
+  Err e = {0};
+  int n_failed = 0;
+  ResultsTable t;
+  for (int mix = 0; mix < 3; mix++) {
+    models_file(path, mix);
+    CHECK(results_read(path, &t, &e) == 0);
+    int rc = results_report(&t, REPORT_MARKDOWN, sink, &e);
+    int rc_claims = results_claims(&t, REPORT_CSV, sink, &n_failed, &e);
+    results_table_free(&t);
+    if (mix == 0) {
+      CHECK(rc == 0 && rc_claims == 0);
+      continue;
+    }
+    CHECK(rc == ERR_CONFIG && rc_claims == ERR_CONFIG);
+    char r1[17], r1x[17];
+    snprintf(r1, sizeof r1, "%016x", R1), snprintf(r1x, sizeof r1x, "%016x", R1X);
+    CHECK(strstr(e.msg, "seed 1, forget.classes=[0]") && strstr(e.msg, "2 different retrained"));
+    CHECK(strstr(e.msg, r1) && strstr(e.msg, r1x) && strstr(e.msg, "b1") && strstr(e.msg, "a1"));
+    CHECK(!strstr(e.msg, "x1") && !strstr(e.msg, "y1") && !strstr(e.msg, "c1"));
+    CHECK(mix == 1 ? !strstr(e.msg, "more setting") : !!strstr(e.msg, "(1 more setting(s)"));
+    if (!rc) fprintf(stderr, "  mix %d: %s\n", mix, e.msg);
+  }
+  // The original of seed 2's runs only: the message says original.
+  models_file(path, 2);
+  CHECK(results_read(path, &t, &e) == 0);
+  for (int i = 0; i < t.n_rows; i++)
+    if (!strcmp(t.rows[i].run_id, "b1")) snprintf(t.rows[i].retrain_fingerprint, 17, "%016x", R1);
+  CHECK(results_report(&t, REPORT_CSV, sink, &e) == ERR_CONFIG);
+  char o2x[17];
+  snprintf(o2x, sizeof o2x, "%016x", O2X);
+  CHECK(strstr(e.msg, "seed 2") && strstr(e.msg, "different original") && strstr(e.msg, o2x));
+  results_table_free(&t);
+  fclose(sink);
+}
+
 // ---------------------------------------------------------------- modes
 
 static int write_sample(const char *path) {
@@ -1076,6 +1353,13 @@ static void test_cli(const char *ecore, const char *dir) {
   char svg[600];
   snprintf(svg, sizeof svg, "%s/cka_retrain.svg", plots);
   CHECK(exists(svg));
+  char mixed[512], fine[512];  // rows of one reference setting against different models
+  join(mixed, dir, "mixed.h5"), join(fine, dir, "fine.h5");
+  models_file(mixed, 1), models_file(fine, 0);
+  EXPECT(0, "'%s' report '%s'", ecore, fine);
+  EXPECT(0, "'%s' report '%s' --claims", ecore, fine);
+  EXPECT(2, "'%s' report '%s'", ecore, mixed);
+  EXPECT(2, "'%s' report '%s' --claims --format csv", ecore, mixed);
 #undef EXPECT
 }
 
@@ -1100,6 +1384,10 @@ int main(int argc, char **argv) {
     test_sigkill(dir);
     test_concurrent_writers(dir);
     test_report(dir);
+    test_rows_equal_provenance();
+    test_file_without_provenance(dir);
+    test_merge_provenance(dir);
+    test_mixed_models(dir);
     test_reference_axes(dir);
     test_svg(dir);
     test_scale();

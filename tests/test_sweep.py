@@ -13,9 +13,16 @@
    epoch checkpoint (train.checkpoint_every) and ends with the rows of an uninterrupted sweep.
 6. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is
    refused (exit 2) and left as it was.
+7. Every row names how it was computed (version, commit, hosts, ranks, BLAS) and the original
+   and retrained models it was measured against: their fingerprints equal the SHA-256 recipe
+   of solver/fingerprint.c applied to the cached checkpoints, the original and retrain rows name
+   the models the other rows of their seed name, and `ecore report` refuses a file in which a
+   run names another model than the rest of its seed.
 Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 """
+import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -63,6 +70,24 @@ def rows(path):
         out[r["run_id"].decode()] = (r["status"].decode(), tuple(float(r[k]) for k in SCALARS),
                                      tuple(float(x) for x in cka[i]))
     return out, len(runs)
+
+
+def fingerprint(ckpt):
+    """The fingerprint of a checkpoint, as solver/fingerprint.c defines it."""
+    h = hashlib.sha256()
+    with h5py.File(ckpt, "r") as f:
+        for k in sorted(f["params"]):
+            h.update(k.encode() + b"\0" + f["params"][k][()].astype("<f4").tobytes())
+    return h.hexdigest()[:16]
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def report_rc(path):
+    p = subprocess.run([ECORE, "report", path], capture_output=True, text=True)
+    return p.returncode, p.stderr
 
 
 def same(a, b, tol):
@@ -168,6 +193,10 @@ def test_shards(tmp, ref):
     check(m.returncode == 0, f"merge failed: {m.stderr}")
     merged, n = rows(os.path.join(d, "merged.h5"))
     check(same(merged, ref, 0), "shards merged differ from the unsharded sweep")
+    # Each shard trained the models it needed in its own cache, to the same bits: the merged
+    # file names one original and one retrained model per seed, and reports.
+    rc, err = report_rc(os.path.join(d, "merged.h5"))
+    check(rc == 0, f"report of the merged shards exited {rc}: {err}")
     a, _ = rows(os.path.join(d, "shard0.h5"))
     b, _ = rows(os.path.join(d, "shard1.h5"))
     check(a.keys().isdisjoint(b.keys()), "shards share rows")
@@ -224,6 +253,66 @@ def test_columns(path):
         # unlearn.method nor ec.enabled changes the retrained model.
         check("reference_axes" in f.attrs and len(f.attrs["reference_axes"]) == 0,
               f"reference_axes {f.attrs.get('reference_axes')}")
+        test_provenance(f, r, os.path.join(os.path.dirname(path), "cache"), ranks=1)
+
+
+def test_provenance(f, r, cache, ranks):
+    """Rows of a finished sweep: how they were computed, and which models (checked against the
+    cached checkpoints, with hashlib)."""
+    for col, kind in [("ecore_version", "S"), ("git_commit", "S"), ("hosts", "S"), ("ranks", "i"),
+                      ("blas", "S"), ("blas_kernel", "S"), ("blas_threads", "i"),
+                      ("original_fingerprint", "S"), ("retrain_fingerprint", "S")]:
+        check(col in r.dtype.names and r.dtype[col].kind == kind, f"/runs column {col} ({kind})")
+    hosts = set(text(f.attrs["hosts"]).split(","))
+    compute = text(f.attrs["compute"])
+    for row in r:
+        rid = row["run_id"].decode()
+        check(row["ecore_version"].decode() == text(f.attrs["ecore_version"]), f"{rid}: version")
+        check(row["git_commit"].decode() == text(f.attrs["git_commit"]), f"{rid}: git_commit")
+        check(set(row["hosts"].decode().split(",")) <= hosts, f"{rid}: hosts {row['hosts']}")
+        check(row["ranks"] == ranks, f"{rid}: ranks {row['ranks']}, not {ranks}")
+        check(row["blas_threads"] >= 1, f"{rid}: blas_threads {row['blas_threads']}")
+        kernel = row["blas_kernel"].decode()
+        check(bool(kernel) and f"kernel {kernel};" in compute, f"{rid}: kernel {kernel} ({compute})")
+        check(row["blas"].decode() in compute, f"{rid}: blas {row['blas']}")
+        for col in ["original_fingerprint", "retrain_fingerprint"]:
+            check(re.fullmatch(r"[0-9a-f]{16}", row[col].decode()) is not None, f"{rid}: {col}")
+    # The original and retrain rows name their own models, those of the cache, and every row
+    # of their seed (the tiny sweep has no reference axes) names the same ones.
+    originals = {fingerprint(os.path.join(cache, c)) for c in os.listdir(cache)
+                 if re.fullmatch(r"original-[0-9a-f]+\.h5", c)}
+    for method, col in [("original", "original_fingerprint"), ("retrain", "retrain_fingerprint")]:
+        own = r[r["method"] == method.encode()]
+        check(len(own) == 2, f"{len(own)} {method} rows")
+        for row in own:
+            rid = row["run_id"].decode()  # original-<retrain job id> or retrain-<its id>
+            want = row[col].decode()
+            if method == "retrain":
+                ckpt = os.path.join(cache, f"{rid}.h5")
+                check(fingerprint(ckpt) == want, f"{rid}: {col} {want} is not its checkpoint's")
+            else:
+                check(want in originals, f"{rid}: {col} {want} is no cached original's {originals}")
+            names = set(x.decode() for x in r[r["seed"] == row["seed"]][col])
+            check(names == {want}, f"seed {row['seed']}: rows name {names}, the {method} row {want}")
+
+
+def test_mixed_models(tmp, ref_file):
+    """A file in which one run was measured against another retrained model than the rest of
+    its seed: `ecore report` refuses it (exit 2), naming the run and both fingerprints."""
+    path = os.path.join(tmp, "mixed.h5")
+    shutil.copy(ref_file, path)
+    with h5py.File(path, "r+") as f:
+        r = f["runs"][:]
+        i = int(np.flatnonzero(r["method"] == b"ft")[0])
+        old = r["retrain_fingerprint"][i].decode()
+        r["retrain_fingerprint"][i] = b"0123456789abcdef"
+        f["runs"][:] = r
+        rid = r["run_id"][i].decode()
+    rc, err = report_rc(path)
+    check(rc == 2 and rid in err and old in err and "0123456789abcdef" in err,
+          f"report of a file mixing retrained models: exit {rc}: {err}")
+    rc, err = report_rc(ref_file)
+    check(rc == 0, f"report of the sweep's file exited {rc}: {err}")
 
 
 def test_resume_training(tmp):
@@ -313,6 +402,9 @@ def test_rerun_without_cache(tmp, ref_file):
     sweep(d, 2, *slow)
     new, n = rows(path)
     check(n == len(new) == 14, f"after the rerun without cache: {n} rows for {len(new)} runs")
+    # The models trained again are the same bits: rows before and after name the same ones.
+    rc, err = report_rc(path)
+    check(rc == 0, f"report after the rerun without cache exited {rc}: {err}")
     check(all(new[k] == v for k, v in old.items() if v[0] == "ok"), "rows that were done changed")
 
 
@@ -322,6 +414,9 @@ def main():
         ref = test_ranks(tmp)
         ref_file = os.path.join(tmp, "ranks1_1", "tiny.h5")
         test_columns(ref_file)
+        with h5py.File(os.path.join(tmp, "ranks4_2", "tiny.h5"), "r") as f:
+            test_provenance(f, f["runs"][:], os.path.join(tmp, "ranks4_2", "cache"), ranks=2)
+        test_mixed_models(tmp, ref_file)
         test_shards(tmp, ref)
         test_kill_and_resume(tmp)
         test_resume_training(tmp)

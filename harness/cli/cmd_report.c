@@ -45,9 +45,18 @@ static const char *usage_text =
     "                retrained model's values, verdict \"reference\")\n"
     "  --claims-strict  --claims, and exit 5 when some comparison fails\n"
     "\n"
-    "Exit codes: 0 done (whatever the claims' verdicts); 2 bad arguments or not an ecore\n"
-    "results file; 1 I/O error or a file with no runs yet; 5 --claims-strict and a claim\n"
-    "fails.\n";
+    "Models: the runs of one seed and the same values of the axes that determine the retrained\n"
+    "model were measured against one original and one retrained model, which each row names\n"
+    "by fingerprint (original_fingerprint, retrain_fingerprint). A file where they name\n"
+    "different models mixes two trainings of a model (a sweep resumed, or shards run, without\n"
+    "the cache they began with): its numbers do not compare, so the report refuses it (exit\n"
+    "2), naming the runs and fingerprints of each, rather than average them or split them\n"
+    "into groups whose reference is unclear. Rerun the sweep into a new file with one cache.\n"
+    "Rows without fingerprints (files from before them) are not checked.\n"
+    "\n"
+    "Exit codes: 0 done (whatever the claims' verdicts); 2 bad arguments, not an ecore\n"
+    "results file, or a file that mixes models; 1 I/O error or a file with no runs yet;\n"
+    "5 --claims-strict and a claim fails.\n";
 
 static void print_rules(FILE *f) {
   fprintf(f, "\nHow --claims checks the claims:\n%s", results_claims_rules());
