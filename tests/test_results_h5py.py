@@ -30,6 +30,9 @@ def check(cond, what):
         print(f"check failed: {what}", file=sys.stderr)
 
 
+PROVENANCE = {"ecore_version": "S32", "git_commit": "S64", "hosts": "S256", "ranks": "<i4",
+              "blas": "S128", "blas_kernel": "S64", "blas_threads": "<i4",
+              "original_fingerprint": "S17", "retrain_fingerprint": "S17"}
 STRINGS = ["run_id", "method", "status", "ec.temperature", "forget.classes"]
 INTS = ["ec", "seed"]
 ACCURACIES = ["forget_acc", "retain_acc", "test_retain_acc", "test_forget_acc", "mia_efficacy"]
@@ -112,6 +115,15 @@ def check_file(path):
             v = rows[name]
             check(np.all((v >= 0) & (v <= 1)), f"{name} in [0,1]")
         check(np.all(np.isnan(rows["avg_gap"])), "avg_gap not computed: NaN")
+        # The provenance, after the scalars (make_row in test_results.c).
+        check(list(names[-len(PROVENANCE):]) == list(PROVENANCE), f"/runs ends with the provenance: {names}")
+        for name, kind in PROVENANCE.items():
+            check(runs.dtype[name] == np.dtype(kind), f"{name} is {kind}: {runs.dtype[name]}")
+        check(rows["hosts"][3].decode() == "node3,node4" and rows["ranks"][3] == 4, "hosts, ranks of row 3")
+        check(rows["blas_threads"][3] == -1 and rows["blas_kernel"][3] == b"Haswell", "BLAS of row 3")
+        check(rows["git_commit"][1].decode() == "0" * 39 + "1-dirty", "git_commit of row 1")
+        check(rows["original_fingerprint"][4].decode() == "00000000000000a1"
+              and rows["retrain_fingerprint"][4].decode() == "00000000000000b1", "fingerprints of row 4")
 
         for name in ["cka_original", "cka_retrain", "knn_forget_acc"]:
             d = f[name]
