@@ -105,7 +105,8 @@ static void how_text(const ResultRow *r, char *out, size_t cap) {
 }
 
 // The latest row of each run_id of every input, sorted by run_id then input; overlaps must be
-// identical and are kept once.
+// the same result (results_rows_equal) and are kept once: the first input's row, or the first
+// that names its models when an earlier one does not (a file from before the fingerprints).
 static int collect_rows(const ResultsTable *t, const char *const *inputs, int n, ResultRow **rows,
                         int *n_rows, Err *e) {
   int total = 0, rc = 0;
@@ -122,21 +123,25 @@ static int collect_rows(const ResultsTable *t, const char *const *inputs, int n,
   }
   if (!rc) qsort(all, (size_t)m, sizeof *all, cmp_entry);
   *n_rows = 0;
+  Entry kept = {NULL, 0};  // the row kept for the current run_id
   for (int j = 0; !rc && j < m; j++) {
+    const ResultRow *r = all[j].row;
     const char *field = NULL;
-    if (j > 0 && !strcmp(all[j].row->run_id, all[j - 1].row->run_id)) {
-      if (!results_rows_equal(all[j].row, all[j - 1].row, &t[0].schema, &field)) {
-        char a[640], b[640], why[1400] = "";
-        how_text(all[j - 1].row, a, sizeof a), how_text(all[j].row, b, sizeof b);
-        if (strcmp(a, b))  // the likely cause: other hosts, builds or BLAS round differently
-          snprintf(why, sizeof why, " (computed %s in the first, %s in the second)", a[0] ? a : "?",
-                   b[0] ? b : "?");
-        rc = errf(e, ERR_CONFIG, "run %s is in %s and %s with different values (%s): not merging%s",
-                  all[j].row->run_id, inputs[all[j - 1].input], inputs[all[j].input], field, why);
-      }
-      continue;
+    if (!kept.row || strcmp(r->run_id, kept.row->run_id)) {
+      kept = all[j];
+      (*rows)[(*n_rows)++] = *r;
+    } else if (!results_rows_equal(r, kept.row, &t[0].schema, &field)) {
+      char a[640], b[640], why[1400] = "";
+      how_text(kept.row, a, sizeof a), how_text(r, b, sizeof b);
+      if (strcmp(a, b))  // the likely cause: other hosts, builds or BLAS round differently
+        snprintf(why, sizeof why, " (computed %s in the first, %s in the second)", a[0] ? a : "?",
+                 b[0] ? b : "?");
+      rc = errf(e, ERR_CONFIG, "run %s is in %s and %s with different values (%s): not merging%s",
+                r->run_id, inputs[kept.input], inputs[all[j].input], field, why);
+    } else if (!kept.row->original_fingerprint[0] && r->original_fingerprint[0]) {
+      kept = all[j];
+      (*rows)[*n_rows - 1] = *r;
     }
-    (*rows)[(*n_rows)++] = *all[j].row;
   }
   free(all);
   if (rc) free(*rows), *rows = NULL;

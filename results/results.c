@@ -151,6 +151,11 @@ static bool same_double(double a, double b) {
   return a == b || (isnan(a) && isnan(b));
 }
 
+// Fingerprints a and b do not tell two models apart: equal, or one of them not known ("").
+static bool same_model(const char *a, const char *b) {
+  return !*a || !*b || !strcmp(a, b);
+}
+
 bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
                         const char **field) {
   const char *f = NULL;
@@ -173,10 +178,12 @@ bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSch
   for (int c = 0; !f && c < RESULTS_N_CURVES; c++)
     for (int p = 0; !f && p < s->n_points; p++)
       if (!same_double(results_row_curve(a, c)[p], results_row_curve(b, c)[p])) f = CURVES[c].name;
-  // Of the provenance, the models it was measured against are part of the result; the rest
-  // (version, commit, hosts, ranks, BLAS) says how it was computed.
-  if (!f && strcmp(a->original_fingerprint, b->original_fingerprint)) f = "original_fingerprint";
-  if (!f && strcmp(a->retrain_fingerprint, b->retrain_fingerprint)) f = "retrain_fingerprint";
+  // Of the provenance, the models it was measured against are part of the result (where both
+  // rows name them: "" is not known); the rest (version, commit, hosts, ranks, BLAS) says how
+  // it was computed.
+  if (!f && !same_model(a->original_fingerprint, b->original_fingerprint))
+    f = "original_fingerprint";
+  if (!f && !same_model(a->retrain_fingerprint, b->retrain_fingerprint)) f = "retrain_fingerprint";
   if (!f) trace_equal(a, b, &f);
   if (field) *field = f;
   return f == NULL;

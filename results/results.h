@@ -203,10 +203,10 @@ int results_row_set_axis(ResultRow *row, const ResultsSchema *s, const char *axi
 bool results_row_ok(const ResultRow *row);  // status is "ok"
 // The same result: same values (NaN equals NaN) in every field but those that say how it was
 // computed (wall_s, ecore_version, git_commit, hosts, ranks, blas, blas_kernel, blas_threads),
-// the fingerprints of its models and the trace included (same count, then every field of every
-// entry); the first differing field's name in `field` ("trace", "trace.loss", ...). A run
-// computed twice, on other hosts or by another build, that gave the same numbers against the
-// same models is one result: merge keeps it once.
+// the fingerprints of its models (where both rows name one: "" is not known) and the trace
+// included (same count, then every field of every entry); the first differing field's name in
+// `field` ("trace", "trace.loss", ...). A run computed twice, on other hosts or by another
+// build, that gave the same numbers against the same models is one result: merge keeps it once.
 bool results_rows_equal(const ResultRow *a, const ResultRow *b, const ResultsSchema *s,
                         const char **field);
 // Checks names, counts and lengths; ERR_CONFIG with what is wrong.
@@ -285,8 +285,9 @@ int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e);
 // ---- merge (merge.c)
 // Joins shard files into OUT: same sweep id and schema everywhere (else ERR_CONFIG); a run_id
 // in two inputs must have latest rows with the same result (results_rows_equal; kept once, as
-// the first input holding it has it), else ERR_CONFIG naming the run, the field, both files and
-// how each was computed when that differs; OUT must not be an input. OUT holds the latest row of
+// the first input holding it has it, or the first that names its models), else ERR_CONFIG
+// naming the run, the field, both files and how each was computed when that differs; OUT must
+// not be an input. OUT holds the latest row of
 // each run_id, sorted by run_id, each with its trace, and is written atomically: on failure OUT and
 // the inputs are untouched.
 int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e);
