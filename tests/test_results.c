@@ -1386,6 +1386,10 @@ static void test_cli(const char *ecore, const char *dir) {
   EXPECT(0, "'%s' report '%s' --claims", ecore, fine);
   EXPECT(2, "'%s' report '%s'", ecore, mixed);
   EXPECT(2, "'%s' report '%s' --claims --format csv", ecore, mixed);
+  char mixed_plots[600];
+  snprintf(mixed_plots, sizeof mixed_plots, "%s/mixed_plots", dir);
+  EXPECT(2, "'%s' report '%s' --plots '%s'", ecore, mixed, mixed_plots);
+  CHECK(!exists(mixed_plots));
 #undef EXPECT
 }
 
