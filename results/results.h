@@ -16,7 +16,7 @@
 //                      (the host names of the ranks that computed it, "a,b"), ranks int32 (its
 //                      ranks per run), blas S128 (the BLAS build), blas_kernel S64 (the kernels
 //                      OpenBLAS selected, "Haswell"), blas_threads int32 (BLAS threads per
-//                      rank; -1: its ranks differed), original_fingerprint S17,
+//                      rank; -1: its ranks differed; 0: not known), original_fingerprint S17,
 //                      retrain_fingerprint S17 (the original and retrained models it was
 //                      measured against: model_fingerprint, solver/fingerprint.c; the original
 //                      row names its own model as original, the retrain row its own as
@@ -168,7 +168,7 @@ typedef struct {
   int ranks;                                // ranks that computed it (ranks per run)
   char blas[RESULTS_BLAS_LEN];              // the BLAS build ("OpenBLAS 0.3.21 ...")
   char blas_kernel[RESULTS_NAME_LEN];       // the kernels selected ("Haswell"; "a,b": differed)
-  int blas_threads;                         // BLAS threads per rank; -1: its ranks differed
+  int blas_threads;  // BLAS threads per rank; -1: its ranks differed; 0: not known (not OpenBLAS)
   char original_fingerprint[RESULTS_FINGERPRINT_LEN];  // θ_o it was measured against
   char retrain_fingerprint[RESULTS_FINGERPRINT_LEN];   // θ_rt it was measured against
   // The run's training trace [n_trace], in the order it is to be stored. Writing: the
