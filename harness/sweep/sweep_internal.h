@@ -44,8 +44,9 @@ typedef struct {
   double t0;
   int n_ok, n_failed;
   double setup_s, write_s;  // world rank 0: planning and setup; appending rows
-  // The trace of the run this process last ran (group leaders): its row points here until the
-  // scheduler has passed the row on, before the next item starts.
+  // The trace of the item this process runs (group leaders; only unlearning runs add entries),
+  // emptied as each item starts: its row points here until the scheduler has passed the row
+  // on, before the next item starts.
   ResultTrace *trace;
   int n_trace, trace_cap;
 } Sweep;
