@@ -12,7 +12,8 @@
 2. What status says a resume runs is what `ecore sweep` then says it has to do; status keeps
    answering while that sweep writes the file, and after it says nothing is left.
 3. A config that adds a seed counts the new runs; a config of another sweep, a file that is
-   not a results file, and bad arguments exit 2.
+   not a results file, and bad arguments exit 2. A file whose /config/expanded no longer gives
+   its sweep is counted from /config/given; with neither, status says why for each (exit 2).
 Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 """
 import os
@@ -157,6 +158,26 @@ def test_configs_and_errors(tmp, cfg):
     open(other, "w").write(open(cfg).read().replace("seeds: [0, 1]", "seeds: [5]"))
     s = status(tmp, "tiny.h5", other)
     check(s.returncode == 2 and "is another sweep" in s.stderr, f"another sweep: {s.stderr}")
+    # The stored config: /config/given serves when /config/expanded gives another sweep; when
+    # neither gives the file's sweep, status says why for each and exits 2.
+    alt = os.path.join(tmp, "alt.h5")
+    shutil.copy(os.path.join(tmp, "tiny.h5"), alt)
+    with h5py.File(alt, "r+") as f:
+        text = f["config/expanded"].asstr()[()]
+        check("lr: 0.05" in text, "the stored expanded config has lr: 0.05")
+        del f["config/expanded"]
+        f["config"].create_dataset("expanded", data=text.replace("lr: 0.05", "lr: 0.07"),
+                                    dtype=h5py.string_dtype())
+    s = status(tmp, "alt.h5")
+    check(s.returncode == 0 and "config: the file's /config/given" in s.stdout and
+          "18 done, 0 failed, 0 to do" in s.stdout, f"expanded config changed: {s.stdout}{s.stderr}")
+    with h5py.File(alt, "r+") as f:
+        del f["config/given"]
+        f["config"].create_dataset("given", data="bogus_key: 1\n", dtype=h5py.string_dtype())
+    s = status(tmp, "alt.h5")
+    check(s.returncode == 2 and "/config/expanded gives sweep" in s.stderr and
+          "alt.h5:/config/given:1:1" in s.stderr and "bogus_key" in s.stderr and
+          "give the sweep's config" in s.stderr, f"no stored config of the sweep: {s.stderr}")
     open(os.path.join(tmp, "junk.h5"), "w").write("not hdf5")
     s = status(tmp, "junk.h5")
     check(s.returncode == 2 and "not an HDF5 file" in s.stderr, f"junk file: {s.stderr}")

@@ -41,29 +41,18 @@ static int find_row(const ResultsTable *t, const int *idx, int n, const char *ru
   return -1;
 }
 
-// The plan of the stored config: as expanded (--set arguments of the sweep included, which
-// may have moved output.cache_dir), else as given.
+// The plan of the stored config that gives the file's sweep: as expanded (--set arguments of
+// the sweep included, which may have moved output.cache_dir), else as given.
 static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char *file,
                        const ResultsTable *t, Err *e) {
-  const char *texts[2] = {t->config_expanded, t->config_text};
-  const char *names[2] = {"/config/expanded", "/config/given"};
-  char where[4200], id[17] = "";
-  for (int k = 0; k < 2; k++) {
-    snprintf(where, sizeof where, "%s:%s", file, names[k]);
-    int rc = config_load(cf, where, texts[k], 0, NULL, e);
-    if (!rc) rc = plan_expand_paths(plan, *cf, 0, e);
-    if (rc) return err_context(e, "the file's stored config (give CONFIG to use another)");
-    plan_id_text((*plan)->sweep_id, id);
-    snprintf(st->config_from, sizeof st->config_from, "the file's %s", names[k]);
-    if (!strcmp(id, t->schema.sweep_id)) return 0;
-    plan_free(*plan), config_free(*cf);
-    *plan = NULL, *cf = NULL;
+  const char *from = NULL;
+  if (plan_load_stored(cf, plan, t, file, STORED_IDS, &from, e)) {
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    return errf(e, ERR_CONFIG, "%.900s; give the sweep's config: ecore status FILE CONFIG", msg);
   }
-  return errf(e, ERR_CONFIG,
-              "%s: its stored config gives sweep %s under this ecore %s, not the file's sweep %s "
-              "(written by ecore %s, %s: keys or defaults changed since?); give the sweep's "
-              "config: ecore status FILE CONFIG",
-              file, id, ECORE_VERSION, t->schema.sweep_id, t->ecore_version, t->git_commit);
+  snprintf(st->config_from, sizeof st->config_from, "the file's %s", from);
+  return 0;
 }
 
 // A CONFIG other than the file's own must plan every run the file holds (it may add runs).

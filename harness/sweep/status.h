@@ -64,7 +64,8 @@ typedef struct {
 } SweepStatus;
 
 // Fills st for the results file `file`, with the sweep of config_path (NULL: the config stored
-// in the file, as expanded, else as given: the one whose plan is the file's sweep). ERR_CONFIG: not
+// in the file, as expanded, else as given: the one whose plan is the file's sweep;
+// plan_load_stored, STORED_IDS). ERR_CONFIG: not
 // a results file, a config error, or a config of another sweep (one of the file's runs is not among
 // its runs).
 int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err *e);
