@@ -9,8 +9,9 @@
    cache; every remaining row gets a known wall_s and the original's training a known time.
    status must give the counts per kind, the failure with its reason, and the ETA worked out
    here by the documented rule (means per kind, epochs for kinds not measured, 2 groups).
-2. What status says a resume runs is what `ecore sweep` then says it has to do; status keeps
-   answering while that sweep writes the file, and after it says nothing is left.
+2. What status says a resume runs is what `ecore sweep` then says it has to do, and the
+   sweep's progress lines give the ETA status's rule gives; status keeps answering while that
+   sweep writes the file, and after it says nothing is left.
 3. A config that adds a seed counts the new runs; a config of another sweep, a file that is
    not a results file, and bad arguments exit 2. A file whose /config/expanded no longer gives
    its sweep is counted from /config/given; with neither, status says why for each (exit 2).
@@ -142,6 +143,16 @@ def test_partial(tmp):
     check(sw.returncode == 0, f"the resume exited {sw.returncode}: {out}")
     check(re.search(r"items \(8 to do\)", out) is not None, f"the resume's to-do: {out[:300]}")
     check(all(rc == 0 for rc in polls), f"status during the sweep exited {polls}")
+    # The resume's progress lines estimate by the same rule. After the first item (an EC
+    # pretraining, measured at its real, tiny time) 7 are left: the other pretraining (as the
+    # first), ft 2 s, ft+EC 4 s, and ga, ga+EC 4 s each, borrowed (2 epochs x 2 s per epoch
+    # of the measured runs): 22 s of work over 2 groups.
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    check(len(lines) == 8 and lines[0].startswith("[ 11/18] ec_modules")
+          and lines[0].endswith(", ~11s left, 4 of 7 item(s) borrowed]"),
+          f"the resume's first progress line: {lines[:1]}")
+    check(len(lines) == 8 and re.search(r"\[[0-9]+s\]$", lines[-1]) is not None,
+          f"the last progress line has no ETA: {lines[-1:]}")
     s = status(tmp, "tiny.h5", cfg)
     check(s.returncode == 0 and "nothing left to run" in s.stdout and
           "18 done, 0 failed, 0 to do" in s.stdout, f"after the resume: {s.stdout}")
