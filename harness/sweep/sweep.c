@@ -243,7 +243,7 @@ static void eta_init(Sweep *s, const bool *done) {
     rc = status_items(&s->eta, s, &t, &s->eta_items, &e);
     results_table_free(&t);
   }
-  if (!rc && !(s->eta_done = malloc((size_t)s->n_items + 1)))
+  if (!rc && (!done || !(s->eta_done = malloc((size_t)s->n_items + 1))))
     rc = errf(&e, ERR_RUNTIME, "out of memory");
   if (rc) {
     fprintf(stderr, "ecore sweep: no ETA in the progress lines: %s\n", e.msg);
