@@ -162,7 +162,7 @@ def main():
             del f["config/expanded"]
             f["config"].create_dataset("expanded", data=text, dtype=h5py.string_dtype())
         p = run("export", old, "--format", "jsonl")
-        check("warning" in p.stderr and "not the file's sweep" in p.stderr,
+        check("warning" in p.stderr and "does not give the file's sweep" in p.stderr,
               f"a changed config warns: {p.stderr}")
         stale = [json.loads(line) for line in p.stdout.splitlines()]
         check(len(stale) == len(records) and "unlearn.lr" not in stale[0]

@@ -9,10 +9,12 @@
    cache; every remaining row gets a known wall_s and the original's training a known time.
    status must give the counts per kind, the failure with its reason, and the ETA worked out
    here by the documented rule (means per kind, epochs for kinds not measured, 2 groups).
-2. What status says a resume runs is what `ecore sweep` then says it has to do; status keeps
-   answering while that sweep writes the file, and after it says nothing is left.
+2. What status says a resume runs is what `ecore sweep` then says it has to do, and the
+   sweep's progress lines give the ETA status's rule gives; status keeps answering while that
+   sweep writes the file, and after it says nothing is left.
 3. A config that adds a seed counts the new runs; a config of another sweep, a file that is
-   not a results file, and bad arguments exit 2.
+   not a results file, and bad arguments exit 2. A file whose /config/expanded no longer gives
+   its sweep is counted from /config/given; with neither, status says why for each (exit 2).
 Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 """
 import os
@@ -141,6 +143,16 @@ def test_partial(tmp):
     check(sw.returncode == 0, f"the resume exited {sw.returncode}: {out}")
     check(re.search(r"items \(8 to do\)", out) is not None, f"the resume's to-do: {out[:300]}")
     check(all(rc == 0 for rc in polls), f"status during the sweep exited {polls}")
+    # The resume's progress lines estimate by the same rule. After the first item (an EC
+    # pretraining, measured at its real, tiny time) 7 are left: the other pretraining (as the
+    # first), ft 2 s, ft+EC 4 s, and ga, ga+EC 4 s each, borrowed (2 epochs x 2 s per epoch
+    # of the measured runs): 22 s of work over 2 groups.
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    check(len(lines) == 8 and lines[0].startswith("[ 11/18] ec_modules")
+          and lines[0].endswith(", ~11s left, 4 of 7 item(s) borrowed]"),
+          f"the resume's first progress line: {lines[:1]}")
+    check(len(lines) == 8 and re.search(r"\[[0-9]+s\]$", lines[-1]) is not None,
+          f"the last progress line has no ETA: {lines[-1:]}")
     s = status(tmp, "tiny.h5", cfg)
     check(s.returncode == 0 and "nothing left to run" in s.stdout and
           "18 done, 0 failed, 0 to do" in s.stdout, f"after the resume: {s.stdout}")
@@ -157,6 +169,26 @@ def test_configs_and_errors(tmp, cfg):
     open(other, "w").write(open(cfg).read().replace("seeds: [0, 1]", "seeds: [5]"))
     s = status(tmp, "tiny.h5", other)
     check(s.returncode == 2 and "is another sweep" in s.stderr, f"another sweep: {s.stderr}")
+    # The stored config: /config/given serves when /config/expanded gives another sweep; when
+    # neither gives the file's sweep, status says why for each and exits 2.
+    alt = os.path.join(tmp, "alt.h5")
+    shutil.copy(os.path.join(tmp, "tiny.h5"), alt)
+    with h5py.File(alt, "r+") as f:
+        text = f["config/expanded"].asstr()[()]
+        check("lr: 0.05" in text, "the stored expanded config has lr: 0.05")
+        del f["config/expanded"]
+        f["config"].create_dataset("expanded", data=text.replace("lr: 0.05", "lr: 0.07"),
+                                    dtype=h5py.string_dtype())
+    s = status(tmp, "alt.h5")
+    check(s.returncode == 0 and "config: the file's /config/given" in s.stdout and
+          "18 done, 0 failed, 0 to do" in s.stdout, f"expanded config changed: {s.stdout}{s.stderr}")
+    with h5py.File(alt, "r+") as f:
+        del f["config/given"]
+        f["config"].create_dataset("given", data="bogus_key: 1\n", dtype=h5py.string_dtype())
+    s = status(tmp, "alt.h5")
+    check(s.returncode == 2 and "/config/expanded gives sweep" in s.stderr and
+          "alt.h5:/config/given:1:1" in s.stderr and "bogus_key" in s.stderr and
+          "give the sweep's config" in s.stderr, f"no stored config of the sweep: {s.stderr}")
     open(os.path.join(tmp, "junk.h5"), "w").write("not hdf5")
     s = status(tmp, "junk.h5")
     check(s.returncode == 2 and "not an HDF5 file" in s.stderr, f"junk file: {s.stderr}")

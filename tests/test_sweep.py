@@ -18,6 +18,8 @@
    of solver/fingerprint.c applied to the cached checkpoints, the original and retrain rows name
    the models the other rows of their seed name, and `ecore report` refuses a file in which a
    run names another model than the rest of its seed.
+8. Every row carries only its own trace: with 2 groups, a group that ran an unlearning run
+   and then evaluates a retrained or original model gives those rows no trace entries.
 Exit 77 (skipped) when /usr/bin/python3 has no h5py.
 """
 import hashlib
@@ -351,6 +353,26 @@ def test_resume_training(tmp):
     check(not left, f"partial checkpoints left behind: {left}")
 
 
+def test_trace_per_item(tmp):
+    """Two originals, one fast and one slow (train.epochs 1 and 150), EC alone on each, on 2
+    groups. One group trains the slow original; the other does the fast one's whole chain (its
+    EC modules, retraining, original row and run) and waits. When the slow training ends, its
+    group takes the EC pretraining (the first item then ready, and slow here), so the waiting
+    group, which ran the EC run last, takes the retraining and then the original row: rows
+    that must carry no trace entries, not that run's."""
+    d = os.path.join(tmp, "trace")
+    os.makedirs(d)
+    sweep(d, 2, "--set", "sweep.grid={train.epochs: [1, 150]}", "--set", "sweep.seeds=[0]",
+          "--set", "ec.pretrain.epochs=60", "--set", "data.synthetic.train_per_class=100")
+    with h5py.File(os.path.join(d, "tiny.h5"), "r") as f:
+        r, t = f["runs"][:], f["trace"][:]
+    n_entries = {m: int(np.isin(t["row"], np.flatnonzero(r["method"] == m)).sum())
+                 for m in (b"original", b"retrain", b"none")}
+    check(len(r) == 6 and n_entries[b"none"] > 0, f"trace sweep: {len(r)} rows, {n_entries}")
+    check(n_entries[b"original"] == 0 and n_entries[b"retrain"] == 0,
+          f"original/retrain rows carry an unlearning run's trace: {n_entries}")
+
+
 def test_bad_input(tmp, ref_file):
     d = os.path.join(tmp, "bad")
     os.makedirs(d)
@@ -420,6 +442,7 @@ def main():
         test_shards(tmp, ref)
         test_kill_and_resume(tmp)
         test_resume_training(tmp)
+        test_trace_per_item(tmp)
         test_bad_input(tmp, ref_file)
         test_rerun_without_cache(tmp, ref_file)
     finally:

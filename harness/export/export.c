@@ -195,30 +195,6 @@ static bool parse_run_id(const char *s, IdEntry *key) {
   return true;
 }
 
-// The file's config expanded into its runs under this ecore; NULL plan with *why when it does
-// not load or gives another sweep.
-static void expand_stored(const ResultsTable *t, const char *path, ConfigFile **cf, Plan **p,
-                          char *why, size_t size) {
-  Err e = {0};
-  char name[1100], id[17];
-  snprintf(name, sizeof name, "%s:/config/expanded", path);
-  *cf = NULL, *p = NULL;
-  if (config_load(cf, name, t->config_expanded, 0, NULL, &e) || plan_expand_paths(p, *cf, 0, &e)) {
-    snprintf(why, size, "its stored config does not expand under this ecore: %.900s", e.msg);
-  } else {
-    plan_id_text((*p)->sweep_id, id);
-    if (strcmp(id, t->schema.sweep_id))
-      snprintf(why, size,
-               "its stored config makes sweep %s under this ecore %s, not the file's sweep %s "
-               "(written by ecore %s, %s): keys or defaults changed since",
-               id, ECORE_VERSION, t->schema.sweep_id, t->ecore_version, t->git_commit);
-    else
-      return;
-  }
-  plan_free(*p), config_free(*cf);
-  *cf = NULL, *p = NULL;
-}
-
 // Fills set[i] for the rows rows[i] found in plan p, and checks their axis values against the
 // settings (a row whose axes disagree is not found; why says so).
 static int find_settings(const ResultsTable *t, const Plan *p, const int *rows, int n,
@@ -343,7 +319,9 @@ int export_table(const ResultsTable *t, const char *path, ExportFormat fmt, FILE
   if (!set || !cols) rc = errf(e, ERR_RUNTIME, "out of memory");
   ConfigFile *cf = NULL;
   Plan *p = NULL;
-  if (!rc) expand_stored(t, path, &cf, &p, info->why, sizeof info->why);
+  Err why = {0};
+  if (!rc && plan_load_stored(&cf, &p, t, path, STORED_SETTINGS, NULL, &why))
+    snprintf(info->why, sizeof info->why, "%s", why.msg);
   if (!rc && p) rc = find_settings(t, p, rows, n, set, info->why, sizeof info->why, e);
   int n_cols = 0;
   if (!rc) rc = make_columns(t, fields, n_fields, set, n, cols, &n_cols);

@@ -12,6 +12,7 @@
 
 #include "ckpt.h"
 #include "config.h"
+#include "results.h"
 
 typedef enum { JOB_ORIGINAL, JOB_RETRAIN, JOB_EC_MODULES, JOB_KINDS } JobKind;
 
@@ -64,6 +65,26 @@ uint64_t plan_config_id(const Config *resolved, const Config *defaults);
 // 16 lowercase hex digits.
 void plan_id_text(uint64_t id, char buf[17]);
 const char *plan_job_kind_name(JobKind k);  // "original", "retrain", "ec_modules"
+
+// What a results file's stored config is loaded for (plan_load_stored).
+typedef enum {
+  // The settings its runs used (ecore export): /config/expanded only, which writes out every
+  // value (defaults and --set arguments included), so a plan of the file's sweep from it has
+  // exactly the runs' settings.
+  STORED_SETTINGS,
+  // Its runs and their ids (ecore status): /config/expanded, else /config/given. The given
+  // config still plans the file's sweep when a default changed since (the expanded one then
+  // pins the old value, which changes the ids), but a run's setting left at that default then
+  // reads as today's default, not the one the run used.
+  STORED_IDS,
+} StoredUse;
+// Loads the config the results file t (read from `file`) stores and expands it without looking
+// for the data (stored.c); takes the first of the sources `use` allows that plans the file's
+// sweep (its sweep id). *from (may be NULL): "/config/expanded" or "/config/given". Both are
+// freed by the caller (plan_free, then config_free). ERR_CONFIG when none does, saying why for
+// each (its load error with the position, or the sweep it gives) and which ecore wrote the file.
+int plan_load_stored(ConfigFile **cf, Plan **plan, const ResultsTable *t, const char *file,
+                     StoredUse use, const char **from, Err *e);
 
 // Given checkpoints (given.c). The digest of a model's content: architecture, classes, input
 // shape, normalisation (meta's mean and std), and every parameter and buffer by name, shape and

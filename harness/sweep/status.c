@@ -15,14 +15,6 @@ enum { K_ORIGINAL, K_EC_MODULES, K_RETRAIN, K_ORIGINAL_ROW, K_SHARED };  // the 
 static const char *shared_names[K_SHARED] = {"original (train)", "ec_modules (pretrain)",
                                              "retrain (train+eval)", "original (eval)"};
 
-// One item as status sees it.
-typedef struct {
-  int kind;       // index into SweepStatus.kinds
-  int epochs;     // its training epochs (0: evaluation only)
-  double wall_s;  // measured, NaN if not
-  int row;        // its latest row in the table, -1: none
-} ItemInfo;
-
 static int cmp_id(const void *a, const void *b) {
   return strcmp(a, b);
 }
@@ -41,29 +33,18 @@ static int find_row(const ResultsTable *t, const int *idx, int n, const char *ru
   return -1;
 }
 
-// The plan of the stored config: as expanded (--set arguments of the sweep included, which
-// may have moved output.cache_dir), else as given.
+// The plan of the stored config that gives the file's sweep: as expanded (--set arguments of
+// the sweep included, which may have moved output.cache_dir), else as given.
 static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char *file,
                        const ResultsTable *t, Err *e) {
-  const char *texts[2] = {t->config_expanded, t->config_text};
-  const char *names[2] = {"/config/expanded", "/config/given"};
-  char where[4200], id[17] = "";
-  for (int k = 0; k < 2; k++) {
-    snprintf(where, sizeof where, "%s:%s", file, names[k]);
-    int rc = config_load(cf, where, texts[k], 0, NULL, e);
-    if (!rc) rc = plan_expand_paths(plan, *cf, 0, e);
-    if (rc) return err_context(e, "the file's stored config (give CONFIG to use another)");
-    plan_id_text((*plan)->sweep_id, id);
-    snprintf(st->config_from, sizeof st->config_from, "the file's %s", names[k]);
-    if (!strcmp(id, t->schema.sweep_id)) return 0;
-    plan_free(*plan), config_free(*cf);
-    *plan = NULL, *cf = NULL;
+  const char *from = NULL;
+  if (plan_load_stored(cf, plan, t, file, STORED_IDS, &from, e)) {
+    char msg[sizeof e->msg];
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    return errf(e, ERR_CONFIG, "%.900s; give the sweep's config: ecore status FILE CONFIG", msg);
   }
-  return errf(e, ERR_CONFIG,
-              "%s: its stored config gives sweep %s under this ecore %s, not the file's sweep %s "
-              "(written by ecore %s, %s: keys or defaults changed since?); give the sweep's "
-              "config: ecore status FILE CONFIG",
-              file, id, ECORE_VERSION, t->schema.sweep_id, t->ecore_version, t->git_commit);
+  snprintf(st->config_from, sizeof st->config_from, "the file's %s", from);
+  return 0;
 }
 
 // A CONFIG other than the file's own must plan every run the file holds (it may add runs).
@@ -106,8 +87,19 @@ static int run_kind(SweepStatus *st, const ResultRow *row) {
   return st->n_kinds++;
 }
 
+// The measured wall time of item i: a shared job without a row, the time kept beside its
+// checkpoint; an item with a row, the row's if it is ok (row NULL: no row yet). NaN: not
+// measured.
+static double item_wall(const Sweep *s, int i, const ResultRow *row) {
+  const Item *it = &s->items[i];
+  if (it->kind == ITEM_ORIGINAL || it->kind == ITEM_EC_MODULES)
+    return sweep_job_wall(s, it->kind == ITEM_ORIGINAL ? "original" : "ec_modules",
+                          s->plan->jobs[it->index].id);
+  return row && results_row_ok(row) ? row->wall_s : NAN;
+}
+
 static void item_info(const Sweep *s, SweepStatus *st, const ResultsTable *t, const int *latest,
-                      int n_latest, int i, ItemInfo *out) {
+                      int n_latest, int i, StatusItem *out) {
   const Item *it = &s->items[i];
   int run = it->kind == ITEM_RUN ? it->index : s->plan->jobs[it->index].run;
   Config c;
@@ -115,15 +107,13 @@ static void item_info(const Sweep *s, SweepStatus *st, const ResultsTable *t, co
   ResultRow row;
   results_row_init(&row);
   bool has_row = sweep_item_row(s, i, &row);
-  *out = (ItemInfo){.wall_s = NAN, .row = has_row ? find_row(t, latest, n_latest, row.run_id) : -1};
+  *out = (StatusItem){.row = has_row ? find_row(t, latest, n_latest, row.run_id) : -1};
   switch (it->kind) {
     case ITEM_ORIGINAL:
       out->kind = K_ORIGINAL, out->epochs = c.train.epochs;
-      out->wall_s = sweep_job_wall(s, "original", s->plan->jobs[it->index].id);
       break;
     case ITEM_EC_MODULES:
       out->kind = K_EC_MODULES, out->epochs = c.ec.pretrain.epochs;
-      out->wall_s = sweep_job_wall(s, "ec_modules", s->plan->jobs[it->index].id);
       break;
     case ITEM_RETRAIN:
       out->kind = K_RETRAIN, out->epochs = c.train.epochs;
@@ -136,67 +126,19 @@ static void item_info(const Sweep *s, SweepStatus *st, const ResultsTable *t, co
       out->epochs = c.unlearn.method == UNLEARN_NONE ? c.ec.epochs : c.unlearn.epochs;
       break;
   }
-  if (out->row >= 0 && results_row_ok(&t->rows[out->row])) out->wall_s = t->rows[out->row].wall_s;
+  out->wall_s = item_wall(s, i, out->row >= 0 ? &t->rows[out->row] : NULL);
 }
 
-static double kind_mean(const SweepStatus *st, int k) {
-  return st->kinds[k].n_measured ? st->kinds[k].mean_s : NAN;
-}
-
-// Seconds per epoch of the measured items of kinds [k0, k1).
-static double per_epoch(const ItemInfo *info, int n, int k0, int k1, int *n_used) {
-  double secs = 0, epochs = 0;
-  *n_used = 0;
-  for (int i = 0; i < n; i++)
-    if (info[i].kind >= k0 && info[i].kind < k1 && isfinite(info[i].wall_s) && info[i].epochs > 0)
-      secs += info[i].wall_s, epochs += info[i].epochs, (*n_used)++;
-  return epochs > 0 ? secs / epochs : NAN;
-}
-
-// The estimated seconds of item i (not measured), filling its kind's basis on first use.
-static double estimate(SweepStatus *st, const ItemInfo *info, int n, int i) {
-  StatusKind *k = &st->kinds[info[i].kind];
-  int kind = info[i].kind, used;
-  if (k->n_measured) {
-    snprintf(k->basis, sizeof k->basis, "mean of %d measured", k->n_measured);
-    return k->mean_s;
-  }
-  double v = NAN, rate;
-  switch (kind) {
-    case K_ORIGINAL:
-      v = kind_mean(st, K_RETRAIN);
-      snprintf(k->basis, sizeof k->basis, "as retraining (the same recipe, on D_r)");
-      break;
-    case K_RETRAIN:
-      v = kind_mean(st, K_ORIGINAL);
-      snprintf(k->basis, sizeof k->basis, "as the original's training (the same recipe)");
-      break;
-    case K_EC_MODULES:
-      rate = per_epoch(info, n, K_ORIGINAL, K_ORIGINAL + 1, &used);
-      if (!used) rate = per_epoch(info, n, K_RETRAIN, K_RETRAIN + 1, &used);
-      v = rate * info[i].epochs;
-      snprintf(k->basis, sizeof k->basis,
-               "its epochs x %.3g s per training epoch (%d measured; an upper bound)", rate, used);
-      break;
-    case K_ORIGINAL_ROW:
-      break;
-    default:
-      rate = per_epoch(info, n, K_SHARED, st->n_kinds, &used);
-      v = rate * info[i].epochs;
-      snprintf(k->basis, sizeof k->basis, "its epochs x %.3g s per epoch of %d measured runs", rate,
-               used);
-  }
-  if (!isfinite(v)) snprintf(k->basis, sizeof k->basis, "not estimated: nothing to go by yet");
-  return v;
-}
-
-static int fill(SweepStatus *st, const Sweep *s, const ResultsTable *t, const int *latest,
-                int n_latest, const bool *done, Err *e) {
-  ItemInfo *info = calloc((size_t)s->n_items + 1, sizeof *info);
+int status_items(SweepStatus *st, const Sweep *s, const ResultsTable *t, StatusItem **items,
+                 Err *e) {
+  int *latest = NULL, n_latest = 0;
+  int rc = results_latest_rows(t, &latest, &n_latest, e);
+  if (rc) return rc;
+  *items = calloc((size_t)s->n_items + 1, sizeof **items);
   st->kinds = calloc((size_t)s->n_items + K_SHARED, sizeof *st->kinds);
-  st->failures = calloc((size_t)s->n_items + 1, sizeof *st->failures);
-  if (!info || !st->kinds || !st->failures) {
-    free(info);
+  if (!*items || !st->kinds) {
+    free(latest), free(*items), free(st->kinds);
+    *items = NULL, st->kinds = NULL;
     return errf(e, ERR_RUNTIME, "out of memory");
   }
   st->n_kinds = K_SHARED;
@@ -204,10 +146,115 @@ static int fill(SweepStatus *st, const Sweep *s, const ResultsTable *t, const in
     snprintf(st->kinds[k].name, sizeof st->kinds[k].name, "%s", shared_names[k]);
     st->kinds[k].has_rows = k == K_RETRAIN || k == K_ORIGINAL_ROW;
   }
+  for (int i = 0; i < s->n_items; i++) item_info(s, st, t, latest, n_latest, i, &(*items)[i]);
+  free(latest);
+  return 0;
+}
+
+void status_item_finished(const Sweep *s, StatusItem *items, int item, const ResultRow *row) {
+  items[item].wall_s = item_wall(s, item, row);
+}
+
+static double kind_mean(const SweepStatus *st, int k) {
+  return st->kinds[k].n_measured ? st->kinds[k].mean_s : NAN;
+}
+
+// Seconds per epoch of the measured items of kinds [k0, k1).
+static double per_epoch(const StatusItem *items, int n, int k0, int k1, int *n_used) {
+  double secs = 0, epochs = 0;
+  *n_used = 0;
+  for (int i = 0; i < n; i++)
+    if (items[i].kind >= k0 && items[i].kind < k1 && isfinite(items[i].wall_s) &&
+        items[i].epochs > 0)
+      secs += items[i].wall_s, epochs += items[i].epochs, (*n_used)++;
+  return epochs > 0 ? secs / epochs : NAN;
+}
+
+// The seconds per epoch kinds with nothing measured borrow: a training epoch's (the original's,
+// else retraining's) and an unlearning run's.
+typedef struct {
+  double train, run;
+  int n_train, n_run;  // measured items they come from
+} Rates;
+
+// The estimated seconds of item i (not done), filling its kind's basis on first use.
+static double estimate(SweepStatus *st, const StatusItem *items, int i, const Rates *r) {
+  StatusKind *k = &st->kinds[items[i].kind];
+  const bool first = !k->basis[0];
+  double v = NAN;
+  if (k->n_measured) {
+    if (first) snprintf(k->basis, sizeof k->basis, "mean of %d measured", k->n_measured);
+    return k->mean_s;
+  }
+  switch (items[i].kind) {
+    case K_ORIGINAL:
+      v = kind_mean(st, K_RETRAIN);
+      if (first) snprintf(k->basis, sizeof k->basis, "as retraining (the same recipe, on D_r)");
+      break;
+    case K_RETRAIN:
+      v = kind_mean(st, K_ORIGINAL);
+      if (first)
+        snprintf(k->basis, sizeof k->basis, "as the original's training (the same recipe)");
+      break;
+    case K_EC_MODULES:
+      v = r->train * items[i].epochs;
+      if (first)
+        snprintf(k->basis, sizeof k->basis,
+                 "its epochs x %.3g s per training epoch (%d measured; an upper bound)", r->train,
+                 r->n_train);
+      break;
+    case K_ORIGINAL_ROW:
+      break;
+    default:
+      v = r->run * items[i].epochs;
+      if (first)
+        snprintf(k->basis, sizeof k->basis, "its epochs x %.3g s per epoch of %d measured runs",
+                 r->run, r->n_run);
+  }
+  if (!isfinite(v)) snprintf(k->basis, sizeof k->basis, "not estimated: nothing to go by yet");
+  return v;
+}
+
+void status_estimate(SweepStatus *st, const StatusItem *items, int n, const bool *done) {
+  for (int k = 0; k < st->n_kinds; k++) {
+    StatusKind *K = &st->kinds[k];
+    K->n_measured = 0, K->mean_s = K->left_s = 0, K->basis[0] = '\0';
+  }
+  for (int i = 0; i < n; i++) {
+    StatusKind *k = &st->kinds[items[i].kind];
+    if (isfinite(items[i].wall_s)) {
+      k->mean_s = (k->mean_s * k->n_measured + items[i].wall_s) / (k->n_measured + 1);
+      k->n_measured++;
+    }
+  }
+  for (int k = 0; k < st->n_kinds; k++)
+    if (!st->kinds[k].n_measured) st->kinds[k].mean_s = NAN;
+  Rates r;
+  r.train = per_epoch(items, n, K_ORIGINAL, K_ORIGINAL + 1, &r.n_train);
+  if (!r.n_train) r.train = per_epoch(items, n, K_RETRAIN, K_RETRAIN + 1, &r.n_train);
+  r.run = per_epoch(items, n, K_SHARED, st->n_kinds, &r.n_run);
+  st->work_s = 0, st->n_left = st->n_unestimated = st->n_borrowed = 0;
+  for (int i = 0; i < n; i++) {
+    if (done[i]) continue;
+    st->n_left++;
+    double v = estimate(st, items, i, &r);
+    StatusKind *k = &st->kinds[items[i].kind];
+    if (isfinite(v))
+      k->left_s += v, st->work_s += v, st->n_borrowed += !k->n_measured;
+    else
+      k->left_s = NAN, st->n_unestimated++;
+  }
+  st->eta_s = st->work_s / (st->groups > 0 ? st->groups : 1);
+}
+
+// The counts per kind, the failures, and the estimate.
+static int fill(SweepStatus *st, const Sweep *s, const ResultsTable *t, const StatusItem *items,
+                const bool *done, Err *e) {
+  st->failures = calloc((size_t)s->n_items + 1, sizeof *st->failures);
+  if (!st->failures) return errf(e, ERR_RUNTIME, "out of memory");
   for (int i = 0; i < s->n_items; i++) {
-    item_info(s, st, t, latest, n_latest, i, &info[i]);
-    StatusKind *k = &st->kinds[info[i].kind];
-    const ResultRow *row = info[i].row >= 0 ? &t->rows[info[i].row] : NULL;
+    StatusKind *k = &st->kinds[items[i].kind];
+    const ResultRow *row = items[i].row >= 0 ? &t->rows[items[i].row] : NULL;
     if (done[i]) {
       k->done++;
     } else if (row && !results_row_ok(row)) {
@@ -220,29 +267,10 @@ static int fill(SweepStatus *st, const Sweep *s, const ResultsTable *t, const in
     } else {
       k->todo++;
     }
-    if (isfinite(info[i].wall_s)) {
-      k->mean_s = (k->mean_s * k->n_measured + info[i].wall_s) / (k->n_measured + 1);
-      k->n_measured++;
-    }
-  }
-  for (int k = 0; k < st->n_kinds; k++) {
-    StatusKind *K = &st->kinds[k];
-    if (!K->n_measured) K->mean_s = NAN;
-    st->done += K->done, st->failed += K->failed, st->todo += K->todo;
-  }
-  for (int i = 0; i < s->n_items; i++) {
-    if (done[i]) continue;
-    double v = estimate(st, info, s->n_items, i);
-    StatusKind *k = &st->kinds[info[i].kind];
-    if (isfinite(v))
-      k->left_s += v, st->work_s += v;
-    else
-      k->left_s = NAN, st->n_unestimated++;
   }
   for (int k = 0; k < st->n_kinds; k++)
-    if (!st->kinds[k].failed && !st->kinds[k].todo) st->kinds[k].basis[0] = '\0';
-  st->eta_s = st->work_s / (st->groups > 0 ? st->groups : 1);
-  free(info);
+    st->done += st->kinds[k].done, st->failed += st->kinds[k].failed, st->todo += st->kinds[k].todo;
+  status_estimate(st, items, s->n_items, done);
   return 0;
 }
 
@@ -257,6 +285,7 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
   Sweep s = {.args = &args};
   int *latest = NULL, n_latest = 0;
   bool *done = NULL;
+  StatusItem *items = NULL;
   snprintf(st->sweep_id, sizeof st->sweep_id, "%s", t.schema.sweep_id);
   snprintf(st->shard, sizeof st->shard, "%s", t.shard ? t.shard : "");
   if (st->shard[0] && sscanf(st->shard, "%d/%d", &args.shard_i, &args.shard_n) != 2)
@@ -290,8 +319,9 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
   if (!rc && strcmp(st->plan_id, st->sweep_id))
     rc = check_same_sweep(&s, &t, latest, n_latest, file, config_path, e);
   if (!rc && !(done = sweep_items_done(&s))) rc = errf(e, ERR_RUNTIME, "out of memory");
-  if (!rc) rc = fill(st, &s, &t, latest, n_latest, done, e);
-  free(done), free(latest), free(s.items);
+  if (!rc) rc = status_items(st, &s, &t, &items, e);
+  if (!rc) rc = fill(st, &s, &t, items, done, e);
+  free(done), free(latest), free(items), free(s.items);
   if (s.results) results_close(s.results);
   if (plan) plan_free(plan);
   if (cf) config_free(cf);

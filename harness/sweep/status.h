@@ -19,6 +19,10 @@
 // groups of ranks (the MPI ranks of the process that created the file / its ranks per run, from
 // the file's compute attribute, else sweep.ranks_per_run), is the ETA: it assumes the groups
 // stay busy (items waiting for shared models make it longer).
+//
+// The same estimate gives the ETA of the sweep's own progress lines (sweep.c), from the same
+// functions (sweep_internal.h: status_items, status_item_finished, status_estimate), the items
+// finished in the sweep measured as they finish.
 #pragma once
 
 #include <stdbool.h>
@@ -59,12 +63,15 @@ typedef struct {
   int done, failed, todo;                 // all items
   int world_size, ranks_per_run, groups;  // groups 0: not known (the ETA is then the serial sum)
   double work_s;                          // Σ left_s over the kinds with a basis
-  int n_unestimated;                      // items a resume runs without a basis
-  double eta_s;                           // work_s / groups
+  int n_left;                             // items a resume runs (failed and to do)
+  int n_borrowed;     // of these, estimated from other kinds (theirs has nothing measured)
+  int n_unestimated;  // of these, without a basis (not in work_s)
+  double eta_s;       // work_s / groups
 } SweepStatus;
 
 // Fills st for the results file `file`, with the sweep of config_path (NULL: the config stored
-// in the file, as expanded, else as given: the one whose plan is the file's sweep). ERR_CONFIG: not
+// in the file, as expanded, else as given: the one whose plan is the file's sweep;
+// plan_load_stored, STORED_IDS). ERR_CONFIG: not
 // a results file, a config error, or a config of another sweep (one of the file's runs is not among
 // its runs).
 int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err *e);

@@ -232,6 +232,49 @@ static void format_duration(double secs, char *buf, size_t size) {
     snprintf(buf, size, "%.0fh%02.0fm", floor(secs / 3600), fmod(secs / 60, 60));
 }
 
+// The estimate of the time left (status.c) over the items this sweep runs: what the file and the
+// cache have measured so far, then each item as it finishes. Without it (an error, said on
+// stderr) the progress lines have no ETA.
+static void eta_init(Sweep *s, const bool *done) {
+  Err e = {0};
+  ResultsTable t;
+  int rc = results_read(s->out_path, &t, &e);
+  if (!rc) {
+    rc = status_items(&s->eta, s, &t, &s->eta_items, &e);
+    results_table_free(&t);
+  }
+  if (!rc && (!done || !(s->eta_done = malloc((size_t)s->n_items + 1))))
+    rc = errf(&e, ERR_RUNTIME, "out of memory");
+  if (rc) {
+    fprintf(stderr, "ecore sweep: no ETA in the progress lines: %s\n", e.msg);
+    free(s->eta_items), sweep_status_free(&s->eta);
+    s->eta_items = NULL;
+    return;
+  }
+  memcpy(s->eta_done, done, (size_t)s->n_items);
+  s->eta.world_size = s->world_size, s->eta.ranks_per_run = s->cf->base.sweep.ranks_per_run;
+  s->eta.groups = s->world_size / s->eta.ranks_per_run;
+}
+
+// ", ~4m10s left" over the parallel groups, then what it rests on when not every item left has
+// its own kind measured: how many borrow from other kinds, how many have no estimate yet.
+static void eta_text(Sweep *s, char *buf, size_t size) {
+  const SweepStatus *st = &s->eta;
+  status_estimate(&s->eta, s->eta_items, s->n_items, s->eta_done);
+  if (st->work_s == 0 && st->n_unestimated) {
+    snprintf(buf, size, ", time left not known yet");
+    return;
+  }
+  char t[32];
+  format_duration(st->eta_s, t, sizeof t);
+  int n = snprintf(buf, size, ", ~%s left", t);
+  if (st->n_borrowed && n < (int)size)
+    n += snprintf(buf + n, size - (size_t)n, ", %d of %d item(s) borrowed", st->n_borrowed,
+                  st->n_left);
+  if (st->n_unestimated && n < (int)size)
+    snprintf(buf + n, size - (size_t)n, ", %d not estimated", st->n_unestimated);
+}
+
 static void on_done(void *ctx, int item, int status, const ResultRow *row, bool has_row, int done,
                     int total) {
   Sweep *s = ctx;
@@ -244,16 +287,15 @@ static void on_done(void *ctx, int item, int status, const ResultRow *row, bool 
     s->n_ok++;
   else
     s->n_failed++;
+  if (s->eta_items) {
+    status_item_finished(s, s->eta_items, item, has_row ? row : NULL);
+    s->eta_done[item] = true;
+  }
   if (s->args->quiet) return;
   double elapsed = clock_now() - s->t0;
-  int ran = s->n_ok + s->n_failed;
-  char el[32], eta[48] = "";
+  char el[32], eta[160] = "";
   format_duration(elapsed, el, sizeof el);
-  if (done < total) {
-    char t[32];
-    format_duration(elapsed / ran * (total - done), t, sizeof t);
-    snprintf(eta, sizeof eta, ", ~%s left", t);
-  }
+  if (done < total && s->eta_items) eta_text(s, eta, sizeof eta);
   const Item *it = &s->items[item];
   printf("[%*d/%d] %-34s %s", total >= 100 ? 4 : 3, done, total, it->label,
          status == 0 ? "ok" : "FAILED");
@@ -370,6 +412,7 @@ int sweep_main(const SweepArgs *a) {
              s.plan->n_runs, s.n_items, todo, s.world_size, s.cf->base.sweep.ranks_per_run,
              s.out_path);
       fflush(stdout);
+      eta_init(&s, done);
     }
     SchedItem *si = malloc((size_t)(s.n_items > 0 ? s.n_items : 1) * sizeof *si);
     for (int i = 0; i < s.n_items; i++) si[i] = (SchedItem){s.items[i].n_deps, s.items[i].deps};
@@ -394,7 +437,8 @@ int sweep_main(const SweepArgs *a) {
     free(si), free(done);
   }
   for (int i = 0; i < s.n_data; i++) dataset_free(&s.data[i].d);
-  free(s.items), free(s.trace);
+  free(s.items), free(s.trace), free(s.eta_items), free(s.eta_done);
+  sweep_status_free(&s.eta);
   if (s.plan) plan_free(s.plan);
   if (s.cf) config_free(s.cf);
   pthread_mutex_destroy(&s.io_lock);

@@ -9,9 +9,18 @@
 #include "plan.h"
 #include "results.h"
 #include "runspec.h"
+#include "status.h"
 #include "sweep.h"
 
 typedef enum { ITEM_ORIGINAL, ITEM_EC_MODULES, ITEM_RETRAIN, ITEM_ORIGINAL_ROW, ITEM_RUN } ItemKind;
+
+// One work item as the estimate of the time left sees it (status.c).
+typedef struct {
+  int kind;       // index into SweepStatus.kinds
+  int epochs;     // its training epochs (0: evaluation only)
+  double wall_s;  // measured, NaN if not
+  int row;        // its latest row in the results table it was read from, -1: none
+} StatusItem;
 
 typedef struct {
   ItemKind kind;
@@ -44,8 +53,14 @@ typedef struct {
   double t0;
   int n_ok, n_failed;
   double setup_s, write_s;  // world rank 0: planning and setup; appending rows
-  // The trace of the run this process last ran (group leaders): its row points here until the
-  // scheduler has passed the row on, before the next item starts.
+  // World rank 0, progress lines: the estimate of the time left (status.c), its items measured
+  // as they finish. eta_items NULL: no estimate (--quiet, or it could not be set up).
+  SweepStatus eta;
+  StatusItem *eta_items;
+  bool *eta_done;  // [n_items] finished, before this sweep or in it
+  // The trace of the item this process runs (group leaders; only unlearning runs add entries),
+  // emptied as each item starts: its row points here until the scheduler has passed the row
+  // on, before the next item starts.
   ResultTrace *trace;
   int n_trace, trace_cap;
 } Sweep;
@@ -73,3 +88,16 @@ double sweep_job_wall(const Sweep *s, const char *kind, uint64_t id);
 bool sweep_item_row(const Sweep *s, int item, ResultRow *row);
 // SchedRunFn: runs item on the group.
 int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_row);
+
+// The estimate of the time left (status.c; the rule: status.h), shared by `ecore status` and
+// the sweep's progress lines. status_items: st's kinds (st->kinds, allocated: free with
+// sweep_status_free) and each item's kind, training epochs and measured wall time (*items
+// [n_items], malloc'd) from t, the results file's table, and the cache.
+int status_items(SweepStatus *st, const Sweep *s, const ResultsTable *t, StatusItem **items,
+                 Err *e);
+// An item finished: its measured wall time from its row (NULL: none) or, for a shared job, from
+// the cache.
+void status_item_finished(const Sweep *s, StatusItem *items, int item, const ResultRow *row);
+// Per kind: n_measured, mean_s, left_s, basis; then work_s, n_left, n_borrowed, n_unestimated
+// and eta_s (over st->groups) for the items not done.
+void status_estimate(SweepStatus *st, const StatusItem *items, int n, const bool *done);

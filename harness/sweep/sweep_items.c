@@ -466,7 +466,6 @@ static int do_retrain(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err 
   if (!rc) rc = pipe_evaluate(&c->p, &r, &rt, &orig, &rt, NULL, NULL, e);
   if (!rc && c->p.grank == 0) rc = write_metrics(mpath, &r, e);
   MPI_Bcast(&rc, 1, MPI_INT, 0, c->p.g);
-  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     row->avg_gap = 0;  // the reference itself
@@ -492,7 +491,6 @@ static int do_original_row(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row,
   EvalResult r, ref;
   int rc = row_models(c, row, &orig, &rt, e);
   if (!rc) rc = pipe_evaluate(&c->p, &r, &orig, &orig, &rt, NULL, NULL, e);
-  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);
@@ -537,12 +535,10 @@ static int do_run(Sweep *s, const Item *it, ItemCtx *c, ResultRow *row, Err *e) 
     }
   }
   ProgressCtx pc = {s, it->label, clock_now(), c->p.grank, NULL, 1, 0};
-  s->n_trace = 0;
   UnlearnProgress prog = {.fn = on_epoch, .user = &pc, .epoch_fn = on_unlearn_epoch};
   if (!rc) rc = pipe_unlearn(&c->p, &u, &orig, have_aux ? &aux : NULL, &prog, e);
   EvalResult r, ref;
   if (!rc) rc = pipe_evaluate(&c->p, &r, &u, &orig, &rt, NULL, NULL, e);
-  row->trace = s->trace, row->n_trace = c->p.grank == 0 ? s->n_trace : 0;
   if (!rc) {
     row_metrics(row, &r);
     read_metrics(mpath, &ref);
@@ -598,6 +594,7 @@ int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_ro
   ItemCtx c;
   int run = it->kind == ITEM_RUN ? it->index : s->plan->jobs[it->index].run;
   *has_row = sweep_item_row(s, item, row);
+  s->n_trace = 0;  // the item's own trace: not entries an earlier run of this process left
   int rc = ctx_init(s, &c, run, g, &e);
   if (rc) {
     row_failed(row, &e);
@@ -623,6 +620,9 @@ int sweep_run_item(void *ctx, int item, MPI_Comm g, ResultRow *row, bool *has_ro
   }
   if (*has_row) row_provenance(row, g);
   ctx_free(&c);
+  int grank;
+  MPI_Comm_rank(g, &grank);
+  if (*has_row && grank == 0) row->trace = s->trace, row->n_trace = s->n_trace;
   row->wall_s = clock_now() - t0;
   return rc ? 1 : 0;
 }
