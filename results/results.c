@@ -19,9 +19,6 @@
 #include "results_internal.h"
 
 #define FORMAT_NAME "ecore-results"
-// HDF5 before 1.10.7 cannot turn its own file locks off, and they would collide with the
-// writer lock on PATH.tmp: there, writers go without it.
-#define WRITER_LOCK H5_VERSION_GE(1, 10, 7)
 enum { CHUNK_ROWS = 64 };
 
 static const struct {
@@ -67,32 +64,6 @@ static const struct {
 
 // Column names an axis may not take (besides the scalars' and the provenance's).
 static const char *const FIXED_FIELDS[] = {"run_id", "method", "ec", "seed", "status"};
-
-// Which version of a file: another writer's replacement differs in at least one of these.
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-} FileId;
-
-struct ResultsFile {
-  char *path;
-  ResultsSchema schema;
-  int n_rows;
-  int n_ok, cap_ok;
-  char **ok;    // run ids whose latest row is "ok", sorted
-  FileId seen;  // the version of the file n_rows and ok describe
-};
-
-static FileId file_id(const struct stat *st) {
-  return (FileId){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
-}
-
-static bool same_file_id(FileId a, FileId b) {
-  return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime.tv_sec == b.mtime.tv_sec &&
-         a.mtime.tv_nsec == b.mtime.tv_nsec;
-}
 
 const char *results_scalar_name(int i) {
   return SCALARS[i].name;
@@ -244,7 +215,7 @@ bool results_schema_equal(const ResultsSchema *a, const ResultsSchema *b) {
   return true;
 }
 
-static int row_check(const ResultRow *r, const char *path, Err *e) {
+int row_check(const ResultRow *r, const char *path, Err *e) {
   if (!terminated(r->run_id, sizeof r->run_id) || !r->run_id[0])
     return errf(e, ERR_CONFIG, "%s: a row has an empty or unterminated run_id", path);
   if (!terminated(r->method, sizeof r->method) || !terminated(r->status, sizeof r->status) ||
@@ -264,20 +235,13 @@ static int row_check(const ResultRow *r, const char *path, Err *e) {
 
 // ---------------------------------------------------------------- HDF5 helpers
 
-// HDF5 prints its error stack by default; library code must not print, so each entry point
-// silences it and restores the caller's setting on the way out.
-typedef struct {
-  H5E_auto2_t fn;
-  void *data;
-} Quiet;
-
-static Quiet quiet_begin(void) {
+Quiet quiet_begin(void) {
   Quiet q = {NULL, NULL};
   H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   return q;
 }
-static void quiet_end(Quiet q) {
+void quiet_end(Quiet q) {
   H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
 }
 
@@ -396,7 +360,7 @@ static hid_t runs_type_of(const ResultsSchema *s, bool file, hid_t stored) {
   return t;
 }
 
-static hid_t runs_type(const ResultsSchema *s, bool file) {
+hid_t runs_type(const ResultsSchema *s, bool file) {
   return runs_type_of(s, file, -1);
 }
 
@@ -405,6 +369,13 @@ static bool has_provenance(hid_t stored) {
   for (int i = 0; i < N_PROVENANCE; i++)
     if (!has_field(stored, PROVENANCE[i].name)) return false;
   return true;
+}
+
+bool runs_current(hid_t f) {
+  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT), t = d < 0 ? -1 : H5Dget_type(d);
+  bool yes = t >= 0 && has_provenance(t);
+  h5close(t), h5close(d);
+  return yes;
 }
 
 int results_row_fields(const ResultsSchema *s, ResultsField *fields, int *n, Err *e) {
@@ -704,16 +675,14 @@ static void utc_now(char *buf, size_t n) {
 }
 
 int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
-                   const hsize_t *chunk, int deflate, hid_t *out, const char *path, Err *e) {
+                   const hsize_t *chunk, int deflate, hid_t fill_type, const void *fill, hid_t *out,
+                   const char *path, Err *e) {
   hsize_t maxdims[2] = {H5S_UNLIMITED, rank > 1 ? dims[1] : 0};
   hid_t sp = H5Screate_simple(rank, dims, maxdims), pl = H5Pcreate(H5P_DATASET_CREATE);
   H5Pset_chunk(pl, rank, chunk);
   if (deflate > 0 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0)  // else stored as it is
     H5Pset_shuffle(pl), H5Pset_deflate(pl, (unsigned)deflate);
-  if (rank > 1) {  // an unwritten cell reads as NaN, "not computed"
-    double nan = NAN;
-    H5Pset_fill_value(pl, H5T_NATIVE_DOUBLE, &nan);
-  }
+  if (fill) H5Pset_fill_value(pl, fill_type, fill);
   *out = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
   h5close(pl), h5close(sp);
   if (*out < 0) return h5fail(e, path, "cannot create a dataset");
@@ -729,9 +698,12 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
   int rc = attr_write_str(f, "format", FORMAT_NAME, path, e);
   if (!rc) rc = attr_write_int(f, "schema_version", RESULTS_SCHEMA_VERSION, path, e);
   if (!rc) rc = attr_write_str(f, "sweep_id", s->sweep_id, path, e);
-  if (!rc) rc = attr_write_str(f, "ecore_version", ECORE_VERSION, path, e);
-  if (!rc) rc = attr_write_str(f, "git_commit", ECORE_GIT_COMMIT, path, e);
-  if (!rc) rc = attr_write_str(f, "created", created, path, e);
+  if (!rc)
+    rc = attr_write_str(f, "ecore_version", m->ecore_version ? m->ecore_version : ECORE_VERSION,
+                        path, e);
+  if (!rc)
+    rc = attr_write_str(f, "git_commit", m->git_commit ? m->git_commit : ECORE_GIT_COMMIT, path, e);
+  if (!rc) rc = attr_write_str(f, "created", m->created ? m->created : created, path, e);
   if (!rc) rc = attr_write_int(f, "mpi_world_size", m->world_size, path, e);
   if (!rc) rc = attr_write_str(f, "hosts", m->hosts, path, e);
   if (!rc) rc = attr_write_str(f, "compute", m->compute, path, e);
@@ -752,10 +724,12 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
 
   hid_t d = -1, t = runs_type(s, true);
   hsize_t dims[2] = {0, (hsize_t)s->n_points}, chunk[2] = {CHUNK_ROWS, (hsize_t)s->n_points};
-  rc = create_dataset(f, "runs", t, 1, dims, chunk, 0, &d, path, e);
+  rc = create_dataset(f, "runs", t, 1, dims, chunk, 0, -1, NULL, &d, path, e);
+  double nan = NAN;  // an unwritten cell reads as NaN, "not computed"
   h5close(d), h5close(t);
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
-    rc = create_dataset(f, CURVES[c].name, H5T_IEEE_F64LE, 2, dims, chunk, 0, &d, path, e);
+    rc = create_dataset(f, CURVES[c].name, H5T_IEEE_F64LE, 2, dims, chunk, 0, H5T_NATIVE_DOUBLE,
+                        &nan, &d, path, e);
     if (!rc)
       rc = attr_write_names(d, "points", &s->points[0][0], s->n_points, RESULTS_NAME_LEN, path, e);
     h5close(d);
@@ -787,53 +761,13 @@ int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *b
   return rc;
 }
 
-// Gives a /runs from before the provenance fields those fields (its rows keep "" and 0), so
-// that the rows appended to it keep theirs: the dataset is read, deleted and written anew in
-// the staged copy. HDF5 does not reuse the old dataset's space: a one-time growth of its size.
-static int runs_upgrade(hid_t f, const ResultsSchema *s, const char *path, Err *e) {
-  hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT), ft = -1, mt = -1;
-  if (d < 0) return h5fail(e, path, "cannot open /runs");
-  ft = H5Dget_type(d);
-  const bool current = has_provenance(ft);
-  hsize_t n = 0;
-  int rc = current ? 0 : dataset_rows(f, "runs", 0, &n, path, e);
-  ResultRow *rows = NULL;
-  if (!current && !rc && !(rows = malloc(sizeof *rows * (size_t)(n ? n : 1))))
-    rc = errf(e, ERR_RUNTIME, "out of memory");
-  if (!current && !rc) {
-    for (hsize_t i = 0; i < n; i++) results_row_init(&rows[i]);
-    mt = runs_type_of(s, false, ft);
-    if (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
-      rc = h5fail(e, path, "cannot read /runs");
-  }
-  h5close(mt), h5close(ft), h5close(d);
-  if (current || rc) {
-    free(rows);
-    return rc;
-  }
-  hid_t t = runs_type(s, true);
-  hsize_t dims[2] = {0, 0}, chunk[2] = {CHUNK_ROWS, 0};
-  d = -1;
-  if (H5Ldelete(f, "runs", H5P_DEFAULT) < 0) rc = h5fail(e, path, "cannot replace /runs");
-  if (!rc) rc = create_dataset(f, "runs", t, 1, dims, chunk, 0, &d, path, e);
-  h5close(d), h5close(t);
-  t = runs_type(s, false);
-  if (!rc && n > 0) rc = extend_and_write(f, "runs", t, (int)n, rows, path, e);
-  h5close(t);
-  free(rows);
-  return rc ? err_context(e, "adding the provenance fields to /runs") : 0;
-}
-
-// Appends rows to an open (staged) file: each row dataset grows by n rows, /trace by their
-// entries.
-static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n,
-                          const char *path, Err *e) {
+int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n, bool in_place,
+                   const char *path, Err *e) {
   if (n == 0) return 0;
   int P = s->n_points, rc = 0;
   hsize_t first = 0;  // the index in /runs of rows[0]
-  if ((rc = runs_upgrade(f, s, path, e))) return rc;
   if ((rc = dataset_rows(f, "runs", 0, &first, path, e))) return rc;
-  if ((rc = trace_append(f, rows, n, (long long)first, path, e))) return rc;
+  if ((rc = trace_append(f, rows, n, (long long)first, in_place, path, e))) return rc;
   double *buf = malloc(sizeof(double) * (size_t)n * (size_t)P);  // [n x P]
   if (!buf) return errf(e, ERR_RUNTIME, "out of memory");
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
@@ -842,6 +776,8 @@ static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows
     rc = extend_and_write(f, CURVES[c].name, H5T_NATIVE_DOUBLE, n, buf, path, e);
   }
   free(buf);
+  // The entries and curves reach the disk before the rows that count them (see append.c).
+  if (!rc && H5Fflush(f, H5F_SCOPE_LOCAL) < 0) rc = h5fail(e, path, "cannot flush");
   if (rc) return rc;
   hid_t t = runs_type(s, false);
   rc = extend_and_write(f, "runs", t, n, rows, path, e);
@@ -851,11 +787,9 @@ static int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows
 
 // ---------------------------------------------------------------- files on disk
 
-// A change in progress: PATH.tmp, opened and flock'ed by this writer until it is renamed over
-// PATH or dropped. The lock makes a second writer of the same file wait for the first one's
-// change to be in PATH before it copies PATH (so it reads, changes and replaces the latest
-// file: nothing is lost); it dies with its process, so a stale PATH.tmp left by a kill is simply
-// reused.
+// A whole new file in progress: PATH.tmp, opened and flock'ed by this writer until it is
+// renamed over PATH or dropped (the lock keeps two writers of PATH.tmp apart; it dies with its
+// process, so a stale PATH.tmp left by a kill is simply reused).
 typedef struct {
   const char *path;
   char *tmp;
@@ -868,11 +802,32 @@ static void stage_drop(Staging *st) {
   st->tmp = NULL, st->fd = -1;
 }
 
-// Waits for the exclusive lock on fd: another writer holds it only for one append.
-static int lock_wait(int fd) {
+int lock_wait(int fd) {
   int r;
   while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR) continue;
   return r;
+}
+
+int lock_file(const char *path, int op, int *fd, struct stat *st, Err *e) {
+  for (int attempt = 0; attempt < 10; attempt++) {
+    *fd = open(path, O_RDONLY);
+    if (*fd < 0) return errf(e, ERR_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
+    int r = 0;
+    while (WRITER_LOCK && (r = flock(*fd, op)) < 0 && errno == EINTR) continue;
+    if (WRITER_LOCK && r < 0) {
+      if (errno != ENOLCK && errno != EOPNOTSUPP) {
+        int rc = errf(e, ERR_RUNTIME, "%s: cannot lock: %s", path, strerror(errno));
+        close(*fd), *fd = -1;
+        return rc;
+      }
+    }
+    struct stat now;
+    if (fstat(*fd, st) == 0 && stat(path, &now) == 0 && st->st_dev == now.st_dev &&
+        st->st_ino == now.st_ino)
+      return 0;
+    close(*fd), *fd = -1;  // replaced by another writer while we waited: lock the new file
+  }
+  return errf(e, ERR_RUNTIME, "%s: cannot lock: the file keeps being replaced", path);
 }
 
 static int stage_begin(Staging *st, const char *path, Err *e) {
@@ -922,45 +877,16 @@ static int stage_commit(Staging *st, Err *e) {
   return 0;
 }
 
-// Copies the file at src into the staged file.
-static int stage_copy(Staging *st, const char *src, Err *e) {
-  int in = open(src, O_RDONLY), rc = 0;
-  struct stat sb;
-  if (in < 0 || fstat(in, &sb) < 0 || ftruncate(st->fd, 0) < 0 ||
-      fchmod(st->fd, sb.st_mode & 0777) < 0) {
-    rc = errf(e, ERR_RUNTIME, "%s: cannot copy to %s: %s", src, st->tmp, strerror(errno));
-    if (in >= 0) close(in);
-    return rc;
-  }
-  char buf[1 << 16];
-  ssize_t got;
-  while (!rc && (got = read(in, buf, sizeof buf)) != 0) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) rc = errf(e, ERR_RUNTIME, "%s: read failed: %s", src, strerror(errno));
-    for (ssize_t done = 0; !rc && done < got;) {
-      ssize_t w = write(st->fd, buf + done, (size_t)(got - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0)
-        rc = errf(e, ERR_RUNTIME, "%s: write failed: %s", st->tmp, strerror(errno));
-      else
-        done += w;
-    }
-  }
-  close(in);
-  return rc;
-}
-
-// File access without HDF5's own locks: PATH is never changed in place (readers need none)
-// and writers are kept apart by the Staging lock, which HDF5's would collide with.
-static hid_t fapl_unlocked(void) {
+hid_t results_fapl(void) {
   hid_t p = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(p, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
 #if WRITER_LOCK
   H5Pset_file_locking(p, 0, 1);
 #endif
   return p;
 }
 
-static bool file_exists(const char *path) {
+bool file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
 }
@@ -973,10 +899,15 @@ int results_write(const char *path, const ResultsSchema *s, const ResultsMeta *m
   if (rc || (rc = stage_begin(&st, path, e))) return rc;
   ResultsMeta none = {0};
   Quiet q = quiet_begin();
-  hid_t fapl = fapl_unlocked(), f = H5Fcreate(st.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  // File space is never reused: in-place appends (append.c) must not write over space that
+  // the file on disk may still point at (freed, but not yet flushed as free).
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_file_space_strategy(fcpl, H5F_FSPACE_STRATEGY_NONE, 0, 1);
+  hid_t fapl = results_fapl(), f = H5Fcreate(st.tmp, H5F_ACC_TRUNC, fcpl, fapl);
+  h5close(fcpl);
   if (f < 0) rc = h5fail(e, st.tmp, "cannot create");
   if (!rc) rc = write_skeleton(f, s, m ? m : &none, st.tmp, e);
-  if (!rc) rc = append_rows_h5(f, s, rows, n, st.tmp, e);
+  if (!rc) rc = append_rows_h5(f, s, rows, n, false, st.tmp, e);
   if (f >= 0 && H5Fclose(f) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
   h5close(fapl);
   quiet_end(q);
@@ -1076,9 +1007,10 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
   const ResultsSchema *s = &t->schema;
   hsize_t n = 0, m = 0;
   int rc = dataset_rows(f, "runs", 0, &n, path, e);
+  // The per-point datasets may have more rows (an append cut short): the first n count.
   for (int c = 0; !rc && c < RESULTS_N_CURVES; c++) {
     rc = dataset_rows(f, CURVES[c].name, s->n_points, &m, path, e);
-    if (!rc && m != n)
+    if (!rc && m < n)
       rc = errf(e, ERR_RUNTIME, "%s: /%s has %llu rows but /runs has %llu", path, CURVES[c].name,
                 (unsigned long long)m, (unsigned long long)n);
   }
@@ -1086,7 +1018,7 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
   if (n > INT32_MAX / 2) return errf(e, ERR_RUNTIME, "%s: too many rows", path);
   t->n_rows = (int)n;
   t->rows = calloc(n ? n : 1, sizeof(ResultRow));
-  double *buf = malloc(sizeof(double) * (n ? n : 1) * (size_t)s->n_points);
+  double *buf = malloc(sizeof(double) * (n ? n : 1) * (size_t)s->n_points);  // [n x P]
   if (!t->rows || !buf) {
     free(buf);
     return errf(e, ERR_RUNTIME, "out of memory");
@@ -1101,43 +1033,50 @@ static int read_rows(hid_t f, ResultsTable *t, const char *path, Err *e) {
   h5close(mt), h5close(d);
   for (int c = 0; !rc && n > 0 && c < RESULTS_N_CURVES; c++) {
     d = H5Dopen2(f, CURVES[c].name, H5P_DEFAULT);
-    if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    hsize_t start[2] = {0, 0}, count[2] = {n, (hsize_t)s->n_points};
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(2, count, NULL);
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+        H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, buf) < 0)
       rc = h5fail(e, path, "cannot read a per-point dataset");
     for (hsize_t r = 0; !rc && r < n; r++)
       memcpy((double *)results_row_curve(&t->rows[r], c), buf + r * s->n_points,
              sizeof(double) * s->n_points);
-    h5close(d);
+    h5close(ms), h5close(fs), h5close(d);
   }
   free(buf);
   return rc;
 }
 
-// results_read, with the traces or (what results_open needs) without.
-static int read_table(const char *path, ResultsTable *t, bool trace, Err *e) {
+int read_table(const char *path, ResultsTable *t, bool trace, bool writer, struct stat *id,
+               Err *e) {
   memset(t, 0, sizeof *t);
   struct stat st;
   if (stat(path, &st) < 0) return errf(e, ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
   if (!S_ISREG(st.st_mode)) return errf(e, ERR_CONFIG, "%s: not a regular file", path);
+  int fd = -1;  // the shared lock: no append is half done while the file is read
+  int rc = writer ? 0 : lock_file(path, LOCK_SH, &fd, &st, e);
+  if (rc) return rc;
+  if (id) *id = st;
   Quiet q = quiet_begin();
-  int rc = 0;
-  hid_t f = -1, fapl = fapl_unlocked();
+  hid_t f = -1, fapl = results_fapl();
   if (st.st_size == 0)
     rc = errf(e, ERR_CONFIG, "%s: empty file, not an ecore results file", path);
   else if (H5Fis_hdf5(path) <= 0)
     rc = errf(e, ERR_CONFIG, "%s: not an HDF5 file (expected an ecore results file)", path);
-  else if ((f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0)
+  else if ((f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl)) < 0)
     rc = h5fail(e, path, "cannot open");
   if (!rc) rc = read_header(f, t, path, e);
   if (!rc) rc = read_rows(f, t, path, e);
   if (!rc && trace) rc = trace_read(f, t, path, e);
   h5close(f), h5close(fapl);
   quiet_end(q);
+  if (fd >= 0) close(fd);
   if (rc) results_table_free(t);
   return rc;
 }
 
 int results_read(const char *path, ResultsTable *t, Err *e) {
-  return read_table(path, t, true, e);
+  return read_table(path, t, true, false, NULL, e);
 }
 
 void results_table_free(ResultsTable *t) {
@@ -1173,176 +1112,4 @@ int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e) {
     if (i + 1 == t->n_rows || strcmp(all[i].id, all[i + 1].id)) (*idx)[(*n)++] = all[i].index;
   free(all);
   return 0;
-}
-
-// ---------------------------------------------------------------- a sweep's open file
-
-static int find_ok(const ResultsFile *f, const char *id, bool *found) {
-  int lo = 0, hi = f->n_ok;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2, c = strcmp(f->ok[mid], id);
-    if (c == 0) return *found = true, mid;
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  *found = false;
-  return lo;
-}
-
-// Records that run_id's latest row is now `ok` or not.
-static int note_status(ResultsFile *f, const char *id, bool ok, Err *e) {
-  bool found;
-  int at = find_ok(f, id, &found);
-  if (found && !ok) {
-    free(f->ok[at]);
-    memmove(f->ok + at, f->ok + at + 1, sizeof *f->ok * (size_t)(f->n_ok - at - 1));
-    f->n_ok--;
-  } else if (!found && ok) {
-    if (f->n_ok == f->cap_ok) {
-      int cap = f->cap_ok ? 2 * f->cap_ok : 64;
-      char **grown = realloc(f->ok, sizeof *grown * (size_t)cap);
-      if (!grown) return errf(e, ERR_RUNTIME, "out of memory");
-      f->ok = grown, f->cap_ok = cap;
-    }
-    char *copy = strdup(id);
-    if (!copy) return errf(e, ERR_RUNTIME, "out of memory");
-    memmove(f->ok + at + 1, f->ok + at, sizeof *f->ok * (size_t)(f->n_ok - at));
-    f->ok[at] = copy;
-    f->n_ok++;
-  }
-  return 0;
-}
-
-int results_open(const char *path, const ResultsSchema *expect, ResultsFile **out, Err *e) {
-  *out = NULL;
-  struct stat before;  // taken first: a replacement while reading shows as a newer version
-  FileId seen = stat(path, &before) == 0 ? file_id(&before) : (FileId){0};
-  ResultsTable t;
-  int rc = read_table(path, &t, false, e);  // the statuses are all it needs
-  if (rc) return rc;
-  if (expect && strcmp(expect->sweep_id, t.schema.sweep_id))
-    rc = errf(e, ERR_CONFIG,
-              "%s: holds sweep %s, not this sweep %s (its config differs); choose another "
-              "--out file",
-              path, t.schema.sweep_id, expect->sweep_id);
-  else if (expect && !results_schema_equal(expect, &t.schema))
-    rc = errf(e, ERR_CONFIG,
-              "%s: sweep %s, but its grid axes, reference axes or supervision points differ "
-              "from this sweep's",
-              path, t.schema.sweep_id);
-  ResultsFile *f = rc ? NULL : calloc(1, sizeof *f);
-  if (!rc && (!f || !(f->path = strdup(path)))) rc = errf(e, ERR_RUNTIME, "out of memory");
-  if (!rc) {
-    f->schema = t.schema;
-    f->seen = seen;
-    f->n_rows = t.n_rows;
-    for (int i = 0; !rc && i < t.n_rows; i++)  // file order: the latest row decides
-      rc = note_status(f, t.rows[i].run_id, results_row_ok(&t.rows[i]), e);
-  }
-  results_table_free(&t);
-  if (rc)
-    results_close(f);
-  else
-    *out = f;
-  return rc;
-}
-
-int results_open_or_create(const char *path, const ResultsSchema *s, const ResultsMeta *m,
-                           ResultsFile **out, Err *e) {
-  if (!file_exists(path)) {
-    int rc = results_create(path, s, m, e);
-    if (rc) return rc;
-  }
-  return results_open(path, s, out, e);
-}
-
-// Rebuilds f's view of which runs are finished from the file at path (f's own file, or the
-// staged copy of it).
-static int reload_status(ResultsFile *f, const char *path, Err *e) {
-  ResultsTable t;
-  int rc = read_table(path, &t, false, e);
-  if (rc) return rc;
-  for (int i = 0; i < f->n_ok; i++) free(f->ok[i]);
-  f->n_ok = 0;
-  f->n_rows = t.n_rows;
-  for (int i = 0; !rc && i < t.n_rows; i++)  // file order: the latest row decides
-    rc = note_status(f, t.rows[i].run_id, results_row_ok(&t.rows[i]), e);
-  results_table_free(&t);
-  return rc;
-}
-
-int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
-  int rc = 0;
-  for (int i = 0; !rc && i < n; i++) rc = row_check(&rows[i], f->path, e);
-  if (rc || n == 0) return rc;
-  // Copy, change the copy, rename it over the file: the file is whole at every instant.
-  Staging st;
-  if ((rc = stage_begin(&st, f->path, e))) return rc;
-  struct stat now;
-  const bool replaced = stat(f->path, &now) != 0 || !same_file_id(file_id(&now), f->seen);
-  rc = stage_copy(&st, f->path, e);
-  // Under the lock, the file as it is now: when another writer replaced it since f last saw it,
-  // f's view is read again from the copy. A run already recorded ok keeps its row (an ok row is
-  // never appended twice, and a later failure of the same run does not hide it).
-  ResultRow *fresh = rc ? NULL : malloc(sizeof *fresh * (size_t)n);
-  int m = 0;
-  if (!rc && !fresh) rc = errf(e, ERR_RUNTIME, "out of memory");
-  if (!rc && replaced && !(rc = reload_status(f, st.tmp, e))) f->seen = file_id(&now);
-  for (int i = 0; !rc && i < n; i++)
-    if (!results_is_finished(f, rows[i].run_id)) fresh[m++] = rows[i];
-  if (!rc && m == 0) {
-    free(fresh);
-    stage_drop(&st);
-    return 0;
-  }
-  Quiet q = quiet_begin();
-  hid_t fapl = fapl_unlocked(), h = -1;
-  if (!rc && (h = H5Fopen(st.tmp, H5F_ACC_RDWR, fapl)) < 0) rc = h5fail(e, st.tmp, "cannot open");
-  if (!rc) rc = append_rows_h5(h, &f->schema, fresh, m, st.tmp, e);
-  if (h >= 0 && H5Fclose(h) < 0 && !rc) rc = h5fail(e, st.tmp, "cannot close");
-  h5close(fapl);
-  quiet_end(q);
-  struct stat mine;  // the staged file is PATH once renamed: its version is the one f describes
-  if (!rc && fstat(st.fd, &mine) < 0)
-    rc = errf(e, ERR_RUNTIME, "%s: cannot stat: %s", st.tmp, strerror(errno));
-  if (rc)
-    stage_drop(&st);
-  else
-    rc = stage_commit(&st, e);
-  if (rc) {
-    free(fresh);
-    return err_context(e, "appending %d row(s)", n);
-  }
-  f->seen = file_id(&mine);
-  f->n_rows += m;
-  for (int i = 0; !rc && i < m; i++)
-    rc = note_status(f, fresh[i].run_id, results_row_ok(&fresh[i]), e);
-  free(fresh);
-  return rc;
-}
-
-bool results_is_finished(const ResultsFile *f, const char *run_id) {
-  bool found;
-  find_ok(f, run_id, &found);
-  return found;
-}
-int results_n_finished(const ResultsFile *f) {
-  return f->n_ok;
-}
-const char *results_finished_id(const ResultsFile *f, int i) {
-  return f->ok[i];
-}
-int results_n_rows(const ResultsFile *f) {
-  return f->n_rows;
-}
-const ResultsSchema *results_file_schema(const ResultsFile *f) {
-  return &f->schema;
-}
-
-void results_close(ResultsFile *f) {
-  if (!f) return;
-  for (int i = 0; i < f->n_ok; i++) free(f->ok[i]);
-  free(f->ok), free(f->path), free(f);
 }

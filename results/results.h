@@ -22,14 +22,16 @@
 //                      row names its own model as original, the retrain row its own as
 //                      retrained).
 //                    Files written before the provenance existed (still schema_version 1) lack
-//                    these fields: they read as "" and 0, and the next append adds them to
-//                    /runs (the old rows keep "" and 0).
+//                    these fields: they read as "" and 0, and the next append rewrites the
+//                    file with them (the old rows keep "" and 0).
 //                    Strings are fixed-length, NUL-padded, UTF-8: numpy reads them as bytes
 //                    ('S128'), so pandas.DataFrame(f['runs'][:]) works and .str.decode()
 //                    turns them into text.
 //   /cka_original, /cka_retrain, /knn_forget_acc
 //                    float64 [rows x points], chunked, rows aligned with /runs; attribute
-//                    `points` (strings) names the supervision points.
+//                    `points` (strings) names the supervision points. After a writer was
+//                    killed they may have one append's rows more than /runs: the first
+//                    len(/runs) rows count (the next append cuts the others).
 //   /trace           compound [entries], chunked, maxdims unlimited: the per-epoch training
 //                    trace of the runs, one entry per (row, phase, epoch, point), each row's
 //                    entries together and in the order given. Fields in this order:
@@ -38,9 +40,13 @@
 //                      run_id S128, phase S32, epoch int32, point S64 ("": the whole model),
 //                      loss, forget_acc, cu, ce, cos_fr, spread, weight float64 (NaN: not
 //                      defined there; see ResultTrace). Stored with shuffle + deflate, which
-//                      h5py reads as it is. Files written before the trace existed have no
-//                      /trace (still schema_version 1): they read as rows without entries,
-//                      and the next append creates it.
+//                      h5py reads as it is. Entries with row -1 are filler (each append in
+//                      place starts a chunk of its own, see append.c) and entries of rows
+//                      beyond /runs are what a killed writer left: readers skip both
+//                      (numpy: t[(t["row"] >= 0) & (t["row"] < len(runs))]). Files written
+//                      before the trace existed have no /trace (still schema_version 1):
+//                      they read as rows without entries, and the next append rewrites the
+//                      file with it.
 //   /config          group: scalar string datasets `given` (the config text as given) and
 //                    `expanded` (the expanded, defaulted config); attribute `path`.
 //   /                attributes: format "ecore-results", schema_version 1, sweep_id,
@@ -62,16 +68,18 @@
 // the latest row of each run_id only. The trace of the latest row: the /trace entries whose
 // `row` is its index in /runs (not all entries of its run_id).
 //
-// Durability: every change is made on a copy (PATH.tmp) which is flushed, fsynced and renamed
-// over PATH, so PATH is always a complete file: a kill at any moment leaves the file as it was
-// after the last finished append. (HDF5 1.10 in-place appends with H5Fflush left about 3% of
-// SIGKILLed files unreadable or with incomplete rows in our trials.) The file is not held open
-// between appends, so h5py can read it while a sweep runs. One writer per file: a writer holds
-// an flock on PATH.tmp while it stages a change, and a second writer gets an error (HDF5's own
-// file locks are off: they would collide with it, and PATH is never changed in place).
-// A row and its trace are written in the same change: a kill never leaves one without the other.
-// Cost: an append copies the file (about 3 ms per append at 2000 rows, 2.3 MB; with a trace of
-// 100 entries per row about 20 ms, 5.4 MB, of which /trace 3.4 MB, deflated from 58 MB).
+// Durability and cost (append.c has the details): rows are appended in place, in HDF5's
+// single-writer/multiple-reader (SWMR) mode, the latest file format: an append costs O(rows
+// appended), not O(file). Writers take turns under an exclusive flock on PATH; readers
+// (results_read) take a shared one, so they never see half an append. An append is durable
+// when results_append returns (fsync). A SIGKILL at any instant leaves a file that reads with
+// every acknowledged row (tested with 200 kills at random instants). The file is not held open
+// between appends. h5py: open it with h5py.File(path, "r", swmr=True) while a sweep may be
+// appending to it, or if its writer may have been killed during an append (HDF5 then refuses a
+// plain open as "already open for write"; `h5clear -s PATH`, from hdf5-tools, or the sweep's
+// next append clears that mark). A file written in an older format is rewritten once, at its
+// next append. Whole files (results_write: merge, the rewrite) are written to PATH.tmp and
+// renamed over PATH.
 #pragma once
 
 #include <stdbool.h>
@@ -131,6 +139,8 @@ typedef struct {
                                 // kernel and threads (rank 0's), e.g. "2 rank(s) per run; ..."
   const char *shard;            // "I/N" for a shard's file, else NULL
   const char *merged_from;      // set by merge
+  // Kept from an older file when it is rewritten (NULL: this build's, and now).
+  const char *ecore_version, *git_commit, *created;
 } ResultsMeta;
 
 // One epoch of one phase of a run, at one supervision point or for the whole model.

@@ -6,10 +6,49 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "results.h"
 
+// HDF5 before 1.10.7 cannot turn its own file locks off, and they would collide with the
+// writers' flock: there, writers go without it.
+#define WRITER_LOCK H5_VERSION_GE(1, 10, 7)
+
 // ---- HDF5 helpers (results.c)
+// HDF5 prints its error stack by default; library code must not print, so each entry point
+// silences it and restores the caller's setting on the way out.
+typedef struct {
+  H5E_auto2_t fn;
+  void *data;
+} Quiet;
+Quiet quiet_begin(void);
+void quiet_end(Quiet q);
+// File access for every results file: the latest file format (which in-place appends under
+// SWMR need) and no HDF5 file locks (writers are kept apart by flock, see append.c).
+hid_t results_fapl(void);
+bool file_exists(const char *path);
+// Waits for the exclusive flock on fd (EINTR retried); -1 with errno on failure.
+int lock_wait(int fd);
+// Opens PATH and waits for flock `op` (LOCK_SH, LOCK_EX) on it; checks that the locked file
+// is still PATH (else another writer replaced it meanwhile: locks the new one). *fd holds the
+// lock (close it to release), -1 on a file system without locks, where everyone goes
+// unprotected as they must; *st is the locked file.
+int lock_file(const char *path, int op, int *fd, struct stat *st, Err *e);
+// The /runs compound type, as stored (file) or as ResultRow in memory.
+hid_t runs_type(const ResultsSchema *s, bool file);
+// Whether the file's /runs has every field of runs_type (false: a file from before some).
+bool runs_current(hid_t f);
+// The row is well formed (ids, texts terminated, ec 0/1, its trace).
+int row_check(const ResultRow *r, const char *path, Err *e);
+// results_read, with the traces or (what results_open needs) without. Takes a shared lock on
+// the file while it reads, unless the caller is the writer holding the exclusive one (writer);
+// *id (may be NULL): the file read.
+int read_table(const char *path, ResultsTable *t, bool trace, bool writer, struct stat *id, Err *e);
+// Appends rows to an open file: /trace by their entries and each per-point dataset by n rows,
+// flushed, then /runs by n rows (the rows that count them come last: see append.c). in_place:
+// the file is PATH itself, not a staged copy (see trace_append).
+int append_rows_h5(hid_t f, const ResultsSchema *s, const ResultRow *rows, int n, bool in_place,
+                   const char *path, Err *e);
 // Fills e with "PATH: WHAT: <HDF5's innermost reason>"; call right after the failing call.
 int h5fail(Err *e, const char *path, const char *what);
 void h5close(hid_t id);  // any kind of id; ignores id < 0
@@ -21,9 +60,11 @@ void add_member(hid_t t, bool file, size_t *offset, const char *name, size_t mem
 // in memory.
 void add_str(hid_t t, bool file, size_t *offset, const char *name, size_t mem_offset, size_t size);
 // Creates an empty extendable dataset [0] (rank 1) or [0 x dims[1]] (rank 2) with chunks of
-// `chunk`; deflate > 0 adds shuffle and deflate at that level.
+// `chunk`; deflate > 0 adds shuffle and deflate at that level; fill (of fill_type; may be
+// NULL) is what unwritten elements read as.
 int create_dataset(hid_t f, const char *name, hid_t type, int rank, const hsize_t *dims,
-                   const hsize_t *chunk, int deflate, hid_t *out, const char *path, Err *e);
+                   const hsize_t *chunk, int deflate, hid_t fill_type, const void *fill, hid_t *out,
+                   const char *path, Err *e);
 // Extends dataset `name` by n rows and writes buf (n rows of `type`) into them.
 int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
                      const char *path, Err *e);
@@ -43,11 +84,17 @@ bool trace_equal(const ResultRow *a, const ResultRow *b, const char **field);
 int trace_create(hid_t f, const char *path, Err *e);
 // Appends the traces of rows [n], whose indices in /runs are first_row.., to /trace (creating
 // it in a file from before the trace).
-int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, const char *path,
-                 Err *e);
+// in_place: the entries start a new chunk (after filler entries, row -1, up to the chunk's
+// end), so that no chunk holding earlier entries is compressed and written again.
+int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, bool in_place,
+                 const char *path, Err *e);
 // Reads /trace into t->traces and points t->rows[i].trace at each row's entries (none when the
-// file has no /trace). Checks that every entry's row exists and carries its run_id.
+// file has no /trace). Checks that every entry's row exists and carries its run_id; entries
+// of rows beyond /runs at the end (an append cut short by a kill) are left out.
 int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e);
+// Cuts /trace back to the entries of rows below n_rows (what an append cut short left), to the
+// end of the last kept entry's chunk; sets *cut when it cut anything.
+int trace_cut(hid_t f, long long n_rows, bool *cut, const char *path, Err *e);
 
 // ---- groups (groups.c): rows grouped for report.c and claims.c
 // A group: the latest rows of the run_ids that differ only by seed (same method, ec and axis

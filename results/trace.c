@@ -8,9 +8,10 @@
 
 #include "results_internal.h"
 
-// Entries per chunk (about 150 kB before compression), and the deflate level: the strings are
-// mostly NUL padding, so a trace compresses several times over.
-enum { TRACE_CHUNK = 512, TRACE_DEFLATE = 4 };
+// Entries per chunk (about 38 kB before compression), and the deflate level: the strings are
+// mostly NUL padding, so a trace compresses several times over. An append in place starts a
+// chunk of its own (trace_append): its filler entries (row -1) compress to almost nothing.
+enum { TRACE_CHUNK = 128, TRACE_DEFLATE = 4 };
 
 // One /trace entry in memory: the index of its row in /runs, the row's run_id, the entry.
 typedef struct {
@@ -91,15 +92,31 @@ bool trace_equal(const ResultRow *a, const ResultRow *b, const char **field) {
 }
 
 int trace_create(hid_t f, const char *path, Err *e) {
-  hid_t t = trace_type(true), d = -1;
+  hid_t t = trace_type(true), mt = trace_type(false), d = -1;
   hsize_t dims[1] = {0}, chunk[1] = {TRACE_CHUNK};
-  int rc = create_dataset(f, "trace", t, 1, dims, chunk, TRACE_DEFLATE, &d, path, e);
-  h5close(d), h5close(t);
+  TraceRecord filler = {.row = -1};  // what unwritten entries read as
+  int rc = create_dataset(f, "trace", t, 1, dims, chunk, TRACE_DEFLATE, mt, &filler, &d, path, e);
+  h5close(d), h5close(t), h5close(mt);
   return rc;
 }
 
-int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, const char *path,
-                 Err *e) {
+// Writes buf[n] at entry `start` (at or after the end: the entries between read as filler).
+static int write_at(hid_t f, hsize_t start, const TraceRecord *buf, hsize_t n, const char *path,
+                    Err *e) {
+  hid_t d = H5Dopen2(f, "trace", H5P_DEFAULT), fs = -1, ms = -1, mt = trace_type(false);
+  hsize_t end = start + n;
+  int rc =
+      (d < 0 || H5Dset_extent(d, &end) < 0 || (fs = H5Dget_space(d)) < 0 ||
+       H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
+       (ms = H5Screate_simple(1, &n, NULL)) < 0 || H5Dwrite(d, mt, ms, fs, H5P_DEFAULT, buf) < 0)
+          ? h5fail(e, path, "cannot append to /trace")
+          : 0;
+  h5close(ms), h5close(fs), h5close(mt), h5close(d);
+  return rc;
+}
+
+int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, bool in_place,
+                 const char *path, Err *e) {
   htri_t has = H5Lexists(f, "trace", H5P_DEFAULT);
   if (has < 0) return h5fail(e, path, "cannot look for /trace");
   int rc = has ? 0 : trace_create(f, path, e);  // a file from before the trace
@@ -116,9 +133,10 @@ int trace_append(hid_t f, const ResultRow *rows, int n, long long first_row, con
       strcpy(buf[k].run_id, rows[r].run_id);
       buf[k].t = rows[r].trace[i];
     }
-  hid_t t = trace_type(false);
-  rc = extend_and_write(f, "trace", t, (int)total, buf, path, e);
-  h5close(t);
+  hsize_t start = 0;
+  rc = dataset_rows(f, "trace", 0, &start, path, e);
+  if (in_place) start = (start + TRACE_CHUNK - 1) / TRACE_CHUNK * TRACE_CHUNK;
+  if (!rc) rc = write_at(f, start, buf, total, path, e);
   free(buf);
   return rc;
 }
@@ -140,9 +158,15 @@ int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e) {
   if (!rc && n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     rc = h5fail(e, path, "cannot read /trace");
   h5close(mt), h5close(d);
-  // Every entry belongs to a row that exists and has its run_id; end[r + 1] counts row r's.
+  // Entries of rows beyond /runs at the end: an append cut short left them (see append.c).
+  while (!rc && n > 0 && buf[n - 1].row >= t->n_rows) n--;
+  // Filler entries (row -1) go; every other entry belongs to a row that exists and has its
+  // run_id; end[r + 1] counts row r's.
+  hsize_t kept = 0;
   for (hsize_t k = 0; !rc && k < n; k++) {
     int64_t r = buf[k].row;
+    if (r == -1) continue;
+    buf[kept++] = buf[k];
     if (r < 0 || r >= t->n_rows)
       rc = errf(e, ERR_RUNTIME, "%s: /trace entry %llu belongs to row %lld; /runs has %d rows",
                 path, (unsigned long long)k, (long long)r, t->n_rows);
@@ -154,13 +178,45 @@ int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e) {
   }
   // Counting sort, stable: row r's entries go to [end[r], end[r + 1]) in file order.
   for (int r = 0; !rc && r < t->n_rows; r++) end[r + 1] += end[r];
-  for (hsize_t k = 0; !rc && k < n; k++) t->traces[end[buf[k].row]++] = buf[k].t;
+  for (hsize_t k = 0; !rc && k < kept; k++) t->traces[end[buf[k].row]++] = buf[k].t;
   for (int r = 0; !rc && r < t->n_rows; r++) {  // now end[r] is where row r's entries end
     int begin = r ? end[r - 1] : 0;
     t->rows[r].n_trace = end[r] - begin;
     t->rows[r].trace = end[r] > begin ? t->traces + begin : NULL;
   }
-  if (!rc) t->n_traces = (int)n;
+  if (!rc) t->n_traces = (int)kept;
   free(end), free(buf);
+  return rc;
+}
+
+int trace_cut(hid_t f, long long n_rows, bool *cut, const char *path, Err *e) {
+  enum { BLOCK = 1024 };
+  hsize_t n = 0;
+  int rc = dataset_rows(f, "trace", 0, &n, path, e);
+  if (rc) return rc;
+  hid_t d = H5Dopen2(f, "trace", H5P_DEFAULT), mt = H5Tcreate(H5T_COMPOUND, sizeof(int64_t));
+  H5Tinsert(mt, "row", 0, H5T_NATIVE_INT64);
+  int64_t rows[BLOCK];
+  hsize_t keep = n;  // entries [0, keep) stay: read backwards by blocks to the last one kept
+  bool found = false;
+  while (!rc && !found && keep > 0) {
+    hsize_t count = keep < BLOCK ? keep : BLOCK, start = keep - count;
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &count, NULL);
+    if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+        H5Dread(d, mt, ms, fs, H5P_DEFAULT, rows) < 0)
+      rc = h5fail(e, path, "cannot read /trace");
+    h5close(ms), h5close(fs);
+    for (hsize_t i = count; !rc && i > 0 && !found; i--)
+      if (rows[i - 1] >= 0 && rows[i - 1] < n_rows)
+        found = true;
+      else
+        keep--;
+  }
+  // Up to the end of the last kept entry's chunk: a chunk cut in the middle would be written
+  // again, and the entries cut belong to an append in place, which started a chunk of its own.
+  keep = (keep + TRACE_CHUNK - 1) / TRACE_CHUNK * TRACE_CHUNK;
+  if (!rc && keep < n && H5Dset_extent(d, &keep) < 0) rc = h5fail(e, path, "cannot cut /trace");
+  if (!rc && keep < n) *cut = true;
+  h5close(mt), h5close(d);
   return rc;
 }

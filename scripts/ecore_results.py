@@ -92,11 +92,12 @@ def load(path, ecore=None):
     ecore: path of the ecore binary; when given, the run's other settings are added (the
     columns of `ecore export`, in its order).
     """
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", swmr=True) as f:  # swmr: also while a sweep appends to it
         runs = f["runs"][:]
         axes = [str(a) for a in f.attrs.get("axes", [])]
         types = [str(t) for t in f.attrs["axis_types"]] if "axis_types" in f.attrs else None
-        curves = [(c, [str(p) for p in f[c].attrs["points"]], f[c][:]) for c in CURVES]
+        # the first len(runs) rows: a writer killed mid-append may have left one more
+        curves = [(c, [str(p) for p in f[c].attrs["points"]], f[c][:len(runs)]) for c in CURVES]
     rows = _latest(_text(runs["run_id"]))
     cols = {}
     for name in runs.dtype.names:
@@ -139,7 +140,7 @@ def _with_settings(df, path, ecore):
 def load_trace(path):
     """The training trace of each run's latest row, one row per (run, phase, epoch, point),
     strings as str, joined to load()'s rows on run_id (empty when the file has no /trace)."""
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", swmr=True) as f:
         rows = _latest(_text(f["runs"]["run_id"]))
         trace = f["trace"][:] if "trace" in f else None
     if trace is None or len(trace) == 0:

@@ -63,10 +63,11 @@ def sweep(cwd, np_, *extra, rpr=1, check_rc=True):
 
 
 def rows(path):
-    """The latest row of each run_id: {run_id: (status, scalars, cka_original row)}."""
-    with h5py.File(path, "r") as f:
+    """The latest row of each run_id: {run_id: (status, scalars, cka_original row)}. Opened for
+    SWMR reading, as a file being written, or whose writer was killed mid-append, must be."""
+    with h5py.File(path, "r", swmr=True) as f:
         runs = f["runs"][:]
-        cka = f["cka_original"][:]
+        cka = f["cka_original"][:len(runs)]
     out = {}
     for i, r in enumerate(runs):
         out[r["run_id"].decode()] = (r["status"].decode(), tuple(float(r[k]) for k in SCALARS),
@@ -230,6 +231,7 @@ def test_columns(path):
         # The training trace: every unlearning run has one entry per epoch for the whole model,
         # EC runs one more per epoch and supervision point; `row` points at the run's row.
         t = f["trace"][:]
+        t = t[t["row"] >= 0]  # filler entries (row -1) of appends in place
         check(np.all(r["run_id"][t["row"]] == t["run_id"]), "/trace rows do not align with /runs")
         runs_ec = set(r["run_id"][(r["ec"] == 1) & (r["status"] == b"ok")])
         ec_points = t[np.isin(t["run_id"], list(runs_ec)) & (t["point"] != b"")]
