@@ -1,5 +1,7 @@
 # The results file, merge and report (results/, harness/cli/cmd_merge.c, harness/cli/cmd_report.c).
 ecore_test_exe(test_results SOURCES test_results.c LIBS ecore_results)
+# The cost of an append as the file grows: a benchmark (bench_results DIR [ROWS]), not a test.
+ecore_test_exe(bench_results SOURCES bench_results.c LIBS ecore_results)
 
 add_test(NAME results_unit COMMAND test_results)
 add_test(NAME results_cli COMMAND test_results --cli $<TARGET_FILE:ecore>)
