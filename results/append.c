@@ -167,17 +167,23 @@ static int upgrade(const char *path, Err *e) {
 // 2. Opens PATH for SWMR writing, rewriting it first when it must be (then *relock: PATH is
 // another file).
 static int open_writer(const char *path, hid_t *h, bool *relock, Err *e) {
-  bool rewrite = false;
-  int rc = needs_rewrite(path, &rewrite, e);
-  if (!rc && rewrite) rc = upgrade(path, e);
-  *h = -1, *relock = rewrite && !rc;
-  if (rc || *relock) return rc;
   hid_t fapl = results_fapl();
   hbool_t clear = 1;  // the mark a killed writer left; our flock says no writer is alive
   H5Pset(fapl, "clear_status_flags", &clear);
-  *h = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
+  *h = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);  // fails on an older format
   h5close(fapl);
-  if (*h < 0) return h5fail(e, path, "cannot open for appending");
+  *relock = false;
+  if (*h < 0 || H5Lexists(*h, "trace", H5P_DEFAULT) <= 0 || !runs_current(*h)) {
+    int rc = *h < 0
+                 ? h5fail(e, path, "cannot open for appending")
+                 : errf(e, ERR_RUNTIME, "%s: cannot append: /trace or a /runs field missing", path);
+    h5close(*h), *h = -1;
+    bool rewrite = false;
+    Err why = {0};
+    if (needs_rewrite(path, &rewrite, &why) == 0 && rewrite) rc = upgrade(path, e);
+    *relock = rewrite && !rc;
+    return rc;
+  }
   // A killed writer may have left data past the end of file its superblock records (EOA): a
   // chunk whose index entry reached the disk before the superblock did. The EOA moves up to
   // the file's real end, so that nothing is truncated (HDF5 cuts a file to its EOA when it

@@ -190,7 +190,7 @@ int trace_read(hid_t f, ResultsTable *t, const char *path, Err *e) {
 }
 
 int trace_cut(hid_t f, long long n_rows, bool *cut, const char *path, Err *e) {
-  enum { BLOCK = 1024 };
+  enum { BLOCK = TRACE_CHUNK };  // one chunk: all it takes unless a writer was killed
   hsize_t n = 0;
   int rc = dataset_rows(f, "trace", 0, &n, path, e);
   if (rc) return rc;

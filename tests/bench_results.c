@@ -4,7 +4,7 @@
 //
 // Appends ROWS rows one by one to DIR/bench.h5 (a fresh file), each with 4 supervision points
 // and a trace of 20 entries (5 epochs x (whole model + 3 points)), as a sweep does, and prints
-// the mean time per append around rows 10, 100, 1000, 10000, 100000 (the 10 appends up to
+// the mean time per append around rows 10, 100, 1000, ..., 100000 (the 10 appends up to
 // each), the total time and the file's size.
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
     if (k % 4) snprintf(t->point, sizeof t->point, "layer%d", k % 4);
     t->loss = t->forget_acc = t->cu = t->ce = t->cos_fr = t->spread = t->weight = 0.5 + k;
   }
-  static const long marks[] = {10, 100, 1000, 10000, 100000, 1000000};
+  static const long marks[] = {10, 100, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 1000000};
   double t_start = clock_now(), window = 0;
   int mark = 0;
   for (long i = 1; i <= rows; i++) {
