@@ -222,16 +222,6 @@ static Stat stat_of(const Claims *c, const ResultRow *key, const char *ref, Metr
 
 // ---------------------------------------------------------------- labels
 
-__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t cap, const char *fmt,
-                                                         ...) {
-  size_t n = strlen(buf);
-  if (n + 1 >= cap) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf + n, cap - n, fmt, ap);
-  va_end(ap);
-}
-
 // "EC alone", "ft+EC", "ft", then the group's other axis values: "ft [unlearn.lr=0.01]".
 static void group_label(const Claims *c, const ResultRow *g, char *buf, size_t cap) {
   if (is_ec_alone(g))
@@ -241,10 +231,10 @@ static void group_label(const Claims *c, const ResultRow *g, char *buf, size_t c
   const char *sep = " [";
   for (int i = 0; i < c->s->n_axes; i++) {
     if (axis_kind(c->s, i) != AX_OTHER || !g->axis[i][0]) continue;
-    append(buf, cap, "%s%s=%s", sep, c->s->axes[i], g->axis[i]);
+    text_append(buf, cap, "%s%s=%s", sep, c->s->axes[i], g->axis[i]);
     sep = ", ";
   }
-  if (sep[0] == ',') append(buf, cap, "]");
+  if (sep[0] == ',') text_append(buf, cap, "]");
 }
 
 // "forget.classes=[0], model.arch=cnn4"; "all runs" without setting axes.
@@ -253,7 +243,7 @@ static void setting_label(const Claims *c, int k, char *buf, size_t cap) {
   buf[0] = '\0';
   for (int i = 0; i < c->s->n_axes; i++)
     if (axis_kind(c->s, i) == AX_SETTING && r->axis[i][0])
-      append(buf, cap, "%s%s=%s", buf[0] ? ", " : "", c->s->axes[i], r->axis[i]);
+      text_append(buf, cap, "%s%s=%s", buf[0] ? ", " : "", c->s->axes[i], r->axis[i]);
   if (!buf[0]) snprintf(buf, cap, "all runs");
 }
 
@@ -404,7 +394,7 @@ static void claim1(Claims *c, int k, const ResultRow *g, int subject) {
   l.sb = stat_of(c, key, "retrain", M_FORGET, 0);
   double t = fmax(0.01, l.sb.mean + 0.01);
   snprintf(l.text, sizeof l.text, "forget_acc ≤ max(0.01, retrain + 0.01)");
-  if (l.sb.n) append(l.text, sizeof l.text, " = %.4f", t);
+  if (l.sb.n) text_append(l.text, sizeof l.text, " = %.4f", t);
   judge(&l, K_AT_MOST, t);
   push_line(c, &l);
 
@@ -572,7 +562,7 @@ static void subject_text(const Claims *c, int subject, char *buf, size_t cap) {
       seen = c->lines[j].subject == subject && c->lines[j].v == V_FAILS &&
              !strcmp(part_of(c, &c->lines[j]), part_of(c, l));
     if (seen) continue;
-    append(buf, cap, "%s%s", sep, part_of(c, l));
+    text_append(buf, cap, "%s%s", sep, part_of(c, l));
     sep = ", ";
   }
 }

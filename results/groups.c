@@ -99,10 +99,7 @@ static const char *fingerprint(const ResultRow *r, int retrain) {
   return retrain ? r->retrain_fingerprint : r->original_fingerprint;
 }
 
-// Appends printf-style text to buf [cap] (truncating).
-static void append(char *buf, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t cap, const char *fmt, ...) {
+void text_append(char *buf, size_t cap, const char *fmt, ...) {
   size_t n = strlen(buf);
   if (n + 1 >= cap) return;
   va_list ap;
@@ -116,10 +113,10 @@ static void append(char *buf, size_t cap, const char *fmt, ...) {
 static int mixed_models(const Groups *g, const ResultRow *key, int retrain, int n_more, Err *e) {
   const ResultsSchema *s = g->s;
   char where[256] = "", models[640] = "";
-  append(where, sizeof where, "seed %d", key->seed);
+  text_append(where, sizeof where, "seed %d", key->seed);
   for (int i = 0; i < s->n_axes; i++)
     if (groups_reference_axis(s, i))
-      append(where, sizeof where, ", %s=%s", s->axes[i], key->axis[i]);
+      text_append(where, sizeof where, ", %s=%s", s->axes[i], key->axis[i]);
   const char *seen[8];
   int n_seen = 0;
   for (int i = 0; i < g->n_rows; i++) {  // each fingerprint in turn, with its runs
@@ -131,15 +128,15 @@ static int mixed_models(const Groups *g, const ResultRow *key, int retrain, int 
     if (done || n_seen == 8) continue;
     seen[n_seen++] = fp;
     int n_runs = 0;
-    append(models, sizeof models, "%s %s by ", n_seen > 1 ? ";" : "", fp);
+    text_append(models, sizeof models, "%s %s by ", n_seen > 1 ? ";" : "", fp);
     for (int j = i; j < g->n_rows; j++) {
       const ResultRow *o = g->rows[j];
       if (!results_row_ok(o) || strcmp(fingerprint(o, retrain), fp) || !same_models(s, o, key))
         continue;
-      if (n_runs < 3) append(models, sizeof models, "%s%s", n_runs ? ", " : "", o->run_id);
+      if (n_runs < 3) text_append(models, sizeof models, "%s%s", n_runs ? ", " : "", o->run_id);
       n_runs++;
     }
-    if (n_runs > 3) append(models, sizeof models, " and %d more", n_runs - 3);
+    if (n_runs > 3) text_append(models, sizeof models, " and %d more", n_runs - 3);
   }
   char more[64] = "";
   if (n_more) snprintf(more, sizeof more, " (%d more setting(s) mix models too)", n_more);

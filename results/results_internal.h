@@ -157,6 +157,9 @@ void groups_free(Groups *g);
 GroupStat groups_stat(const Groups *g, const ResultRow *key, const char *method, bool loose,
                       GroupMetric m);
 
+// Appends printf-style text to the string in buf [cap], truncating (groups.c).
+void text_append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 // ---- report helpers (report.c), also used by claims.c
 // A CSV field: quoted (with "" for ") when it holds a comma, quote or line break.
 void report_csv_text(FILE *out, const char *s);

@@ -27,7 +27,8 @@ check 2 "$(see report "ecore report: --claims takes no value")" report --claims=
 check 2 "$(see bench "ecore bench: --batch 0: expected a whole number in [1, 1073741824]")" bench --batch=0
 check 2 "$(see bench "ecore bench: --size 3x: expected HxW, e.g. 32x32")" bench --size 3x
 check 2 "$(see sweep "ecore sweep: --shard 2/2: expected I/N with 0 <= I < N")" sweep c.yaml --shard 2/2
-check 2 "$(see report "ecore report: --format is md or csv, not 'xx'")" report --format=xx f.h5
+check 2 "$(see report "ecore report: --format xx: expected one of md, csv")" report --format=xx f.h5
+check 2 "$(see export "ecore export: --format xml: expected one of csv, jsonl")" export --format xml f.h5
 # Positional arguments: too few, too many; after "--" an argument that looks like an option
 # is positional.
 check 2 "$(see sweep "ecore sweep: missing CONFIG")" sweep -q

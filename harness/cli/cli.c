@@ -73,6 +73,15 @@ static int take(const CliSpec *s, const CliOpt *o, const char *v, int cap) {
       *(int *)o->dest = (int)x;
       return 0;
     }
+    case CLI_CHOICE: {
+      char names[256] = "";
+      for (int i = 0; o->choices[i]; i++) {
+        if (!strcmp(v, o->choices[i])) return *(int *)o->dest = i, 0;
+        size_t n = strlen(names);
+        snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", o->choices[i]);
+      }
+      return cli_usage_error(s->cmd, "%s %s: expected one of %s", o->name, v, names);
+    }
     case CLI_CALL:
       return o->fn(o->dest, o->name, v);
   }

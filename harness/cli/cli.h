@@ -12,6 +12,7 @@ typedef enum {
   CLI_STR,     // *(const char **)dest = value (the last one given wins)
   CLI_LIST,    // appends value to *(CliList *)dest (the option may be repeated)
   CLI_INT,     // *(int *)dest = value, a whole number in [min, max]
+  CLI_CHOICE,  // *(int *)dest = the index of value in choices
   CLI_CALL,    // fn(dest, name, value): value NULL when meta is NULL (a switch)
 } CliKind;
 
@@ -20,8 +21,9 @@ typedef struct {
   const char *alt;   // "-o", or NULL
   CliKind kind;
   void *dest;
-  const char *meta;  // the value's name in messages ("FILE"); CLI_CALL: NULL for a switch
-  int min, max;      // CLI_INT's range
+  const char *meta;            // the value's name in messages ("FILE"); CLI_CALL: NULL for a switch
+  int min, max;                // CLI_INT's range
+  const char *const *choices;  // CLI_CHOICE's names, NULL-terminated
   // CLI_CALL: takes the option; returns 0, or the exit code of a usage error (2, from
   // cli_usage_error, which the callee prints).
   int (*fn)(void *dest, const char *name, const char *value);

@@ -174,13 +174,6 @@ static int take_set(void *dest, const char *name, const char *v) {
   return 0;
 }
 
-static int take_norm(void *dest, const char *name, const char *v) {
-  if (strcmp(v, "checkpoint") && strcmp(v, "data"))
-    return cli_usage_error("eval", "%s %s: expected checkpoint or data", name, v);
-  *(int *)dest = !strcmp(v, "data");
-  return 0;
-}
-
 // Returns -1 to go on, else the exit code.
 static int parse(int argc, char **argv, EvalArgs *a) {
   memset(a, 0, sizeof *a);
@@ -191,7 +184,8 @@ static int parse(int argc, char **argv, EvalArgs *a) {
       {"--original", NULL, CLI_STR, &a->original, .meta = "O.h5"},
       {"--retrain", NULL, CLI_STR, &a->retrain, .meta = "R.h5"},
       {"--width", NULL, CLI_INT, &a->width, .meta = "N", .min = 1, .max = 1 << 16},
-      {"--norm", NULL, CLI_CALL, &a->norm_data, "checkpoint|data", .fn = take_norm},
+      {"--norm", NULL, CLI_CHOICE, &a->norm_data, "checkpoint|data",
+       .choices = (const char *const[]){"checkpoint", "data", NULL}},
       {"--no-gap", NULL, CLI_SWITCH, .dest = &no_gap},
       {"--no-cka", NULL, CLI_CALL, a, .fn = take_off},
       {"--no-knn", NULL, CLI_CALL, a, .fn = take_off},

@@ -31,22 +31,13 @@ static const char *usage_text =
     "Exit codes: 0 done; 2 bad arguments, not an ecore results file, or --output naming the\n"
     "results file; 1 I/O error.\n";
 
-static int take_format(void *dest, const char *name, const char *v) {
-  if (!strcmp(v, "csv"))
-    *(ExportFormat *)dest = EXPORT_CSV;
-  else if (!strcmp(v, "jsonl"))
-    *(ExportFormat *)dest = EXPORT_JSONL;
-  else
-    return cli_usage_error("export", "%s is csv or jsonl, not '%s'", name, v);
-  return 0;
-}
-
 int cmd_export(int argc, char **argv) {
   const char *output = NULL;
-  ExportFormat fmt = EXPORT_CSV;
+  int fmt = 0;  // EXPORT_CSV, EXPORT_JSONL: the order of the choices
   CliList pos = {0};
   const CliOpt opts[] = {
-      {"--format", NULL, CLI_CALL, &fmt, "csv|jsonl", .fn = take_format},
+      {"--format", NULL, CLI_CHOICE, &fmt, "csv|jsonl",
+       .choices = (const char *const[]){"csv", "jsonl", NULL}},
       {"--output", "-o", CLI_STR, &output, .meta = "PATH"},
   };
   const CliSpec spec = {"export", usage_text, NULL, opts,          CLI_COUNT(opts),
@@ -58,7 +49,7 @@ int cmd_export(int argc, char **argv) {
 
   Err e = {0};
   ExportInfo info;
-  int rc = export_file(file, output, fmt, &info, &e);
+  int rc = export_file(file, output, (ExportFormat)fmt, &info, &e);
   if (rc) {
     fprintf(stderr, "ecore export: %s\n", e.msg);
     return e.code == ERR_CONFIG ? 2 : 1;

@@ -63,23 +63,14 @@ static void print_rules(FILE *f) {
   fprintf(f, "\nHow --claims checks the claims:\n%s", results_claims_rules());
 }
 
-static int take_format(void *dest, const char *name, const char *v) {
-  if (!strcmp(v, "md") || !strcmp(v, "markdown"))
-    *(ReportFormat *)dest = REPORT_MARKDOWN;
-  else if (!strcmp(v, "csv"))
-    *(ReportFormat *)dest = REPORT_CSV;
-  else
-    return cli_usage_error("report", "%s is md or csv, not '%s'", name, v);
-  return 0;
-}
-
 int cmd_report(int argc, char **argv) {
   const char *plots = NULL;
-  ReportFormat fmt = REPORT_MARKDOWN;
+  int fmt = 0;  // REPORT_MARKDOWN, REPORT_CSV: the order of the choices
   bool claims = false, strict = false;
   CliList pos = {0};
   const CliOpt opts[] = {
-      {"--format", NULL, CLI_CALL, &fmt, "md|csv", .fn = take_format},
+      {"--format", NULL, CLI_CHOICE, &fmt, "md|csv",
+       .choices = (const char *const[]){"md", "csv", NULL}},
       {"--plots", NULL, CLI_STR, &plots, .meta = "DIR"},
       {"--claims", NULL, CLI_SWITCH, .dest = &claims},
       {"--claims-strict", NULL, CLI_SWITCH, .dest = &strict},
@@ -99,8 +90,8 @@ int cmd_report(int argc, char **argv) {
     rc = errf(&e, ERR_RUNTIME, "%s: holds no runs yet (sweep %s)", file, t.schema.sweep_id);
   int n_failed = 0;
   if (!rc)
-    rc = claims ? results_claims(&t, fmt, stdout, &n_failed, &e)
-                : results_report(&t, fmt, stdout, &e);
+    rc = claims ? results_claims(&t, (ReportFormat)fmt, stdout, &n_failed, &e)
+                : results_report(&t, (ReportFormat)fmt, stdout, &e);
   if (!rc && plots) {
     rc = results_plot_svg(&t, plots, &e);
     if (!rc) fprintf(stderr, "plots written to %s/\n", plots);
