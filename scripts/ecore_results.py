@@ -17,6 +17,7 @@ Needs h5py, numpy and pandas only (Debian: python3-h5py python3-pandas).
 """
 import json
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -24,6 +25,20 @@ import pandas as pd
 
 CURVES = ["cka_original", "cka_retrain", "knn_forget_acc"]
 DUPLICATED = {"unlearn.method", "ec.enabled"}  # said by `method` and `ec`
+
+
+def _read(path, take):
+    """take(f) on the file opened for SWMR reading. HDF5 holds a shared lock on the file while
+    it is open, so no append is half done meanwhile; during an append (a few milliseconds) the
+    open fails on the writer's lock, and is tried again."""
+    for attempt in range(200):
+        try:
+            with h5py.File(path, "r", swmr=True) as f:
+                return take(f)
+        except BlockingIOError:
+            time.sleep(0.05)
+    with h5py.File(path, "r", swmr=True) as f:
+        return take(f)
 
 
 def _text(values):
@@ -92,12 +107,15 @@ def load(path, ecore=None):
     ecore: path of the ecore binary; when given, the run's other settings are added (the
     columns of `ecore export`, in its order).
     """
-    with h5py.File(path, "r", swmr=True) as f:  # swmr: also while a sweep appends to it
+    def take(f):
         runs = f["runs"][:]
         axes = [str(a) for a in f.attrs.get("axes", [])]
         types = [str(t) for t in f.attrs["axis_types"]] if "axis_types" in f.attrs else None
         # the first len(runs) rows: a writer killed mid-append may have left one more
         curves = [(c, [str(p) for p in f[c].attrs["points"]], f[c][:len(runs)]) for c in CURVES]
+        return runs, axes, types, curves
+
+    runs, axes, types, curves = _read(path, take)
     rows = _latest(_text(runs["run_id"]))
     cols = {}
     for name in runs.dtype.names:
@@ -140,9 +158,8 @@ def _with_settings(df, path, ecore):
 def load_trace(path):
     """The training trace of each run's latest row, one row per (run, phase, epoch, point),
     strings as str, joined to load()'s rows on run_id (empty when the file has no /trace)."""
-    with h5py.File(path, "r", swmr=True) as f:
-        rows = _latest(_text(f["runs"]["run_id"]))
-        trace = f["trace"][:] if "trace" in f else None
+    rows, trace = _read(path, lambda f: (_latest(_text(f["runs"]["run_id"])),
+                                         f["trace"][:] if "trace" in f else None))
     if trace is None or len(trace) == 0:
         return pd.DataFrame(columns=["run_id", "phase", "epoch", "point", "loss", "forget_acc",
                                      "cu", "ce", "cos_fr", "spread", "weight"])
