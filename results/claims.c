@@ -135,8 +135,7 @@ typedef enum { AX_SETTING, AX_RESTATED, AX_OTHER } AxisKind;
 // Setting: a reference axis (groups.c). Restated: unlearn.method and ec.enabled.
 static AxisKind axis_kind(const ResultsSchema *s, int i) {
   if (groups_reference_axis(s, i)) return AX_SETTING;
-  if (!strcmp(s->axes[i], "unlearn.method") || !strcmp(s->axes[i], "ec.enabled"))
-    return AX_RESTATED;
+  if (groups_restated_axis(s, i)) return AX_RESTATED;
   return AX_OTHER;
 }
 

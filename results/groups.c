@@ -35,6 +35,10 @@ static bool legacy_reference_axis(const char *axis) {
 
 // ---------------------------------------------------------------- axes and rows
 
+bool groups_restated_axis(const ResultsSchema *s, int i) {
+  return !strcmp(s->axes[i], "unlearn.method") || !strcmp(s->axes[i], "ec.enabled");
+}
+
 bool groups_reference_axis(const ResultsSchema *s, int i) {
   return s->has_reference_axes ? s->reference_axis[i] : legacy_reference_axis(s->axes[i]);
 }

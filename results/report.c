@@ -60,6 +60,7 @@ static void md_group_cells(FILE *out, const Groups *r, int g) {
   md_text(out, gr->key->method);
   fprintf(out, " | %d |", gr->key->ec);
   for (int i = 0; i < r->t->schema.n_axes; i++) {
+    if (groups_restated_axis(&r->t->schema, i)) continue;
     fputc(' ', out);
     md_text(out, gr->key->axis[i]);
     fprintf(out, " |");
@@ -73,6 +74,7 @@ static void md_group_cells(FILE *out, const Groups *r, int g) {
 static void md_header(FILE *out, const ResultsSchema *s, const char *const *cols, int n_cols) {
   fprintf(out, "| method | ec |");
   for (int i = 0; i < s->n_axes; i++) {
+    if (groups_restated_axis(s, i)) continue;
     fputc(' ', out);
     md_text(out, s->axes[i]);
     fprintf(out, " |");
@@ -80,7 +82,8 @@ static void md_header(FILE *out, const ResultsSchema *s, const char *const *cols
   fprintf(out, " n |");
   for (int i = 0; i < n_cols; i++) fprintf(out, " %s |", cols[i]);
   fprintf(out, "\n|---|---:|");
-  for (int i = 0; i < s->n_axes; i++) fprintf(out, "---|");
+  for (int i = 0; i < s->n_axes; i++)
+    if (!groups_restated_axis(s, i)) fprintf(out, "---|");
   fprintf(out, "---:|");
   for (int i = 0; i < n_cols; i++) fprintf(out, "---:|");
   fputc('\n', out);
@@ -179,6 +182,7 @@ static void csv_line(FILE *out, const Groups *r, int g, const char *metric, cons
   report_csv_text(out, gr->key->method);
   fprintf(out, ",%d", gr->key->ec);
   for (int i = 0; i < r->t->schema.n_axes; i++) {
+    if (groups_restated_axis(&r->t->schema, i)) continue;
     fputc(',', out);
     report_csv_text(out, gr->key->axis[i]);
   }
@@ -197,6 +201,7 @@ static void print_csv(const Groups *r, FILE *out) {
   const ResultsSchema *s = &r->t->schema;
   fprintf(out, "method,ec");
   for (int i = 0; i < s->n_axes; i++) {
+    if (groups_restated_axis(s, i)) continue;
     fputc(',', out);
     report_csv_text(out, s->axes[i]);
   }

@@ -130,6 +130,9 @@ typedef struct {
 // Whether axis i of s determines the retrained reference model: as the file says, else (a file
 // from before it said) by the axis name.
 bool groups_reference_axis(const ResultsSchema *s, int i);
+// Whether axis i only restates a row's method or ec (unlearn.method, ec.enabled): tables leave
+// it out.
+bool groups_restated_axis(const ResultsSchema *s, int i);
 // Axis values: numbers compare as numbers ("2" < "10"), anything else as text.
 int groups_cmp_value(const char *a, const char *b);
 // Sort rank of a method: original 0, retrain 1, then (none_first) none 2, every other method
