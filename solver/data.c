@@ -78,20 +78,13 @@ int data_find(char *out, const char *root, const char *name, int gz, const char 
   return errf(e, ERR_CONFIG, "%s: no such file (tried %s)", name, tried);
 }
 
-// Resolves every file the spec names (defaults included), so that a wrong root or name is
-// found at config time. 2 * DATA_MAX_FILES paths: 16 KB, on the heap to keep stacks small.
+// Resolves every file the spec names (defaults included) and checks its header and size
+// (data_*_peek), so that a wrong root, name or file is found at config time.
 static int check_files(const DataSpec *spec, Err *e) {
-  char(*paths)[DATA_PATH_MAX] = malloc(2 * DATA_MAX_FILES * sizeof *paths);
-  if (!paths) return errf(e, ERR_RUNTIME, "out of memory");
-  int n_train, n_test, rc = 0;
-  if (is_idx(spec))
-    rc = data_idx_paths(paths, spec, e);
-  else if (is_cifar(spec))
-    rc = data_cifar_paths(paths, &n_train, &n_test, spec, e);
-  else if (is_name(spec, "hdf5"))
-    rc = data_hdf5_path(paths[0], spec, e);
-  free(paths);
-  return rc;
+  if (is_idx(spec)) return data_idx_peek(spec, e);
+  if (is_cifar(spec)) return data_cifar_peek(spec, e);
+  if (is_name(spec, "hdf5")) return data_hdf5_peek(spec, e);
+  return 0;
 }
 
 static int check_counts(const DataSpec *spec, Err *e) {

@@ -167,6 +167,13 @@ int data_idx_paths(char paths[4][DATA_PATH_MAX], const DataSpec *spec, Err *e);
 int data_cifar_paths(char paths[2 * DATA_MAX_FILES][DATA_PATH_MAX], int *n_train, int *n_test,
                      const DataSpec *spec, Err *e);
 int data_hdf5_path(char *path, const DataSpec *spec, Err *e);
+// Checks the files a spec names without reading their images, so that a wrong or damaged file
+// is found at config time (`ecore plan`), naming it: idx: magics, dimensions, images and labels
+// agreeing, and (files not gzip-compressed) the exact size; cifar: each size a non-zero
+// multiple of the record; hdf5: the four datasets, their types and shapes.
+int data_idx_peek(const DataSpec *spec, Err *e);
+int data_cifar_peek(const DataSpec *spec, Err *e);
+int data_hdf5_peek(const DataSpec *spec, Err *e);
 
 // Helpers shared by the loaders.
 // out = name if absolute or root is empty, else root/name. ERR_CONFIG if too long.

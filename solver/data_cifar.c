@@ -134,6 +134,19 @@ static int load_set(ImageSet *s, char (*paths)[DATA_PATH_MAX], int n_files, Cifa
   return rc;
 }
 
+int data_cifar_peek(const DataSpec *spec, Err *e) {
+  char(*paths)[DATA_PATH_MAX] = malloc(2 * DATA_MAX_FILES * sizeof *paths);
+  if (!paths) return errf(e, ERR_RUNTIME, "out of memory");
+  int n_train = 0, n_test = 0;
+  CifarFormat f = cifar_format(spec);
+  int64_t n;
+  int rc = data_cifar_paths(paths, &n_train, &n_test, spec, e);
+  for (int i = 0; !rc && i < n_train + n_test; i++)
+    rc = count_records(paths[i], f.label_bytes + CIFAR_PIXELS, &n, e);
+  free(paths);
+  return rc;
+}
+
 int data_load_cifar(ImageSet *train, ImageSet *test, const DataSpec *spec, Err *e) {
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);

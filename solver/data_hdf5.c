@@ -192,6 +192,47 @@ static int load_file(ImageSet *tr, ImageSet *te, const char *path, const DataSpe
   return rc;
 }
 
+// group/images and group/labels: types, shapes, one label per image; *img: [C,H,W] per image.
+static int peek_group(hid_t f, const char *path, const char *group, hsize_t *img, Err *e) {
+  H5Read r = {-1, -1, -1, -1};
+  hsize_t d[4] = {0, 0, 0, 0}, n_labels = 0;
+  char name[64];
+  int rank = 0, rank1 = 0;
+  int rc = open_dataset(&r, name, f, path, group, "images", 1, 3, 4, d, &rank, e);
+  if (!rc) rc = check_image_dims(path, name, rank, d, e);
+  h5read_close(&r);
+  if (!rc) rc = open_dataset(&r, name, f, path, group, "labels", 0, 1, 1, &n_labels, &rank1, e);
+  h5read_close(&r);
+  if (!rc && n_labels != d[0])
+    rc = errf(e, ERR_RUNTIME, "%s: %s has %llu labels, but %s/images has %llu images", path, name,
+              (unsigned long long)n_labels, group, (unsigned long long)d[0]);
+  img[0] = rank == 4 ? d[1] : 1, img[1] = d[rank - 2], img[2] = d[rank - 1];
+  return rc;
+}
+
+int data_hdf5_peek(const DataSpec *spec, Err *e) {
+  char path[DATA_PATH_MAX];
+  int rc = data_hdf5_path(path, spec, e);
+  if (rc) return rc;
+  H5E_auto2_t old_func;
+  void *old_data;
+  H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hsize_t tr[3], te[3];
+  if (f < 0) rc = errf(e, ERR_RUNTIME, "%s: not an HDF5 file, or unreadable", path);
+  if (!rc) rc = peek_group(f, path, "/train", tr, e);
+  if (!rc) rc = peek_group(f, path, "/test", te, e);
+  if (!rc && (tr[0] != te[0] || tr[1] != te[1] || tr[2] != te[2]))
+    rc = errf(e, ERR_RUNTIME,
+              "%s: /test/images are [%llu,%llu,%llu] per image, /train/images [%llu,%llu,%llu]",
+              path, (unsigned long long)te[0], (unsigned long long)te[1], (unsigned long long)te[2],
+              (unsigned long long)tr[0], (unsigned long long)tr[1], (unsigned long long)tr[2]);
+  if (f >= 0) H5Fclose(f);
+  H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+  return rc;
+}
+
 int data_load_hdf5(ImageSet *train, ImageSet *test, const DataSpec *spec, Err *e) {
   memset(train, 0, sizeof *train);
   memset(test, 0, sizeof *test);

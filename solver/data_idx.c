@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "data.h"
@@ -165,6 +166,41 @@ static int load_set(ImageSet *s, const char *img_path, const char *lab_path, int
   if (!rc) rc = idx_labels(s, fs.lab, lab_path, whole, e);
   idx_close(&fs);
   if (rc) imageset_free(s);
+  return rc;
+}
+
+// A file read directly (not gzip) must hold exactly its header and body.
+static int check_size(const char *path, int64_t want, Err *e) {
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return errf(e, ERR_RUNTIME, "%s: cannot stat (%s)", path, strerror(errno));
+  if ((int64_t)st.st_size != want)
+    return errf(e, ERR_RUNTIME, "%s: %lld bytes, but its header declares %lld (%s)", path,
+                (long long)st.st_size, (long long)want,
+                st.st_size < want ? "truncated" : "extra bytes at the end");
+  return 0;
+}
+
+static int peek_set(const char *img_path, const char *lab_path, Err *e) {
+  IdxFiles fs = {0};
+  uint32_t idims[3] = {0, 0, 0}, n_labels = 0;
+  int rc = gz_open(&fs.img, img_path, e);
+  if (!rc) rc = gz_open(&fs.lab, lab_path, e);
+  if (!rc) rc = idx_header(fs.img, img_path, IDX_IMAGES, 3, idims, e);
+  if (!rc) rc = idx_header(fs.lab, lab_path, IDX_LABELS, 1, &n_labels, e);
+  if (!rc) rc = check_dims(img_path, lab_path, idims, n_labels, e);
+  if (!rc && gzdirect(fs.img))
+    rc = check_size(img_path, 16 + (int64_t)idims[0] * idims[1] * idims[2], e);
+  if (!rc && gzdirect(fs.lab)) rc = check_size(lab_path, 8 + (int64_t)n_labels, e);
+  idx_close(&fs);
+  return rc;
+}
+
+int data_idx_peek(const DataSpec *spec, Err *e) {
+  char paths[4][DATA_PATH_MAX];
+  int rc = data_idx_paths(paths, spec, e);
+  if (!rc) rc = peek_set(paths[0], paths[1], e);
+  if (!rc) rc = peek_set(paths[2], paths[3], e);
   return rc;
 }
 

@@ -4,6 +4,7 @@
 //
 // usage: test_config ECORE_BINARY SOURCE_DIR
 #include <dirent.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -197,6 +198,68 @@ static void test_set_precedence(void) {
 }
 
 // One case per kind of bad input, through the library, with the exact position.
+// Writes an idx file: magic, dims, then body bytes (zeros) of `body` bytes.
+static void write_idx(const char *dir, const char *name, uint32_t magic, int n_dims,
+                      const uint32_t *dims, long body) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  uint32_t words[4] = {magic, dims[0], n_dims > 1 ? dims[1] : 0, n_dims > 2 ? dims[2] : 0};
+  for (int i = 0; i <= n_dims; i++) {
+    uint8_t be[4] = {words[i] >> 24, words[i] >> 16 & 255, words[i] >> 8 & 255, words[i] & 255};
+    fwrite(be, 1, 4, f);
+  }
+  for (long i = 0; i < body; i++) fputc(0, f);
+  fclose(f);
+}
+
+// An idx set of 2 images of 4x4 pixels (test: its `test_*` files); damage: 0 none, 1 images cut
+// short, 2 a labels file with the images' magic, 3 one label too many.
+static void write_idx_set(const char *dir, const char *prefix, int damage) {
+  char img[64], lab[64];
+  snprintf(img, sizeof img, "%s-images-idx3-ubyte", prefix);
+  snprintf(lab, sizeof lab, "%s-labels-idx1-ubyte", prefix);
+  uint32_t d[3] = {2, 4, 4}, n = damage == 3 ? 3 : 2;
+  write_idx(dir, img, 0x803, 3, d, damage == 1 ? 20 : 32);
+  write_idx(dir, lab, damage == 2 ? 0x803 : 0x801, 1, &n, n);
+}
+
+// Files that exist but are damaged are found by plan, naming the file and what is wrong.
+static void test_damaged_files(char *text, size_t size) {
+  static const struct {
+    int damage;
+    const char *part;
+  } cases[] = {
+      {0, NULL},
+      {1, "t10k-images-idx3-ubyte: 36 bytes, but its header declares 48 (truncated)"},
+      {2, "t10k-labels-idx1-ubyte: bad magic 0x00000803, expected 0x00000801"},
+      {3, "t10k-images-idx3-ubyte: 2 images, but"},
+  };
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/idx", tmp);
+  mkdir(dir, 0700);
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    write_idx_set(dir, "train", 0);
+    write_idx_set(dir, "t10k", cases[k].damage);
+    snprintf(text, size, "data: {name: mnist, root: %s, allow_reduced: true}\n", dir);
+    if (cases[k].part) {
+      CHECK_BAD(text, "c.yaml:1:", cases[k].part);
+    } else {
+      Err e = {0};
+      CHECK(load_and_plan(text, 0, NULL, &e) == 0);
+    }
+  }
+  // CIFAR: a file whose size is not a whole number of 3073-byte records.
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.bin", tmp);
+  FILE *f = fopen(path, "wb");
+  for (int i = 0; i < 3000; i++) fputc(0, f);
+  fclose(f);
+  snprintf(text, size,
+           "data: {name: cifar10, root: %s, train_files: [a.bin], test_files: [a.bin]}\n", tmp);
+  CHECK_BAD(text, "c.yaml:1:", "a.bin: truncated or not a CIFAR binary file: size 3000 bytes");
+}
+
 static void test_bad_inputs(void) {
   CHECK_BAD("sweep:\n  cases: [{}]\n", "c.yaml:2:11:", "case 1 is empty");
   char text[1024];
@@ -243,7 +306,8 @@ static void test_bad_inputs(void) {
   CHECK_BAD("data: {name: mnist}\n", "c.yaml:1:14: ", "data.root must be set");
   // A folder that exists but does not hold the data set's files.
   snprintf(text, sizeof text, "data: {name: mnist, root: %s}\n", tmp);
-  CHECK_BAD(text, "c.yaml:1:", "does not hold the mnist data set: train-images-idx3-ubyte");
+  CHECK_BAD(text, "c.yaml:1:", "is missing or damaged: train-images-idx3-ubyte");
+  test_damaged_files(text, sizeof text);
   // Cross-key checks point at the value at fault, in the grid when it comes from there.
   CHECK_BAD("ec: {layer_weights: [1, 2, 3]}\n", "c.yaml:1:21: ", "4 supervision points");
   CHECK_BAD("model: {points: [layer1, layer5]}\n", "c.yaml:1:26: ", "not a supervision point");

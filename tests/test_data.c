@@ -215,16 +215,20 @@ static void test_idx_errors(void) {
   uint8_t zeros[64] = {0};
   write_raw("zero-img", zeros, sizeof zeros);
   expect_idx_error("zero-img", "tr-lab.gz", ERR_RUNTIME, "bad magic 0x00000000");
-  // Truncated: raw, gz, and in the header.
+  // Truncated: raw (found by its size, before reading), gz (while reading), in the header.
   write_raw("trunc-img", big, n_img - 5);
-  expect_idx_error("trunc-img", "tr-lab.gz", ERR_RUNTIME, "truncated: expected 144 bytes");
+  expect_idx_error("trunc-img", "tr-lab.gz", ERR_RUNTIME,
+                   "155 bytes, but its header declares 160 (truncated)");
   write_gz("trunc-img.gz", big, n_img - 5);
   expect_idx_error("trunc-img.gz", "tr-lab.gz", ERR_RUNTIME, "found 139");
   write_raw("head-img", big, 10);
   expect_idx_error("head-img", "tr-lab.gz", ERR_RUNTIME, "truncated header");
-  // Trailing data after the declared images.
+  // Trailing data after the declared images: raw (by its size), gz (after reading).
   write_raw("long-img", big, n_img + 3);
-  expect_idx_error("long-img", "tr-lab.gz", ERR_RUNTIME, "trailing data");
+  expect_idx_error("long-img", "tr-lab.gz", ERR_RUNTIME,
+                   "163 bytes, but its header declares 160 (extra bytes at the end)");
+  write_gz("long-img.gz", big, n_img + 3);
+  expect_idx_error("long-img.gz", "tr-lab.gz", ERR_RUNTIME, "trailing data");
   // Label out of range.
   big2[8 + 7] = 10;
   write_raw("bad-lab", big2, n_lab);

@@ -199,8 +199,9 @@ static int check_paths(const Config *c, CheckFail *f) {
   RunSpec rs;
   Err e = {0};
   if (runspec_from_config(&rs, c, &e) || data_spec_check(&rs.data, &e))
-    return fail(f, "data.root", "data.name", -1, "data.root '%s' does not hold the %s data set: %s",
-                root, data_name(c), e.msg);
+    return fail(f, "data.root", "data.name", -1,
+                "data.root '%s': a file of the %s data set is missing or damaged: %s", root,
+                data_name(c), e.msg);
   return 0;
 }
 
