@@ -3,8 +3,9 @@
 
   test_sweep.py ECORE CONFIG MPIRUN [MPIRUN ARGS...]
 
-1. The same sweep at 1, 2 and 4 ranks (ranks_per_run 1) gives identical rows; with
-   ranks_per_run 2 the same runs, statuses, and metrics within float tolerance.
+1. The same sweep at 1, 2 and 4 ranks (ranks_per_run 1), and as one process without mpirun,
+   gives identical rows; with ranks_per_run 2 the same runs, statuses, and metrics within
+   float tolerance.
 2. A sweep killed with SIGKILL part-way, then rerun, ends with every run exactly once, and the
    runs finished before the kill are not rerun (their rows are unchanged).
 3. Two shards merged with `ecore merge` equal the unsharded sweep, row for row.
@@ -52,7 +53,9 @@ def check(cond, what):
 
 
 def sweep(cwd, np_, *extra, rpr=1, check_rc=True):
-    cmd = MPIRUN + ["-np", str(np_), ECORE, "sweep", CONFIG, "--quiet",
+    """np_ 0: one process, without mpirun."""
+    launch = MPIRUN + ["-np", str(np_)] if np_ else []
+    cmd = launch + [ECORE, "sweep", CONFIG, "--quiet",
                     "--set", f"sweep.ranks_per_run={rpr}"] + list(extra)
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
     if check_rc and p.returncode != 0:
@@ -132,7 +135,7 @@ def kill_sweep(p, cwd):
 
 def test_ranks(tmp):
     results = {}
-    for np_, rpr in ((1, 1), (2, 1), (4, 1), (4, 2)):
+    for np_, rpr in ((1, 1), (0, 1), (2, 1), (4, 1), (4, 2)):
         d = os.path.join(tmp, f"ranks{np_}_{rpr}")
         os.makedirs(d)
         sweep(d, np_, rpr=rpr)
@@ -141,6 +144,7 @@ def test_ranks(tmp):
     ref = results[(1, 1)]
     check(len(ref) == 14, f"expected 10 runs + an original and a retrain row per seed, got {len(ref)} rows")
     check(all(v[0] == "ok" for v in ref.values()), "some runs failed at 1 rank")
+    check(same(results[(0, 1)], ref, 0), "one process without mpirun differs from 1 rank")
     check(same(results[(2, 1)], ref, 0), "2 ranks (1 per run) differ from 1 rank")
     check(same(results[(4, 1)], ref, 0), "4 ranks (1 per run) differ from 1 rank")
     # Two ranks per run: the same training up to float rounding; accuracies may flip a sample.
