@@ -95,17 +95,28 @@ static int idx_header(gzFile f, const char *path, uint32_t magic, int n_dims, ui
   return 0;
 }
 
-// Reads n bytes of body; whole = these are all the declared bytes, so the file must end here.
-static int idx_body(gzFile f, const char *path, uint8_t *buf, int64_t n, int whole,
+// Reads the n bytes of a body into *buf (malloc'd; NULL after an error); whole = these are all
+// the declared bytes, so the file must end here. The buffer grows as the bytes arrive, so a
+// header that declares more than the file holds costs no more memory than the file.
+static int idx_body(gzFile f, const char *path, uint8_t **buf, int64_t n, int whole,
                     const char *what, int64_t header, Err *e) {
-  int64_t got;
-  int rc = gz_read(f, path, buf, n, &got, e);
-  if (rc) return rc;
-  if (got < n)
-    return errf(e, ERR_RUNTIME,
-                "%s: truncated: expected %lld bytes of %s after the %lld-byte header, found %lld",
-                path, (long long)n, what, (long long)header, (long long)got);
-  return whole ? gz_expect_end(f, path, e) : 0;
+  int64_t got = 0, cap = 0, k;
+  int rc = 0;
+  *buf = NULL;
+  while (!rc && got == cap && cap < n) {
+    cap = cap ? (2 * cap < n ? 2 * cap : n) : (n < (1 << 20) ? n : (1 << 20));
+    uint8_t *grown = realloc(*buf, (size_t)cap);
+    if (!grown) rc = errf(e, ERR_RUNTIME, "%s: out of memory", path);
+    if (!rc) *buf = grown, rc = gz_read(f, path, *buf + got, cap - got, &k, e);
+    if (!rc) got += k;
+  }
+  if (!rc && got < n)
+    rc = errf(e, ERR_RUNTIME,
+              "%s: truncated: expected %lld bytes of %s after the %lld-byte header, found %lld",
+              path, (long long)n, what, (long long)header, (long long)got);
+  if (!rc && whole) rc = gz_expect_end(f, path, e);
+  if (rc) free(*buf), *buf = NULL;
+  return rc;
 }
 
 // The open files of one set, so that every exit closes both.
@@ -133,9 +144,11 @@ static int check_dims(const char *img_path, const char *lab_path, const uint32_t
 
 // Labels: bytes, widened to int32 and checked against the 10 classes.
 static int idx_labels(ImageSet *s, gzFile f, const char *path, int whole, Err *e) {
-  uint8_t *bytes = malloc((size_t)s->n);
-  if (!bytes) return errf(e, ERR_RUNTIME, "%s: out of memory", path);
-  int rc = idx_body(f, path, bytes, s->n, whole, "labels", 8, e);
+  uint8_t *bytes;  // [s->n]
+  int rc = idx_body(f, path, &bytes, s->n, whole, "labels", 8, e);
+  if (rc) return rc;
+  s->labels = malloc((size_t)s->n * sizeof *s->labels);
+  if (!s->labels) rc = errf(e, ERR_RUNTIME, "%s: out of memory", path);
   for (int64_t i = 0; !rc && i < s->n; i++) {
     if (bytes[i] >= IDX_CLASSES)
       rc = errf(e, ERR_RUNTIME, "%s: label %u at index %lld out of range [0, %d)", path, bytes[i],
@@ -157,12 +170,9 @@ static int load_set(ImageSet *s, const char *img_path, const char *lab_path, int
   if (!rc) {
     s->n = (max > 0 && max < idims[0]) ? max : idims[0];
     s->c = 1, s->h = (int)idims[1], s->w = (int)idims[2], s->num_classes = IDX_CLASSES;
-    s->images = malloc((size_t)s->n * s->h * s->w);
-    s->labels = malloc((size_t)s->n * sizeof *s->labels);
-    if (!s->images || !s->labels) rc = errf(e, ERR_RUNTIME, "%s: out of memory", img_path);
   }
   int whole = !rc && s->n == (int64_t)idims[0];
-  if (!rc) rc = idx_body(fs.img, img_path, s->images, s->n * s->h * s->w, whole, "images", 16, e);
+  if (!rc) rc = idx_body(fs.img, img_path, &s->images, s->n * s->h * s->w, whole, "images", 16, e);
   if (!rc) rc = idx_labels(s, fs.lab, lab_path, whole, e);
   idx_close(&fs);
   if (rc) imageset_free(s);

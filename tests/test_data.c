@@ -223,6 +223,17 @@ static void test_idx_errors(void) {
   expect_idx_error("trunc-img.gz", "tr-lab.gz", ERR_RUNTIME, "found 139");
   write_raw("head-img", big, 10);
   expect_idx_error("head-img", "tr-lab.gz", ERR_RUNTIME, "truncated header");
+  // A gzip header that declares far more than the file holds (2^31-1 images of 4096x4096, 20
+  // bytes of them; its size is not known before reading): "truncated", as any cut file, not a
+  // refused allocation of 32 PB.
+  put_be32(big + 4, 0x7fffffff), put_be32(big + 8, 4096), put_be32(big + 12, 4096);
+  write_gz("huge-img.gz", big, 36);
+  put_be32(big2 + 4, 0x7fffffff);
+  write_gz("huge-lab.gz", big2, 8);
+  expect_idx_error("huge-img.gz", "huge-lab.gz", ERR_RUNTIME,
+                   "truncated: expected 36028797002186752 bytes of images after the 16-byte "
+                   "header, found 20");
+  idx_images(big, 0x803, 12, 3, 4), idx_labels(big2, 0x801, 12);
   // Trailing data after the declared images: raw (by its size), gz (after reading).
   write_raw("long-img", big, n_img + 3);
   expect_idx_error("long-img", "tr-lab.gz", ERR_RUNTIME,
