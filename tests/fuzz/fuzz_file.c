@@ -1,0 +1,36 @@
+// fuzz_file.c: the temp files of fuzz.h, one per tag and process under $TMPDIR (or /tmp),
+// removed at exit.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+enum { FUZZ_TAGS = 4, FUZZ_PATH = 512 };
+
+static char paths[FUZZ_TAGS][FUZZ_PATH];  // a process's own temp files (a harness, not library)
+static const char *tags[FUZZ_TAGS];
+
+static void remove_files(void) {
+  for (int i = 0; i < FUZZ_TAGS; i++)
+    if (tags[i]) unlink(paths[i]);
+}
+
+const char *fuzz_file(const char *tag, const uint8_t *data, size_t size) {
+  int i = 0;
+  while (i < FUZZ_TAGS && tags[i] && strcmp(tags[i], tag)) i++;
+  if (i == FUZZ_TAGS) return NULL;
+  if (!tags[i]) {
+    const char *dir = getenv("TMPDIR");
+    snprintf(paths[i], FUZZ_PATH, "%s/ecore_fuzz_%ld_%s", dir && *dir ? dir : "/tmp",
+             (long)getpid(), tag);
+    if (i == 0) atexit(remove_files);
+    tags[i] = tag;
+  }
+  FILE *f = fopen(paths[i], "wb");
+  if (!f) return NULL;
+  int ok = fwrite(data, 1, size, f) == size;
+  ok = !fclose(f) && ok;
+  return ok ? paths[i] : NULL;
+}
