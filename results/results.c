@@ -880,6 +880,10 @@ static int stage_commit(Staging *st, Err *e) {
 hid_t results_fapl(void) {
   hid_t p = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(p, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  // A SWMR read retries a metadata block whose checksum fails (by default 100 times, HDF5 1.10
+  // sleeping 1 ns, 2 ns, 4 ns, ... between tries: hours on a damaged file). Our readers hold the
+  // shared flock, so no append is half done while they read: a bad checksum is damage, at once.
+  H5Pset_metadata_read_attempts(p, 1);
 #if WRITER_LOCK
   H5Pset_file_locking(p, 0, 1);
 #endif
