@@ -165,7 +165,7 @@ static int check_labels(ImageSet *tr, ImageSet *te, const char *path, int k, Err
   for (int t = 0; t < 2; t++)
     for (int64_t i = 0; i < sets[t]->n; i++) {
       int32_t y = sets[t]->labels[i];
-      if (y < 0 || (k && y >= k))
+      if (y < 0 || y >= (k ? k : INT32_MAX))  // without k: 1 + max is the classes
         return errf(e, ERR_RUNTIME, "%s: /%s/labels: label %d at index %lld out of range [0, %d)%s",
                     path, t ? "test" : "train", y, (long long)i, k ? k : INT32_MAX,
                     k ? " (attribute num_classes)" : "");
