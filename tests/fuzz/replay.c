@@ -10,13 +10,6 @@
 
 #include "fuzz.h"
 
-// Under AddressSanitizer (the ECORE_SANITIZE build), an allocation above 2 GB is an error, as
-// it is for libFuzzer (-rss_limit_mb=2048): a reader must not reserve what a header claims.
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) {
-  return "max_allocation_size_mb=2048";
-}
-
 // Runs the file at path; 0, or 1 if it cannot be read.
 static int run_file(const char *path) {
   FILE *f = fopen(path, "rb");
