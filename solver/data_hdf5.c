@@ -206,7 +206,7 @@ static int peek_group(hid_t f, const char *path, const char *group, hsize_t *img
   if (!rc && n_labels != d[0])
     rc = errf(e, ERR_RUNTIME, "%s: %s has %llu labels, but %s/images has %llu images", path, name,
               (unsigned long long)n_labels, group, (unsigned long long)d[0]);
-  img[0] = rank == 4 ? d[1] : 1, img[1] = d[rank - 2], img[2] = d[rank - 1];
+  if (!rc) img[0] = rank == 4 ? d[1] : 1, img[1] = d[rank - 2], img[2] = d[rank - 1];
   return rc;
 }
 
