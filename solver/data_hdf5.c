@@ -210,17 +210,11 @@ static int peek_group(hid_t f, const char *path, const char *group, hsize_t *img
   return rc;
 }
 
-int data_hdf5_peek(const DataSpec *spec, Err *e) {
-  char path[DATA_PATH_MAX];
-  int rc = data_hdf5_path(path, spec, e);
-  if (rc) return rc;
-  H5E_auto2_t old_func;
-  void *old_data;
-  H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+// /train and /test checked (peek_group), and their images of one shape.
+static int peek_file(const char *path, Err *e) {
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   hsize_t tr[3], te[3];
-  if (f < 0) rc = errf(e, ERR_RUNTIME, "%s: not an HDF5 file, or unreadable", path);
+  int rc = f < 0 ? errf(e, ERR_RUNTIME, "%s: not an HDF5 file, or unreadable", path) : 0;
   if (!rc) rc = peek_group(f, path, "/train", tr, e);
   if (!rc) rc = peek_group(f, path, "/test", te, e);
   if (!rc && (tr[0] != te[0] || tr[1] != te[1] || tr[2] != te[2]))
@@ -229,7 +223,30 @@ int data_hdf5_peek(const DataSpec *spec, Err *e) {
               path, (unsigned long long)te[0], (unsigned long long)te[1], (unsigned long long)te[2],
               (unsigned long long)tr[0], (unsigned long long)tr[1], (unsigned long long)tr[2]);
   if (f >= 0) H5Fclose(f);
-  H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+  return rc;
+}
+
+// HDF5 prints its error stack by default; library code must not print: the readers silence it
+// and restore the caller's setting.
+typedef struct {
+  H5E_auto2_t fn;
+  void *data;
+} Quiet;
+
+static Quiet quiet_begin(void) {
+  Quiet q;
+  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  return q;
+}
+
+int data_hdf5_peek(const DataSpec *spec, Err *e) {
+  char path[DATA_PATH_MAX];
+  int rc = data_hdf5_path(path, spec, e);
+  if (rc) return rc;
+  Quiet q = quiet_begin();
+  rc = peek_file(path, e);
+  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
   return rc;
 }
 
@@ -239,12 +256,9 @@ int data_load_hdf5(ImageSet *train, ImageSet *test, const DataSpec *spec, Err *e
   char path[DATA_PATH_MAX];
   int rc = data_hdf5_path(path, spec, e);
   if (rc) return rc;
-  H5E_auto2_t old_func;
-  void *old_data;
-  H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  Quiet q = quiet_begin();
   rc = load_file(train, test, path, spec, e);
-  H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
+  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
   if (rc) {
     imageset_free(train);
     imageset_free(test);

@@ -159,14 +159,21 @@ static int idx_labels(ImageSet *s, gzFile f, const char *path, int whole, Err *e
   return rc;
 }
 
+// Opens a set's two files and reads their headers: idims = [N, H, W], *n_labels; checked.
+static int open_set(IdxFiles *fs, const char *img_path, const char *lab_path, uint32_t *idims,
+                    uint32_t *n_labels, Err *e) {
+  int rc = gz_open(&fs->img, img_path, e);
+  if (!rc) rc = gz_open(&fs->lab, lab_path, e);
+  if (!rc) rc = idx_header(fs->img, img_path, IDX_IMAGES, 3, idims, e);
+  if (!rc) rc = idx_header(fs->lab, lab_path, IDX_LABELS, 1, n_labels, e);
+  if (!rc) rc = check_dims(img_path, lab_path, idims, *n_labels, e);
+  return rc;
+}
+
 static int load_set(ImageSet *s, const char *img_path, const char *lab_path, int64_t max, Err *e) {
   IdxFiles fs = {0};
   uint32_t idims[3] = {0, 0, 0}, n_labels = 0;
-  int rc = gz_open(&fs.img, img_path, e);
-  if (!rc) rc = gz_open(&fs.lab, lab_path, e);
-  if (!rc) rc = idx_header(fs.img, img_path, IDX_IMAGES, 3, idims, e);
-  if (!rc) rc = idx_header(fs.lab, lab_path, IDX_LABELS, 1, &n_labels, e);
-  if (!rc) rc = check_dims(img_path, lab_path, idims, n_labels, e);
+  int rc = open_set(&fs, img_path, lab_path, idims, &n_labels, e);
   if (!rc) {
     s->n = (max > 0 && max < idims[0]) ? max : idims[0];
     s->c = 1, s->h = (int)idims[1], s->w = (int)idims[2], s->num_classes = IDX_CLASSES;
@@ -194,11 +201,7 @@ static int check_size(const char *path, int64_t want, Err *e) {
 static int peek_set(const char *img_path, const char *lab_path, Err *e) {
   IdxFiles fs = {0};
   uint32_t idims[3] = {0, 0, 0}, n_labels = 0;
-  int rc = gz_open(&fs.img, img_path, e);
-  if (!rc) rc = gz_open(&fs.lab, lab_path, e);
-  if (!rc) rc = idx_header(fs.img, img_path, IDX_IMAGES, 3, idims, e);
-  if (!rc) rc = idx_header(fs.lab, lab_path, IDX_LABELS, 1, &n_labels, e);
-  if (!rc) rc = check_dims(img_path, lab_path, idims, n_labels, e);
+  int rc = open_set(&fs, img_path, lab_path, idims, &n_labels, e);
   if (!rc && gzdirect(fs.img))
     rc = check_size(img_path, 16 + (int64_t)idims[0] * idims[1] * idims[2], e);
   if (!rc && gzdirect(fs.lab)) rc = check_size(lab_path, 8 + (int64_t)n_labels, e);
