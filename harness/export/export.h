@@ -22,9 +22,9 @@
 // quotes doubled), a header line. JSON lines: one object per run, keys in column order.
 //
 // Settings are recomputed, not stored: the file's /config/expanded is loaded and expanded into
-// its runs (plan_load_stored, STORED_SETTINGS: without looking for the data) and each row is found by its run
-// id among the runs and the original and retrained models. The ids hash the settings, so a
-// row that is found has exactly these settings; its axis values are checked against them too.
+// its runs (plan_load_stored, STORED_SETTINGS: without looking for the data) and each row is found
+// by its run id among the runs and the original and retrained models. The ids hash the settings, so
+// a row that is found has exactly these settings; its axis values are checked against them too.
 // When the stored config no longer loads, or expands to another sweep (an ecore whose keys or
 // defaults changed since the file was written), the rows are exported without their other
 // settings (axes as stored), and ExportInfo says how many and why.
