@@ -1,28 +1,12 @@
 // ckpt.c: see ckpt.h.
 #include "ckpt.h"
+#include "h5quiet.h"
 
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-// HDF5 prints its own error stack by default; we report through Err instead.
-typedef struct {
-  H5E_auto2_t func;
-  void *data;
-} Quiet;
-
-static Quiet quiet_on(void) {
-  Quiet q;
-  H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  return q;
-}
-
-static void quiet_off(Quiet q) {
-  H5Eset_auto2(H5E_DEFAULT, q.func, q.data);
-}
 
 static int write_tensor(hid_t g, const char *name, const float *data, int ndim, const int *shape) {
   hsize_t dims[4];

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "data.h"
+#include "h5quiet.h"
 
 enum { H5_MAX_SIDE = 4096 };
 
@@ -226,27 +227,13 @@ static int peek_file(const char *path, Err *e) {
   return rc;
 }
 
-// HDF5 prints its error stack by default; library code must not print: the readers silence it
-// and restore the caller's setting.
-typedef struct {
-  H5E_auto2_t fn;
-  void *data;
-} Quiet;
-
-static Quiet quiet_begin(void) {
-  Quiet q;
-  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  return q;
-}
-
 int data_hdf5_peek(const DataSpec *spec, Err *e) {
   char path[DATA_PATH_MAX];
   int rc = data_hdf5_path(path, spec, e);
   if (rc) return rc;
-  Quiet q = quiet_begin();
+  Quiet q = quiet_on();
   rc = peek_file(path, e);
-  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
+  quiet_off(q);
   return rc;
 }
 
@@ -256,9 +243,9 @@ int data_load_hdf5(ImageSet *train, ImageSet *test, const DataSpec *spec, Err *e
   char path[DATA_PATH_MAX];
   int rc = data_hdf5_path(path, spec, e);
   if (rc) return rc;
-  Quiet q = quiet_begin();
+  Quiet q = quiet_on();
   rc = load_file(train, test, path, spec, e);
-  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
+  quiet_off(q);
   if (rc) {
     imageset_free(train);
     imageset_free(test);

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "dist.h"
+#include "h5quiet.h"
 #include "metrics.h"
 #include "train.h"
 
@@ -406,10 +407,7 @@ static int infer_width(const char *path, Arch arch, int *width, Err *e) {
   *width = 0;
   if (arch == ARCH_MLP) return 0;
   const char *name = arch == ARCH_CNN4 ? "/params/layer1.conv.weight" : "/params/conv1.weight";
-  H5E_auto2_t func;
-  void *data;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  Quiet q = quiet_on();
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t ds = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
   hsize_t dims[8] = {0};
@@ -422,7 +420,7 @@ static int infer_width(const char *path, Arch arch, int *width, Err *e) {
     H5Dclose(ds);
   }
   if (f >= 0) H5Fclose(f);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  quiet_off(q);
   if (nd != 4 || dims[0] < 1 || dims[0] > 1 << 16)
     return errf(e, ERR_RUNTIME, "%s: no 4-d %s to read the %s's width from", path, name,
                 arch_name(arch));
