@@ -152,8 +152,7 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
     loss += el->total;
   }
   model_zero_grads(m);
-  model_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL, NULL);
-  dist_allreduce_grads(m);
+  dist_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL);
   if (r->def->grad) r->def->grad(r);  // l1sparse's subgradient
   sgd_step(&r->opt, m->param_mem, m->grad_mem, lr, r->mask);
   if (use_ec) ec_update(&r->ec, m, lr);

@@ -1,6 +1,13 @@
 // dist.h: data parallelism over a rank group. Every rank holds the whole model; the global
-// batch is split into contiguous shares, gradients are summed with one allreduce over the
-// gradient arena, so the same seed and global batch train the same way on 1, 2 or 4 ranks.
+// batch is split into contiguous shares, gradients are summed over the group, so the same seed
+// and global batch train the same way on 1, 2 or 4 ranks.
+//
+// The gradient sum overlaps the backward (dist_backward), as PyTorch's DDP does: the gradient
+// arena is cut into buckets of about m->bucket_floats, from its end (the last layers, whose
+// backward runs first); a bucket's non-blocking allreduce starts as soon as every op that
+// writes into it is done, and each later op's end gives MPI a chance to progress it. The sum of
+// each float is the same as one allreduce of the whole arena would give on 2 ranks; on more,
+// MPI's reduction order may differ in the last bit (as between any two message sizes).
 #pragma once
 
 #include <mpi.h>
@@ -12,8 +19,16 @@
 void dist_share(int B, int rank, int size, int *offset, int *count);
 // Parameters and BN buffers from the group's first rank to all (after init or load).
 void dist_broadcast_model(Model *m);
+// Bucket size by default: 1 Mi floats (4 MiB). Measured on 2 ranks of one machine, an
+// allreduce of 11 M floats in such chunks took 0.4x the time of one message (docs/scaling.md).
+#define DIST_BUCKET_FLOATS ((int64_t)1 << 20)
+
 // Sums the gradient arena over the group (in place). No-op for a single rank.
 void dist_allreduce_grads(Model *m);
+// model_backward(m, dlogits, dpoints, NULL) then dist_allreduce_grads(m), with the sum
+// overlapping the backward in buckets (m->bucket_floats; 0: one blocking allreduce after it).
+// Use it only where this backward is the last to add into the gradients before the sum.
+void dist_backward(Model *m, const float *dlogits, const float *const *dpoints);
 // Averages the BN running statistics over the group (needed only with per-rank BN
 // statistics, bn_sync = 0, where ranks' running stats drift apart).
 void dist_average_buffers(Model *m);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "dist.h"
 #include "rng.h"
 
 void model_describe(Model *m);  // model_build.c
@@ -61,6 +63,7 @@ static int model_tables(Model *m) {
   m->bn_sync = 1;
   m->bn_momentum = 0.1f;
   m->bn_eps = 1e-5f;
+  m->bucket_floats = DIST_BUCKET_FLOATS;
   m->ops = calloc(MODEL_MAX_OPS, sizeof(Op));
   m->values = calloc(MODEL_MAX_VALUES, sizeof(Value));
   m->params = calloc(MODEL_MAX_PARAMS, sizeof(ParamInfo));
@@ -249,8 +252,12 @@ static int group_size(const Model *m) {
 
 // Sums a BN reduction (2C values and the row count) over the rank group when synchronised.
 static void bn_reduce(Model *m, double *sums, int C) {
-  if (m->bn_sync && group_size(m) > 1)
-    MPI_Allreduce(MPI_IN_PLACE, sums, 2 * C + 1, MPI_DOUBLE, MPI_SUM, m->comm);
+  if (!m->bn_sync || group_size(m) == 1) return;
+  Profile *p = m->prof;
+  double t0 = 0, t1 = 0;
+  if (p) t0 = clock_now(), MPI_Barrier(m->comm), t1 = clock_now();
+  MPI_Allreduce(MPI_IN_PLACE, sums, 2 * C + 1, MPI_DOUBLE, MPI_SUM, m->comm);
+  if (p) p->bn_wait += t1 - t0, p->bn_sync += clock_now() - t1, p->bn_msgs++;
 }
 
 static void bn_forward(Model *m, Op *op, int B) {
@@ -270,51 +277,69 @@ static void bn_forward(Model *m, Op *op, int B) {
                    N, C, m->bn_momentum, m->bn_eps, op->relu);
 }
 
+const char *op_kind_name(OpKind k) {
+  static const char *const names[OP_KIND_COUNT] = {"input", "conv",   "bn",  "relu",  "maxpool",
+                                                   "gap",   "linear", "add", "l2norm"};
+  return (int)k >= 0 && (int)k < OP_KIND_COUNT ? names[k] : "?";
+}
+
+_Static_assert((int)OP_KIND_COUNT <= (int)PROF_OP_KINDS, "profile.h: PROF_OP_KINDS too small");
+
+// The forward of one op over B samples (x: the network input, read by OP_INPUT).
+static void op_forward(Model *m, Op *op, const float *x, int B) {
+  Value *in = &m->values[op->in], *out = &m->values[op->out];
+  size_t n = (size_t)B * value_floats(out);
+  switch (op->kind) {
+    case OP_INPUT:
+      if (m->graph)
+        out->act = (float *)x;  // read only
+      else if (m->spec.arch == ARCH_MLP)
+        memcpy(out->act, x, n * sizeof(float));
+      else
+        nchw_to_nhwc(out->act, x, B, m->spec.in_c, m->spec.in_h, m->spec.in_w);
+      break;
+    case OP_CONV: {
+      ConvShape s = op->conv;
+      s.B = B;
+      conv_forward(out->act, in->act, model_param_data(m, op->w), NULL, &s, m->scratch);
+      break;
+    }
+    case OP_BN:
+      bn_forward(m, op, B);
+      break;
+    case OP_RELU:
+      relu_forward(out->act, in->act, n);
+      break;
+    case OP_MAXPOOL:
+      maxpool_forward(out->act, op->argmax, in->act, B, in->h, in->w, in->c, op->k, op->s);
+      break;
+    case OP_GAP:
+      avgpool_forward(out->act, in->act, B, in->h * in->w, in->c);
+      break;
+    case OP_LINEAR:
+      linear_forward(out->act, in->act, model_param_data(m, op->w), model_param_data(m, op->b), B,
+                     (int)value_floats(in), out->c);
+      break;
+    case OP_ADD:
+      add_forward(out->act, in->act, m->values[op->in2].act, n, op->relu);
+      break;
+    case OP_L2NORM:
+      l2norm_forward(out->act, op->norms, in->act, B, (int)value_floats(in));
+      break;
+  }
+}
+
 void model_forward(Model *m, const float *x, int B, int train) {
   m->train = train;
   m->batch = B;
   for (int i = 0; i < m->n_ops; i++) {
     Op *op = &m->ops[i];
-    Value *in = &m->values[op->in], *out = &m->values[op->out];
-    size_t n = (size_t)B * value_floats(out);
-    switch (op->kind) {
-      case OP_INPUT:
-        if (m->graph)
-          out->act = (float *)x;  // read only
-        else if (m->spec.arch == ARCH_MLP)
-          memcpy(out->act, x, n * sizeof(float));
-        else
-          nchw_to_nhwc(out->act, x, B, m->spec.in_c, m->spec.in_h, m->spec.in_w);
-        break;
-      case OP_CONV: {
-        ConvShape s = op->conv;
-        s.B = B;
-        conv_forward(out->act, in->act, model_param_data(m, op->w), NULL, &s, m->scratch);
-        break;
-      }
-      case OP_BN:
-        bn_forward(m, op, B);
-        break;
-      case OP_RELU:
-        relu_forward(out->act, in->act, n);
-        break;
-      case OP_MAXPOOL:
-        maxpool_forward(out->act, op->argmax, in->act, B, in->h, in->w, in->c, op->k, op->s);
-        break;
-      case OP_GAP:
-        avgpool_forward(out->act, in->act, B, in->h * in->w, in->c);
-        break;
-      case OP_LINEAR:
-        linear_forward(out->act, in->act, model_param_data(m, op->w), model_param_data(m, op->b), B,
-                       (int)value_floats(in), out->c);
-        break;
-      case OP_ADD:
-        add_forward(out->act, in->act, m->values[op->in2].act, n, op->relu);
-        break;
-      case OP_L2NORM:
-        l2norm_forward(out->act, op->norms, in->act, B, (int)value_floats(in));
-        break;
-    }
+    Profile *p = m->prof;
+    double t0 = 0, sync0 = 0;
+    if (p) t0 = clock_now(), sync0 = p->bn_wait + p->bn_sync;
+    op_forward(m, op, x, B);
+    // BN's synchronisation is counted apart (bn_reduce), not as the op's own time.
+    if (p) p->fwd[op->kind] += clock_now() - t0 - (p->bn_wait + p->bn_sync - sync0);
   }
 }
 
@@ -416,7 +441,13 @@ static void op_backward(Model *m, Op *op, int B, float *din) {
 }
 
 void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput) {
+  model_backward_each(m, dlogits, dpoints, dinput, NULL, NULL);
+}
+
+void model_backward_each(Model *m, const float *dlogits, const float *const *dpoints, float *dinput,
+                         void (*after)(void *ctx, int op), void *ctx) {
   const int B = m->batch;
+  Profile *p = m->prof;
   start_grad(m, m->logits_value, dpoints);
   if (dlogits) {
     float *g = grad_of(m, m->logits_value);
@@ -438,7 +469,11 @@ void model_backward(Model *m, const float *dlogits, const float *const *dpoints,
     if (op->in2 >= 0 && m->values[op->in2].last_use == i) start_grad(m, op->in2, dpoints);
     // The network input needs a gradient only when the caller asks for it.
     float *din = (op->in == m->input_value && !dinput) ? NULL : grad_of(m, op->in);
+    double t0 = 0, sync0 = 0;
+    if (p) t0 = clock_now(), sync0 = p->bn_wait + p->bn_sync;
     op_backward(m, op, B, din);
+    if (p) p->bwd[op->kind] += clock_now() - t0 - (p->bn_wait + p->bn_sync - sync0);
+    if (after) after(ctx, i);
   }
 }
 

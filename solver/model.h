@@ -25,6 +25,7 @@
 
 #include "err.h"
 #include "layers.h"
+#include "profile.h"
 #include "rng.h"
 
 typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } Arch;
@@ -78,6 +79,10 @@ typedef enum {
   OP_ADD,
   OP_L2NORM,  // rows divided by their L2 norm (F.normalize)
 } OpKind;
+#define OP_KIND_COUNT (OP_L2NORM + 1)  // keep it the last kind + 1
+
+// "conv", "bn", ...: the op kinds' names (profiles).
+const char *op_kind_name(OpKind k);
 
 typedef struct {
   OpKind kind;
@@ -141,6 +146,12 @@ typedef struct {
   int train;         // mode of the last forward
   int batch;         // local batch size of the last forward
   double flops_fwd;  // multiply-adds*2 of one forward pass, per sample
+
+  // Data parallelism (dist.c): the gradient sum runs in buckets of about this many floats,
+  // each started as soon as the backward has finished the ops that write it (dist_backward);
+  // 0: one blocking allreduce of the whole arena after the backward.
+  int64_t bucket_floats;
+  Profile *prof;  // NULL: not profiled; else times are added into it (profile.h)
 } Model;
 
 // Builds the model and allocates everything for spec->batch_capacity. Parameters are zero
@@ -176,6 +187,10 @@ const float *model_point(const Model *m, int l, int *h, int *w, int *c);
 // model_zero_grads first). dinput, if not NULL, receives d(loss)/d(x) [B, in_c, in_h, in_w]
 // (overwritten).
 void model_backward(Model *m, const float *dlogits, const float *const *dpoints, float *dinput);
+// model_backward, calling after(ctx, i) as soon as op i's backward is done (ops run from the
+// last to the first): data parallelism starts summing the gradients that are final (dist.c).
+void model_backward_each(Model *m, const float *dlogits, const float *const *dpoints, float *dinput,
+                         void (*after)(void *ctx, int op), void *ctx);
 void model_zero_grads(Model *m);
 
 // ---------------------------------------------------------------------------------------------

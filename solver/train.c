@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "dist.h"
 
 int batches_init(Batches *b, const ImageSet *set, const float *mean, const float *std,
@@ -96,9 +97,10 @@ double train_step_ce(Model *m, Sgd *opt, float lr, const float *x, const int32_t
   memset(l->dlogits, 0, (size_t)B * K * sizeof(float));
   softmax_xent_backward(l->dlogits, l->probs, y, B, K, 1.0f / (float)global);
   model_zero_grads(m);
-  model_backward(m, l->dlogits, NULL, NULL);
-  dist_allreduce_grads(m);
+  dist_backward(m, l->dlogits, NULL);
+  double t0 = m->prof ? clock_now() : 0;
   sgd_step(opt, m->param_mem, m->grad_mem, lr, NULL);
+  if (m->prof) m->prof->optim += clock_now() - t0;
   return dist_sum(m->comm, loss) / global;
 }
 

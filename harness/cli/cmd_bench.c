@@ -14,7 +14,8 @@
 
 static const char *usage_text =
     "usage: ecore bench [--arch A] [--batch B] [--steps S] [--warmup W] [--ranks-per-run R]\n"
-    "                   [--width N] [--size HxW] [--channels C] [--classes K] [--sgemm]\n"
+    "                   [--width N] [--size HxW] [--channels C] [--classes K]\n"
+    "                   [--bucket-mb X] [--profile] [--sgemm]\n"
     "\n"
     "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
     "prints key=value lines, among them images_per_s= and gflops=. Run it under mpirun to use\n"
@@ -30,6 +31,11 @@ static const char *usage_text =
     "  --size HxW         input size (default 28x28 for mlp/cnn4, 32x32 for resnets)\n"
     "  --channels C       input channels (default 1 for mlp/cnn4, 3 for resnets)\n"
     "  --classes K        classes (default 10)\n"
+    "  --bucket-mb X      the gradient sum runs in buckets of X MiB overlapping the backward\n"
+    "                     (default 4); 0: one allreduce after the backward\n"
+    "  --profile          then as many steps again, profiled: where a step's time goes, per\n"
+    "                     rank (forward and backward by layer kind, BN synchronisation, the\n"
+    "                     gradient sum, the optimizer, waiting for the slowest rank)\n"
     "  --sgemm            instead: the peak GFLOP/s of cblas_sgemm on square matrices\n"
     "\n"
     "Threads per rank come from OPENBLAS_NUM_THREADS; OPENBLAS_CORETYPE, if set, is printed\n"
@@ -68,8 +74,18 @@ static int bench_sgemm(void) {
 typedef struct {
   Arch arch;
   int batch, steps, warmup, ranks_per_run, width, h, w, c, classes;
-  bool sgemm;
+  double bucket_mb;
+  bool sgemm, profile;
 } BenchArgs;
+
+static int take_mb(void *dest, const char *name, const char *v) {
+  char *end;
+  double x = strtod(v, &end);
+  if (end == v || *end || !(x >= 0 && x <= 1e6))
+    return cli_usage_error("bench", "%s %s: expected a size in MiB, 0 or more", name, v);
+  *(double *)dest = x;
+  return 0;
+}
 
 static int take_arch(void *dest, const char *name, const char *v) {
   Arch a = arch_from_name(v);
@@ -90,7 +106,12 @@ static int take_size(void *dest, const char *name, const char *v) {
 // Returns -1 to go on, else the exit code.
 static int parse(int argc, char **argv, BenchArgs *a) {
   enum { BIG = 1 << 30 };
-  *a = (BenchArgs){.arch = ARCH_CNN4, .batch = 128, .steps = 20, .warmup = 3, .classes = 10};
+  *a = (BenchArgs){.arch = ARCH_CNN4,
+                   .batch = 128,
+                   .steps = 20,
+                   .warmup = 3,
+                   .classes = 10,
+                   .bucket_mb = DIST_BUCKET_FLOATS * 4.0 / (1 << 20)};
   const CliOpt opts[] = {
       {"--arch", NULL, CLI_CALL, &a->arch, "A", .fn = take_arch},
       {"--batch", NULL, CLI_INT, &a->batch, .meta = "B", .min = 1, .max = BIG},
@@ -101,6 +122,8 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"--size", NULL, CLI_CALL, a, "HxW", .fn = take_size},
       {"--channels", NULL, CLI_INT, &a->c, .meta = "C", .min = 1, .max = BIG},
       {"--classes", NULL, CLI_INT, &a->classes, .meta = "K", .min = 2, .max = BIG},
+      {"--bucket-mb", NULL, CLI_CALL, &a->bucket_mb, "X", .fn = take_mb},
+      {"--profile", NULL, CLI_SWITCH, .dest = &a->profile},
       {"--sgemm", NULL, CLI_SWITCH, .dest = &a->sgemm},
   };
   const CliSpec spec = {"bench", usage_text, NULL, opts, CLI_COUNT(opts), NULL, 0, 0, NULL};
@@ -110,6 +133,70 @@ static int parse(int argc, char **argv, BenchArgs *a) {
   if (!a->h) a->h = a->w = small ? 28 : 32;
   if (!a->c) a->c = small ? 1 : 3;
   return -1;
+}
+
+// One line of the profile: ms per step, the mean over the group's ranks and the largest.
+static void profile_line(const char *what, double secs, long steps, MPI_Comm group, int print) {
+  double mean = 0, max = 0, ms = 1e3 * secs / (double)steps;
+  int n;
+  MPI_Comm_size(group, &n);
+  MPI_Reduce(&ms, &mean, 1, MPI_DOUBLE, MPI_SUM, 0, group);
+  MPI_Reduce(&ms, &max, 1, MPI_DOUBLE, MPI_MAX, 0, group);
+  if (print) printf("  %-34s %9.2f %9.2f\n", what, mean / n, max);
+}
+
+// a->steps more steps with a Profile attached, then the table (the first group's ranks print
+// through its rank 0; every group takes part in the reductions of its own).
+static void profile_steps(Model *m, Sgd *opt, const float *x, const int32_t *y, int cnt,
+                          const BenchArgs *a, LossBuf *lb, MPI_Comm group) {
+  Profile p = {0};
+  m->prof = &p;
+  MPI_Barrier(MPI_COMM_WORLD);
+  double t0 = clock_now();
+  for (int s = 0; s < a->steps; s++) train_step_ce(m, opt, 0.01f, x, y, cnt, a->batch, lb);
+  p.step = clock_now() - t0, p.steps = a->steps;
+  m->prof = NULL;
+  int world_rank, n;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  MPI_Comm_size(group, &n);
+  int show = world_rank == 0;  // the first group's rank 0
+  if (show)
+    printf(
+        "\nprofile: %d steps with barriers before each collective; ms per step over the "
+        "group's %d ranks\n  %-34s %9s %9s\n",
+        a->steps, n, "", "mean", "max");
+  double accounted = 0;
+  char what[64];
+  for (int pass = 0; pass < 2; pass++)
+    for (int k = 0; k < OP_KIND_COUNT; k++) {
+      double t = pass ? p.bwd[k] : p.fwd[k];
+      int any = t > 0, every = 0;
+      MPI_Allreduce(&any, &every, 1, MPI_INT, MPI_MAX, group);
+      if (!every || (k == OP_INPUT && pass)) continue;
+      snprintf(what, sizeof what, "%s %s", pass ? "backward" : "forward", op_kind_name(k));
+      profile_line(what, t, p.steps, group, show);
+      accounted += t;
+    }
+  const struct {
+    const char *what;
+    double t;
+  } rows[] = {
+      {"BN sync: waiting for the slowest", p.bn_wait},
+      {"BN sync: allreduce", p.bn_sync},
+      {"grad sum: starting/testing buckets", p.grad_overlap},
+      {"grad sum: waiting for the slowest", p.grad_wait},
+      {"grad sum: after the backward", p.grad_sync},
+      {"optimizer (SGD)", p.optim},
+  };
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    profile_line(rows[r].what, rows[r].t, p.steps, group, show);
+    accounted += rows[r].t;
+  }
+  profile_line("other (loss, zeroing, layout)", p.step - accounted, p.steps, group, show);
+  profile_line("step", p.step, p.steps, group, show);
+  if (show)
+    printf("  BN allreduces per step %ld, gradient messages per step %ld\n", p.bn_msgs / p.steps,
+           p.grad_msgs / p.steps);
 }
 
 static int run(const BenchArgs *a) {
@@ -138,6 +225,7 @@ static int run(const BenchArgs *a) {
     return 1;
   }
   m.comm = group;
+  m.bucket_floats = (int64_t)(a->bucket_mb * (1 << 20) / sizeof(float));
   model_init(&m, 1);
   Sgd opt;
   LossBuf lb;
@@ -185,6 +273,7 @@ static int run(const BenchArgs *a) {
     printf("peak_rss_mb_max_rank=%.0f\npeak_rss_mb_total=%.0f\n", rss_max, rss_sum);
     printf("final_loss=%.4f\n", loss);
   }
+  if (a->profile) profile_steps(&m, &opt, x, y, cnt, a, &lb, group);
   free(x), free(y);
   lossbuf_free(&lb);
   sgd_free(&opt);
