@@ -40,3 +40,9 @@ add_test(NAME byom COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_byo
                            $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR} ${ECORE_SHARED_DATA})
 set_tests_properties(byom PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# ecore bench data-parallel on 2 ranks: the step profile's rows, BN messages per layer, the
+# gradient sum in buckets or in one message with the same training, per-rank BN statistics.
+add_test(NAME bench_profile COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_bench.sh ${ECORE_BIN}
+                                    ${ECORE_MPIRUN})
+set_tests_properties(bench_profile PROPERTIES LABELS "mpi" PASS_REGULAR_EXPRESSION "all cases pass")

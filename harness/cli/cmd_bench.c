@@ -15,7 +15,7 @@
 static const char *usage_text =
     "usage: ecore bench [--arch A] [--batch B] [--steps S] [--warmup W] [--ranks-per-run R]\n"
     "                   [--width N] [--size HxW] [--channels C] [--classes K]\n"
-    "                   [--bucket-mb X] [--profile] [--sgemm]\n"
+    "                   [--bucket-mb X] [--bn-local] [--profile] [--sgemm]\n"
     "\n"
     "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
     "prints key=value lines, among them images_per_s= and gflops=. Run it under mpirun to use\n"
@@ -33,6 +33,8 @@ static const char *usage_text =
     "  --classes K        classes (default 10)\n"
     "  --bucket-mb X      the gradient sum runs in buckets of X MiB overlapping the backward\n"
     "                     (default 4); 0: one allreduce after the backward\n"
+    "  --bn-local         BatchNorm statistics of each rank's share alone (no BN messages;\n"
+    "                     PyTorch DDP without SyncBatchNorm) instead of the whole batch's\n"
     "  --profile          then as many steps again, profiled: where a step's time goes, per\n"
     "                     rank (forward and backward by layer kind, BN synchronisation, the\n"
     "                     gradient sum, the optimizer, waiting for the slowest rank)\n"
@@ -75,7 +77,7 @@ typedef struct {
   Arch arch;
   int batch, steps, warmup, ranks_per_run, width, h, w, c, classes;
   double bucket_mb;
-  bool sgemm, profile;
+  bool sgemm, profile, bn_local;
 } BenchArgs;
 
 static int take_mb(void *dest, const char *name, const char *v) {
@@ -123,6 +125,7 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"--channels", NULL, CLI_INT, &a->c, .meta = "C", .min = 1, .max = BIG},
       {"--classes", NULL, CLI_INT, &a->classes, .meta = "K", .min = 2, .max = BIG},
       {"--bucket-mb", NULL, CLI_CALL, &a->bucket_mb, "X", .fn = take_mb},
+      {"--bn-local", NULL, CLI_SWITCH, .dest = &a->bn_local},
       {"--profile", NULL, CLI_SWITCH, .dest = &a->profile},
       {"--sgemm", NULL, CLI_SWITCH, .dest = &a->sgemm},
   };
@@ -226,6 +229,7 @@ static int run(const BenchArgs *a) {
   }
   m.comm = group;
   m.bucket_floats = (int64_t)(a->bucket_mb * (1 << 20) / sizeof(float));
+  m.bn_sync = !a->bn_local;
   model_init(&m, 1);
   Sgd opt;
   LossBuf lb;
@@ -264,8 +268,14 @@ static int run(const BenchArgs *a) {
     double train_flops = 3.0 * m.flops_fwd;  // forward + two products in backward
     printf("arch=%s\nwidth=%d\ninput=%dx%dx%d\nbatch=%d\nsteps=%d\nranks=%d\nranks_per_run=%d\n",
            arch_name(a->arch), a->width, a->c, a->h, a->w, a->batch, a->steps, world, rpr);
+    printf("bucket_mb=%g\nbn=%s\n", a->bucket_mb, a->bn_local ? "local" : "sync");
     print_env();
-    printf("params=%lld\n", (long long)m.n_param_floats);
+    int bn_layers = 0;
+    long bn_doubles = 0;  // one synchronised BN message per layer and direction: 2C+1 doubles
+    for (int i = 0; i < m.n_ops; i++)
+      if (m.ops[i].kind == OP_BN) bn_layers++, bn_doubles += 2L * m.values[m.ops[i].in].c + 1;
+    printf("params=%lld\nbn_layers=%d\nbn_message_bytes=%ld\n", (long long)m.n_param_floats,
+           bn_layers, 8 * bn_doubles / (bn_layers ? bn_layers : 1));
     printf("step_ms=%.2f\n", 1e3 * secs / a->steps);
     printf("images_per_s=%.1f\n", images / secs);
     printf("gflops=%.1f\n", images * train_flops / secs / 1e9);
