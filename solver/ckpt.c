@@ -19,6 +19,17 @@ static int write_tensor(hid_t g, const char *name, const float *data, int ndim, 
   return st < 0 ? -1 : 0;
 }
 
+// Whether dataset ds holds IEEE floats of 32 or 64 bits, little- or big-endian (what PyTorch,
+// h5py and ecore write): any other stored type is refused before H5Dread, whose conversions of
+// damaged or exotic types are not safe to run.
+static int ieee_floats(hid_t ds) {
+  hid_t t = H5Dget_type(ds);
+  int ok = t >= 0 && (H5Tequal(t, H5T_IEEE_F32LE) > 0 || H5Tequal(t, H5T_IEEE_F32BE) > 0 ||
+                      H5Tequal(t, H5T_IEEE_F64LE) > 0 || H5Tequal(t, H5T_IEEE_F64BE) > 0);
+  if (t >= 0) H5Tclose(t);
+  return ok;
+}
+
 // Reads dataset name of g into data, checking its shape is exactly (ndim, shape).
 static int read_tensor(hid_t g, const char *name, float *data, int ndim, const int *shape,
                        const char *path, const char *group, Err *e) {
@@ -37,6 +48,11 @@ static int read_tensor(hid_t g, const char *name, float *data, int ndim, const i
     for (int i = 0; i < ndim; i++) p += snprintf(p, 16, i ? ",%d" : "%d", shape[i]);
     return errf(e, ERR_RUNTIME, "%s: /%s/%s has the wrong shape (expected [%s])", path, group, name,
                 want);
+  }
+  if (!ieee_floats(ds)) {
+    H5Dclose(ds);
+    return errf(e, ERR_RUNTIME, "%s: /%s/%s is not stored as 32- or 64-bit floats", path, group,
+                name);
   }
   herr_t st = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
   H5Dclose(ds);
@@ -261,6 +277,8 @@ int ckpt_load_aux(const char *path, const char *name, float *data, int64_t count
       if (n != count)
         rc = errf(e, ERR_RUNTIME, "%s: /%s holds %lld values, expected %lld", path, full,
                   (long long)n, (long long)count);
+      else if (!ieee_floats(ds))
+        rc = errf(e, ERR_RUNTIME, "%s: /%s is not stored as 32- or 64-bit floats", path, full);
       else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = errf(e, ERR_RUNTIME, "%s: cannot read /%s", path, full);
       else

@@ -280,6 +280,46 @@ static void test_string_forms(World *w, const char *dir) {
   model_free(&m);
 }
 
+// Rewrites /params/<name> of a checkpoint with the same values stored as `type`.
+static void rewrite_param_type(const char *path, const char *name, hid_t type, const float *v,
+                               int n) {
+  char full[128];
+  snprintf(full, sizeof full, "params/%s", name);
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t ds = H5Dopen2(f, full, H5P_DEFAULT), sp = H5Dget_space(ds);
+  H5Dclose(ds);
+  H5Ldelete(f, full, H5P_DEFAULT);
+  ds = H5Dcreate2(f, full, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  double *d = malloc((size_t)n * sizeof(double));
+  for (int i = 0; i < n; i++) d[i] = v[i];
+  CHECK(ds >= 0 && H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d) >= 0);
+  free(d);
+  H5Dclose(ds), H5Sclose(sp), H5Fclose(f);
+}
+
+// Parameters stored as 64-bit floats (h5py's default for float arrays) load as the same
+// values; stored as integers they are refused before HDF5 converts them.
+static void test_stored_types(World *w, const char *dir) {
+  Err e = {0};
+  Model m, back;
+  model_create(&m, &w->ms, &e);
+  model_create(&back, &w->ms, &e);
+  model_init(&m, 2);
+  char path[512];
+  snprintf(path, sizeof path, "%s/types.h5", dir);
+  CkptMeta meta = {.role = "original"};
+  CHECK(ckpt_save(path, &m, &meta, NULL, NULL, 0, &e) == 0);
+  const ParamInfo *p = &m.params[0];
+  const float *v = model_param_data(&m, 0);
+  rewrite_param_type(path, p->name, H5T_IEEE_F64BE, v, (int)p->size);
+  CHECK(ckpt_load(path, &back, NULL, NULL, &e) == 0);
+  CHECK(memcmp(back.param_mem, m.param_mem, (size_t)m.n_param_floats * sizeof(float)) == 0);
+  rewrite_param_type(path, p->name, H5T_STD_I32LE, v, (int)p->size);
+  expect_error(ckpt_load(path, &back, NULL, NULL, &e), &e, p->name,
+               "is not stored as 32- or 64-bit floats");
+  model_free(&m), model_free(&back);
+}
+
 int main(void) {
   char dir[] = "/tmp/ecore_ckpt_XXXXXX";
   if (!mkdtemp(dir)) return 1;
@@ -288,6 +328,7 @@ int main(void) {
   test_round_trip_and_resume(&w, dir);
   test_bad_files(&w, dir);
   test_string_forms(&w, dir);
+  test_stored_types(&w, dir);
   test_fingerprint(&w, dir);
   dataset_free(&w.d);
   char cmd[600];
