@@ -12,6 +12,12 @@ double ce_rows(Run *r, int a, int cnt, const int32_t *t, float scale) {
   return s;
 }
 
+double kl_rows(Run *r, int a, int cnt, const float *t, float T, float scale) {
+  const size_t K = (size_t)r->m.spec.num_classes;
+  return distill_kl(model_logits(&r->m) + a * K, t + a * K, cnt, (int)K, T, scale,
+                    r->dlogits + a * K);
+}
+
 void sum2_ranks(MPI_Comm comm, double *a, double *b) {
   double v[2] = {*a, *b};
   int n = 1;

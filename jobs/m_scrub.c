@@ -5,7 +5,6 @@
 //   min  γ·CE(retain) + α·KL(teacher‖student)(retain) × T²: one pass over D_r (EC's CE only)
 // The KL is SCRUB's DistillKL: Σ_k p_t (log p_t − log p_s) with p = softmax(logits/T), times T²,
 // averaged over rows; its gradient in the student's logits is T·(p_s − p_t) per row.
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,43 +15,24 @@ typedef struct {
   float *tlogits;  // [cap, K] the teacher's logits of the step's rows
 } ScrubState;
 
-// Local Σ T²·KL(teacher‖student) over rows [a, a+cnt); adds scale·T·(p_s − p_t) into dlogits.
-static double kl_rows(Run *r, int a, int cnt, float T, float scale) {
-  const ScrubState *st = r->ms;
-  const int K = r->m.spec.num_classes;
-  double total = 0.0;
-  for (int i = a; i < a + cnt; i++) {
-    const float *s = model_logits(&r->m) + (size_t)i * K, *t = st->tlogits + (size_t)i * K;
-    double ms = -INFINITY, mt = -INFINITY, zs = 0.0, zt = 0.0;
-    for (int k = 0; k < K; k++) ms = fmax(ms, s[k] / T), mt = fmax(mt, t[k] / T);
-    for (int k = 0; k < K; k++) zs += exp(s[k] / T - ms), zt += exp(t[k] / T - mt);
-    const double lzs = ms + log(zs), lzt = mt + log(zt);
-    float *d = r->dlogits + (size_t)i * K;
-    for (int k = 0; k < K; k++) {
-      const double lps = s[k] / T - lzs, lpt = t[k] / T - lzt, pt = exp(lpt);
-      total += pt * (lpt - lps);
-      d[k] += (float)(scale * T * (exp(lps) - pt));
-    }
-  }
-  return total * (double)T * T;
-}
-
 static int scrub_max_loss(Run *r, double *loss, Err *e) {
   (void)e;
-  const float inv_f = inv_rows(r->rs.gf);
-  const double lf = kl_rows(r, 0, r->rs.nf, r->spec->scrub.temperature, -inv_f);
-  *loss = -dist_sum(r->comm, lf) * inv_f;
+  const ScrubState *st = r->ms;
+  const float inv_f = inv_rows(r->rs.gf), T = (float)r->spec->scrub.temperature;
+  const double lf = kl_rows(r, 0, r->rs.nf, st->tlogits, T, -inv_f * T * T);
+  *loss = -dist_sum(r->comm, lf) * inv_f * T * T;
   return 0;
 }
 
 static int scrub_min_loss(Run *r, double *loss, Err *e) {
   (void)e;
   const UnlearnSpec *s = r->spec;
+  const ScrubState *st = r->ms;
   const int nf = r->rs.nf, nr = r->rs.nr;
-  const float inv_r = inv_rows(r->rs.gr);
+  const float inv_r = inv_rows(r->rs.gr), T = (float)s->scrub.temperature;
   const float gamma = (float)s->scrub.gamma, alpha = (float)s->scrub.alpha;
   double lr = ce_rows(r, nf, nr, r->y, gamma * inv_r);
-  double lf = kl_rows(r, nf, nr, s->scrub.temperature, alpha * inv_r);  // retain rows
+  double lf = kl_rows(r, nf, nr, st->tlogits, T, alpha * inv_r * T * T) * T * T;  // retain rows
   sum2_ranks(r->comm, &lr, &lf);
   *loss = (gamma * lr + alpha * lf) * inv_r;
   return 0;

@@ -71,6 +71,10 @@ const UnlearnMethodDef *unlearn_method_def(UnlearnMethod m);
 // Local Σ CE over rows [a, a+cnt) of r->m's logits to targets t [n]; adds scale·(p − onehot)
 // into r->dlogits (r->probs is scratch).
 double ce_rows(Run *r, int a, int cnt, const int32_t *t, float scale);
+// Local Σ KL(teacher‖student) over rows [a, a+cnt) of r->m's logits, p = softmax(logits/T), the
+// teacher's logits t [rows, K] indexed like the step's rows; adds its gradient in the student's
+// logits times scale, scale·(p_s − p_t)/T per row, into r->dlogits (scrub, bad_teacher).
+double kl_rows(Run *r, int a, int cnt, const float *t, float T, float scale);
 // CE(retain) over the step's retain rows, r->y (ft, l1sparse): a MethodPhase loss.
 int loss_ce_retain(Run *r, double *loss, Err *e);
 // CE over every row of the step to r->target (rl, salun: forget rows relabelled).

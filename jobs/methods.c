@@ -19,7 +19,9 @@ static const UnlearnMethodDef method_retrain = {.name = "retrain"};
   X(UNLEARN_L1SPARSE, method_l1sparse)         \
   X(UNLEARN_SCRUB, method_scrub)               \
   X(UNLEARN_BS, method_bs)                     \
-  X(UNLEARN_CU, method_cu)
+  X(UNLEARN_CU, method_cu)                     \
+  X(UNLEARN_BAD_TEACHER, method_bad_teacher)   \
+  X(UNLEARN_SSD, method_ssd)
 
 #define DECLARE(value, def) extern const UnlearnMethodDef def;
 METHODS(DECLARE)

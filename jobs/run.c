@@ -189,7 +189,7 @@ int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e
                                                       : r->union_idx;
   int64_t n = ph->drive == DRIVE_FORGET   ? r->fs->n_train_forget
               : ph->drive == DRIVE_RETAIN ? r->fs->n_train_retain
-                                          : r->fs->n_train_forget + r->fs->n_train_retain;
+                                          : r->n_union;
   Batches b;
   int rc = batches_init(&b, &r->d->train, r->d->mean, r->d->std, &r->d->aug, subset, n, ph->batch,
                         run_seed(r->seed, TAG_PHASE + ph->index), r->comm, e);

@@ -24,6 +24,9 @@ enum {
   TAG_RANDOM_LABELS = 18,
   TAG_PROBE = 19,
   TAG_PRETRAIN = 20,
+  TAG_BAD_TEACHER = 21,    // bad_teacher's incompetent teacher
+  TAG_RETAIN_SUBSET = 22,  // the retain subset of bad_teacher and unsir
+  TAG_NOISE = 23,          // unsir's initial noise
 };
 // A seed for one purpose of a run: rng_hash(rng_hash(seed, RNG_METHOD), tag).
 uint64_t run_seed(uint64_t seed, uint64_t tag);
@@ -81,7 +84,9 @@ struct Run {
   int epochs;
   int epoch;           // the current one (0-based)
   uint8_t *is_forget;  // [n_train]
-  int32_t *union_idx;  // D_f ∪ D_r, for DRIVE_UNION
+  int32_t *union_idx;  // D_f ∪ D_r, for DRIVE_UNION: [n_union] (a method's init hook may
+                       // reorder the retain part and shorten it to a subset)
+  int64_t n_union;
   Cycle forget_cycle, retain_cycle;
   RowSplit rs;
   // step buffers: [cap] local rows, [gcap] global rows

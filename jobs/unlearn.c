@@ -68,6 +68,7 @@ static int run_setup(Run *r, const AuxModules *pretrained, Err *e) {
   for (int64_t i = 0; i < nf; i++) r->is_forget[fs->train_forget[i]] = 1;
   memcpy(r->union_idx, fs->train_forget, (size_t)nf * sizeof(int32_t));
   memcpy(r->union_idx + nf, fs->train_retain, (size_t)nr * sizeof(int32_t));
+  r->n_union = nf + nr;
   if ((rc = rowsplit_init(&r->rs, r->comm, e))) return rc;
   if ((rc = cycle_init(&r->forget_cycle, fs->train_forget, nf, run_seed(r->seed, TAG_CYCLE_FORGET),
                        r->gcap, e)) ||

@@ -55,11 +55,14 @@ typedef enum {
   UNLEARN_SCRUB,
   UNLEARN_BS,
   UNLEARN_CU,
+  UNLEARN_BAD_TEACHER,
+  UNLEARN_SSD,
   UNLEARN_METHOD_COUNT
 } UnlearnMethod;
 
 // "original", "retrain", "none", "ft", "ga", "neggrad+", "rl", "salun", "l1sparse", "scrub",
-// "bs", "cu" <-> enum; unlearn_method_from_name returns -1 for an unknown name.
+// "bs", "cu", "bad_teacher", "ssd" <-> enum; unlearn_method_from_name returns -1 for an unknown
+// name.
 int unlearn_method_from_name(const char *name);
 const char *unlearn_method_name(UnlearnMethod m);
 // The method's usual lr and epochs (where its code gives a range, the lower end): what
@@ -155,6 +158,14 @@ typedef struct {
     double temperature;          // 0.7
     float lambda_cu, lambda_ce;  // 3, 1 (not config keys)
   } cu;
+  struct {
+    double temperature;      // T of the KL to either teacher: 1
+    double retain_fraction;  // of D_r distilled from θ_o beside D_f: 0.3
+  } bad_teacher;
+  struct {
+    double alpha;   // selection: I_f > α·I_D: 10
+    double lambda;  // dampening: × min(λ·I_D/I_f, 1): 1
+  } ssd;
   TrainRecipe retrain;  // method retrain
   EcSpec ec;
 } UnlearnSpec;

@@ -54,9 +54,11 @@ int unlearn_spec_check(const UnlearnSpec *s, const Model *m, Err *e) {
     BAD(r->epochs < 0 || r->batch_size < 1 || !(r->lr > 0), "bad retrain recipe");
     return 0;
   }
-  if (s->method != UNLEARN_ORIGINAL && s->method != UNLEARN_NONE) {
-    BAD(s->epochs < 0, "unlearn.epochs must be >= 0, got %d", s->epochs);
+  const UnlearnMethodDef *def = unlearn_method_def(s->method);
+  if (s->method != UNLEARN_ORIGINAL && s->method != UNLEARN_NONE)
     BAD(s->batch_size < 1, "unlearn.batch_size must be positive, got %d", s->batch_size);
+  if (s->method != UNLEARN_ORIGINAL && !def->ec_alone) {  // its own optimiser and schedule
+    BAD(s->epochs < 0, "unlearn.epochs must be >= 0, got %d", s->epochs);
     BAD(!(s->lr > 0), "unlearn.lr must be positive, got %g", s->lr);
     BAD(!(s->momentum >= 0 && s->momentum < 1), "unlearn.momentum must be in [0, 1)");
     BAD(!(s->weight_decay >= 0), "unlearn.weight_decay must be >= 0");

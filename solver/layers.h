@@ -163,6 +163,11 @@ double softmax_xent_forward(float *probs, const float *logits, const int32_t *la
 // (negative for gradient ascent).
 void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int K,
                            float scale);
+// Distillation: Σ over the B rows of KL(teacher‖student) = Σ_k p_t (log p_t − log p_s), with
+// p = softmax(logits/T), student s [B,K], teacher t [B,K]; dlogits [B,K] += scale·(p_s − p_t)/T,
+// its gradient in the student's logits times scale.
+double distill_kl(const float *s, const float *t, int B, int K, float T, float scale,
+                  float *dlogits);
 
 // ----------------------------------------------------------------------------------------------
 // L2 normalisation of rows: out [B,D] = in / max(‖in‖, eps), norms [B] saved for backward.

@@ -1,4 +1,4 @@
-// loss.c: softmax cross-entropy over rows of logits.
+// loss.c: softmax cross-entropy over rows of logits, and the distillation KL between two sets.
 //
 // Shapes: logits, probs, dlogits [B, K]; labels [B] in [0, K).
 // The softmax subtracts each row's maximum before exponentiating, and the loss is taken as
@@ -50,4 +50,23 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *la
     for (int k = 0; k < K; k++) d[k] += scale * p[k];
     d[labels[b]] -= scale;
   }
+}
+
+double distill_kl(const float *s, const float *t, int B, int K, float T, float scale,
+                  float *dlogits) {
+  double total = 0.0;
+  for (int i = 0; i < B; i++) {
+    const float *si = s + (size_t)i * K, *ti = t + (size_t)i * K;
+    double ms = -INFINITY, mt = -INFINITY, zs = 0.0, zt = 0.0;
+    for (int k = 0; k < K; k++) ms = fmax(ms, si[k] / T), mt = fmax(mt, ti[k] / T);
+    for (int k = 0; k < K; k++) zs += exp(si[k] / T - ms), zt += exp(ti[k] / T - mt);
+    const double lzs = ms + log(zs), lzt = mt + log(zt);
+    float *d = dlogits + (size_t)i * K;
+    for (int k = 0; k < K; k++) {
+      const double lps = si[k] / T - lzs, lpt = ti[k] / T - lzt, pt = exp(lpt);
+      total += pt * (lpt - lps);
+      d[k] += (float)(scale / T * (exp(lps) - pt));
+    }
+  }
+  return total;
 }

@@ -510,6 +510,8 @@ static const char *const bases[] = {
     "unlearn: {method: scrub}\n",
     "unlearn: {method: bs}\n",
     "unlearn: {method: cu}\n",
+    "unlearn: {method: bad_teacher}\n",
+    "unlearn: {method: ssd}\n",
     "ec: {enabled: true, layer_weights: cka, head: mlp}\n",
     "ec: {enabled: true, summariser: conv}\noutput: {save_models: true}\n",
 };

@@ -38,41 +38,8 @@ static void test_cka_points(const Model *a, const Model *b, const TestSetting *s
   model_free(&ma), model_free(&mb);
 }
 
-static void run(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
-                const ForgetSplit *fs, Model *out, UnlearnStats *st) {
-  clone_model(out, &s->orig, 0);
-  Err e = {0};
-  double t0 = now_s();
-  int rc = unlearn_run(out, &s->orig, &s->d, fs ? fs : &s->fs, spec, aux, 5, MPI_COMM_NULL, NULL,
-                       st, &e);
-  if (rc) fprintf(stderr, "%s: %s\n", unlearn_method_name(spec->method), e.msg);
-  CHECK(rc == 0);
-  printf("  %s%s ran in %.2f s\n", unlearn_method_name(spec->method),
-         spec->ec.enabled ? " + EC" : "", now_s() - t0);
-}
-
 static void print_cka(const char *what, const double *cka) {
   printf("  %-12s CKA to original: %.3f %.3f %.3f %.3f\n", what, cka[0], cka[1], cka[2], cka[3]);
-}
-
-static void pretrain(TestSetting *s, AuxModules *aux, const AuxSpec *as, int epochs, float lr,
-                     double *acc) {
-  Err e = {0};
-  CHECK(aux_create(aux, &s->orig, as, &e) == 0);
-  aux_init(aux, 3);
-  EcPretrainSpec ps;
-  EcSpec es;
-  ec_spec_defaults(&es);
-  ps = es.pretrain;
-  ps.epochs = epochs, ps.lr = lr;
-  const float before = s->orig.param_mem[7];
-  double t0 = now_s();
-  CHECK(ec_pretrain(aux, &s->orig, &s->d, &ps, 1, MPI_COMM_NULL, NULL, &e) == 0);
-  CHECK(ec_aux_accuracy(aux, &s->orig, &s->d, MPI_COMM_NULL, acc, &e) == 0);
-  CHECK(s->orig.param_mem[7] == before);
-  printf("  %s modules pretrained in %.2f s, test accuracy %.3f %.3f %.3f %.3f\n",
-         as->summariser == AUX_SUMMARISER_CONV ? "conv" : "gap", now_s() - t0, acc[0], acc[1],
-         acc[2], acc[3]);
 }
 
 static void test_save_load(TestSetting *s, const AuxModules *aux) {
@@ -136,8 +103,8 @@ static void test_anchor_cu(TestSetting *s) {
   CHECK(none.net.n_param_floats == 0);  // nothing of its own: the pull acts on the features
   Model a, b;
   UnlearnStats st;
-  run(s, &cu, NULL, NULL, &a, &st);
-  run(s, &ec, &none, NULL, &b, &st);
+  unlearn_with(s, &cu, NULL, NULL, &a, &st);
+  unlearn_with(s, &ec, &none, NULL, &b, &st);
   double diff = 0;
   for (int64_t i = 0; i < a.n_param_floats; i++)
     diff = fmax(diff, fabs(a.param_mem[i] - b.param_mem[i]));
@@ -149,7 +116,7 @@ static void test_anchor_cu(TestSetting *s) {
   // and the anchor is not vacuous: a detached retain side is another run
   ec.ec.detach_retain = 1;
   Model c;
-  run(s, &ec, &none, NULL, &c, &st);
+  unlearn_with(s, &ec, &none, NULL, &c, &st);
   double moved = 0;
   for (int64_t i = 0; i < a.n_param_floats; i++)
     moved = fmax(moved, fabs(a.param_mem[i] - c.param_mem[i]));
@@ -171,11 +138,11 @@ int main(int argc, char **argv) {
   double acc[MODEL_MAX_POINTS], acc_conv[MODEL_MAX_POINTS];
   // Chance is 0.1. Pooling a width-8 network's first stages leaves 8 and 16 features per image,
   // so the gap classifiers there stay weak; the conv summariser sees the spatial layout.
-  pretrain(&s, &aux, &as, 2, 0.1f, acc);
+  pretrain_modules(&s, &aux, &as, 2, 0.1f, acc);
   const double floor_gap[4] = {0.2, 0.25, 0.75, 0.9};
   for (int k = 0; k < 4; k++) CHECK(acc[k] > floor_gap[k]);
   as.summariser = AUX_SUMMARISER_CONV;
-  pretrain(&s, &aux_conv, &as, 1, 0.05f, acc_conv);
+  pretrain_modules(&s, &aux_conv, &as, 1, 0.05f, acc_conv);
   for (int k = 0; k < 4; k++) CHECK(acc_conv[k] > 0.75);
   test_save_load(&s, &aux_conv);
 
@@ -191,14 +158,14 @@ int main(int argc, char **argv) {
   // rl alone, for comparison
   unlearn_spec_defaults(&spec, UNLEARN_RL);
   spec.epochs = 1;
-  run(&s, &spec, NULL, NULL, &rl, &st);
+  unlearn_with(&s, &spec, NULL, NULL, &rl, &st);
   test_cka_points(&rl, &s.orig, &s, cka_rl);
   print_cka("rl", cka_rl);
 
   // EC alone, its defaults (5 epochs over D_f, lr 0.01, 64 + 64 images per step)
   unlearn_spec_defaults(&spec, UNLEARN_NONE);
   spec.ec.enabled = 1;
-  run(&s, &spec, &aux, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
   Eval f = eval_forget(&m, &s), r = eval_retain(&m, &s);
   test_cka_points(&m, &s.orig, &s, cka_ec);
   printf("  EC alone: forget acc %.3f -> %.3f, retain acc %.3f -> %.3f\n", f0.acc, f.acc, r0.acc,
@@ -212,7 +179,7 @@ int main(int argc, char **argv) {
 
   // EC with the conv summariser
   spec.ec.aux.summariser = AUX_SUMMARISER_CONV;
-  run(&s, &spec, &aux_conv, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux_conv, NULL, &m, &st);
   f = eval_forget(&m, &s);
   printf("  EC alone (conv summariser): forget acc %.3f\n", f.acc);
   CHECK(f.acc < f0.acc - 0.25);
@@ -230,7 +197,7 @@ int main(int argc, char **argv) {
   // rl + EC: lower CKA than rl at the intermediate points
   unlearn_spec_defaults(&spec, UNLEARN_RL);
   spec.epochs = 1, spec.ec.enabled = 1;
-  run(&s, &spec, &aux, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
   f = eval_forget(&m, &s), r = eval_retain(&m, &s);
   double cka[4];
   test_cka_points(&m, &s.orig, &s, cka);
@@ -244,9 +211,9 @@ int main(int argc, char **argv) {
   unlearn_spec_defaults(&spec, UNLEARN_FT);
   spec.epochs = 1;
   Model ft;
-  run(&s, &spec, NULL, NULL, &ft, &st);
+  unlearn_with(&s, &spec, NULL, NULL, &ft, &st);
   spec.ec.enabled = 1;
-  run(&s, &spec, &aux, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
   Eval fft = eval_forget(&ft, &s);
   f = eval_forget(&m, &s), r = eval_retain(&m, &s);
   printf("  ft: forget acc %.3f; ft + EC: forget acc %.3f, retain acc %.3f\n", fft.acc, f.acc,
@@ -262,9 +229,9 @@ int main(int argc, char **argv) {
   unlearn_spec_defaults(&spec, UNLEARN_SALUN);
   spec.epochs = 1;
   Model sal;
-  run(&s, &spec, NULL, NULL, &sal, &st);
+  unlearn_with(&s, &spec, NULL, NULL, &sal, &st);
   spec.ec.enabled = 1;
-  run(&s, &spec, &aux, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
   int64_t outside = 0, moved = 0;
   for (int64_t i = 0; i < m.n_param_floats; i++) {
     int mv = memcmp(&m.param_mem[i], &s.orig.param_mem[i], sizeof(float)) != 0;
@@ -279,7 +246,7 @@ int main(int argc, char **argv) {
   // scrub + EC
   unlearn_spec_defaults(&spec, UNLEARN_SCRUB);
   spec.epochs = 1, spec.scrub.max_epochs = 1, spec.lr = 0.01f, spec.ec.enabled = 1;
-  run(&s, &spec, &aux, NULL, &m, &st);
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
   f = eval_forget(&m, &s);
   printf("  scrub + EC: forget acc %.3f\n", f.acc);
   CHECK(f.acc < f0.acc - 0.3);
@@ -293,12 +260,12 @@ int main(int argc, char **argv) {
   unlearn_spec_defaults(&spec, UNLEARN_NONE);
   spec.ec.enabled = 1, spec.ec.epochs = 2;
   spec.ec.variant = EC_LOSS_FORGET_ONLY;
-  run(&s, &spec, &aux, &frac, &m, &st);
+  unlearn_with(&s, &spec, &aux, &frac, &m, &st);
   CHECK(isfinite(st.last_loss) && st.last_loss != 0);
   model_free(&m);
   spec.ec.variant = EC_LOSS_CU, spec.ec.push_original = 1;
   spec.ec.layer_weights.scheme = EC_WEIGHTS_CKA, spec.ec.cka_every = 5;
-  run(&s, &spec, &aux, &frac, &m, &st);
+  unlearn_with(&s, &spec, &aux, &frac, &m, &st);
   double mean = 0;
   for (int k = 0; k < 4; k++) mean += st.ec_weights[k] / 4;
   printf("  push_original + cka weights: %.3f %.3f %.3f %.3f, last loss %.4f\n", st.ec_weights[0],
@@ -307,7 +274,7 @@ int main(int argc, char **argv) {
   CHECK(st.ec_weights[0] != 1.0);
   model_free(&m);
   spec.ec.push_original = 0, spec.ec.layer_weights.scheme = EC_WEIGHTS_INCREASING;
-  run(&s, &spec, &aux, &frac, &m, &st);
+  unlearn_with(&s, &spec, &aux, &frac, &m, &st);
   CHECK_CLOSE(st.ec_weights[0], 0.4, 1e-9, 0);
   CHECK_CLOSE(st.ec_weights[3], 1.6, 1e-9, 0);
   Model inc;
@@ -315,7 +282,7 @@ int main(int argc, char **argv) {
   model_free(&m);
   static const double list[4] = {0.4, 0.8, 1.2, 1.6};
   spec.ec.layer_weights = (LayerWeights){EC_WEIGHTS_LIST, {4, list}};
-  run(&s, &spec, &aux, &frac, &m, &st);
+  unlearn_with(&s, &spec, &aux, &frac, &m, &st);
   // the explicit list that equals `increasing` gives the same run, up to float rounding of w
   double diff = 0;
   for (int64_t i = 0; i < m.n_param_floats; i++)

@@ -8,17 +8,19 @@
 //      (re-measured every 2 steps), push_original, retain_per_forget 2;
 //   2. rl + EC (union batches), class-wise forgetting (N(i) empty);
 //   3. scrub + EC, forget_only variant, two forgotten classes, own head at the last point;
-//   4. salun + EC; 5. cu; 6. bs + EC; 7. neggrad+ + EC with decreasing weights.
+//   4. salun + EC; 5. cu; 6. bs + EC; 7. neggrad+ + EC with decreasing weights;
+//   8. bad_teacher + EC (union batches over a retain subset, two teachers); 9. ssd + EC (the
+//   dampening, then EC alone's schedule).
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dist.h"
-#include "testutil.h"
 #include "runspec.h"  // the specs' defaults (the config schema's)
+#include "testutil.h"
 #include "unlearn.h"
 
-enum { MAX_CURVE = 64, N_RUNS = 7 };
+enum { MAX_CURVE = 64, N_RUNS = 9 };
 
 typedef struct {
   double curve[MAX_CURVE];
@@ -79,9 +81,9 @@ static void world_free(World *w) {
 
 // The spec and forget split of run i.
 static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
-  static const UnlearnMethod methods[N_RUNS] = {UNLEARN_NONE,        UNLEARN_RL, UNLEARN_SCRUB,
-                                                UNLEARN_SALUN,       UNLEARN_CU, UNLEARN_BS,
-                                                UNLEARN_NEGGRAD_PLUS};
+  static const UnlearnMethod methods[N_RUNS] = {
+      UNLEARN_NONE, UNLEARN_RL,           UNLEARN_SCRUB,       UNLEARN_SALUN, UNLEARN_CU,
+      UNLEARN_BS,   UNLEARN_NEGGRAD_PLUS, UNLEARN_BAD_TEACHER, UNLEARN_SSD};
   unlearn_spec_defaults(s, methods[i]);
   s->ec.enabled = methods[i] != UNLEARN_CU;
   s->epochs = 2, s->batch_size = 27, s->lr = 0.01f;
@@ -110,6 +112,9 @@ static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
       s->ec.layer_weights.scheme = EC_WEIGHTS_DECREASING;
       s->epochs = 1;
       return &w->fs_fraction;
+    case 7:
+      s->bad_teacher.retain_fraction = 0.5;
+      return &w->fs_class;
     default:
       return &w->fs_class;
   }

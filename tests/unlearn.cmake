@@ -26,3 +26,9 @@ set_tests_properties(unlearn_ec PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
 
 # The EC step against a plain step (a benchmark: built, never run by CTest).
 ecore_test_exe(bench_ec SOURCES bench_ec.c LIBS ecore_jobs ecore_config)
+
+# The literature's baselines (bad_teacher, ssd) on the real MNIST, alone and with EC (skips without it).
+ecore_test_exe(test_baselines SOURCES test_baselines.c LIBS ecore_jobs ecore_config)
+add_test(NAME unlearn_baselines COMMAND test_baselines ${ECORE_SHARED_DATA}/mnist)
+set_tests_properties(unlearn_baselines PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

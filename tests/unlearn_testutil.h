@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "testutil.h"
 #include "runspec.h"  // the specs' defaults (the config schema's)
+#include "testutil.h"
 #include "unlearn.h"
 
 typedef struct {
@@ -136,6 +136,43 @@ static inline Eval eval_retain(const Model *m, const TestSetting *s) {
 }
 static inline Eval eval_test(const Model *m, const TestSetting *s) {
   return eval_on(m, &s->d, &s->d.test, s->test_all, s->d.test.n);
+}
+
+// θ_u = spec's method(θ_o) with the pretrained modules aux (NULL without EC) on fs (NULL: s->fs),
+// seed 5; out is a new model (free it); st may be NULL.
+static inline void unlearn_with(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
+                                const ForgetSplit *fs, Model *out, UnlearnStats *st) {
+  clone_model(out, &s->orig, 0);
+  Err e = {0};
+  double t0 = now_s();
+  int rc = unlearn_run(out, &s->orig, &s->d, fs ? fs : &s->fs, spec, aux, 5, MPI_COMM_NULL, NULL,
+                       st, &e);
+  if (rc) fprintf(stderr, "%s: %s\n", unlearn_method_name(spec->method), e.msg);
+  CHECK(rc == 0);
+  printf("  %s%s ran in %.2f s\n", unlearn_method_name(spec->method),
+         spec->ec.enabled ? " + EC" : "", now_s() - t0);
+}
+
+// Creates the modules of as on θ_o and pretrains them (epochs, lr; the other settings the
+// defaults); acc [n_modules]: their test accuracy. θ_o stays untouched.
+static inline void pretrain_modules(TestSetting *s, AuxModules *aux, const AuxSpec *as, int epochs,
+                                    float lr, double *acc) {
+  Err e = {0};
+  CHECK(aux_create(aux, &s->orig, as, &e) == 0);
+  aux_init(aux, 3);
+  EcPretrainSpec ps;
+  EcSpec es;
+  ec_spec_defaults(&es);
+  ps = es.pretrain;
+  ps.epochs = epochs, ps.lr = lr;
+  const float before = s->orig.param_mem[7];
+  double t0 = now_s();
+  CHECK(ec_pretrain(aux, &s->orig, &s->d, &ps, 1, MPI_COMM_NULL, NULL, &e) == 0);
+  CHECK(ec_aux_accuracy(aux, &s->orig, &s->d, MPI_COMM_NULL, acc, &e) == 0);
+  CHECK(s->orig.param_mem[7] == before);
+  printf("  %s modules pretrained in %.2f s, test accuracy %.3f %.3f %.3f %.3f\n",
+         as->summariser == AUX_SUMMARISER_CONV ? "conv" : "gap", now_s() - t0, acc[0], acc[1],
+         acc[2], acc[3]);
 }
 
 // Mean KL(teacher‖student) of softmax(logits/T) over train[idx[0..n)], eval mode.

@@ -136,16 +136,19 @@ typedef enum {
   W_STEP_OR_MULTISTEP,
   W_FORGET_CLASSES,  // neither random_classes nor random_fraction is set
   W_FORGET_RANDOM,
-  W_UNLEARN,  // unlearn.method is not none
+  W_UNLEARN,         // unlearn.method is not none
+  W_UNLEARN_TRAINS,  // unlearn.method trains with its own optimiser: not none, not ssd
   W_NEGGRAD_PLUS,
   W_SALUN,
   W_L1SPARSE,
   W_SCRUB,
   W_BS,
   W_CU,
+  W_BAD_TEACHER,
+  W_SSD,
   W_EC,
   W_EC_OR_CU,   // ec.enabled or unlearn.method cu (its contrastive loss)
-  W_EC_ALONE,   // ec.enabled and unlearn.method none
+  W_EC_ALONE,   // ec.enabled and unlearn.method none or ssd (EC alone's schedule)
   W_EC_CKA,     // ec.enabled and ec.layer_weights cka
   W_EC_HEAD,    // ec.enabled and ec.head is not none
   W_EC_SUPCON,  // ec.enabled and the embedding has parameters (a head or a conv summariser)

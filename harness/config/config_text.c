@@ -344,16 +344,16 @@ void config_explain(FILE *f) {
   fputs(
       "\n## Usual values per method\n\n"
       "`unlearn.lr: 0` and `unlearn.epochs: 0` (the defaults) stand for these (the usual settings "
-      "of the methods' public code: SalUn, SCRUB, UUEF).\n\n"
+      "of the methods' public code: SalUn, SCRUB, UUEF, Bad Teaching).\n\n"
       "| method | lr | epochs |\n|---|---|---|\n",
       f);
   const KeySpec *methods = &config_schema[config_key_index("unlearn.method")];
   for (int i = 0; methods->choices[i]; i++) {
     const UnlearnMethod m = config_enum_value(methods, i);
-    if (m == UNLEARN_NONE) continue;
     double lr;
     int epochs;
     unlearn_method_usual(m, &lr, &epochs);
+    if (lr == 0 && epochs == 0) continue;  // none, ssd: no optimiser of their own
     fprintf(f, "| %s | %g | %d |\n", unlearn_method_name(m), lr, epochs);
   }
 }

@@ -27,11 +27,13 @@ static const char *const uschedule_names[] = {"constant", "cosine", NULL};
 static const int uschedule_values[] = {SCHED_CONSTANT, SCHED_COSINE};
 // The methods a config can name (the jobs' registry has original and retrain too; a test checks
 // these against unlearn_method_name).
-static const char *const method_names[] = {"none",     "ft",    "ga", "neggrad+", "rl", "salun",
-                                           "l1sparse", "scrub", "bs", "cu",       NULL};
-static const int method_values[] = {
-    UNLEARN_NONE,  UNLEARN_FT,       UNLEARN_GA,    UNLEARN_NEGGRAD_PLUS, UNLEARN_RL,
-    UNLEARN_SALUN, UNLEARN_L1SPARSE, UNLEARN_SCRUB, UNLEARN_BS,           UNLEARN_CU};
+static const char *const method_names[] = {"none",        "ft",       "ga",    "neggrad+", "rl",
+                                           "salun",       "l1sparse", "scrub", "bs",       "cu",
+                                           "bad_teacher", "ssd",      NULL};
+static const int method_values[] = {UNLEARN_NONE,         UNLEARN_FT,          UNLEARN_GA,
+                                    UNLEARN_NEGGRAD_PLUS, UNLEARN_RL,          UNLEARN_SALUN,
+                                    UNLEARN_L1SPARSE,     UNLEARN_SCRUB,       UNLEARN_BS,
+                                    UNLEARN_CU,           UNLEARN_BAD_TEACHER, UNLEARN_SSD};
 static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
@@ -129,16 +131,16 @@ const KeySpec config_schema[] = {
 
   // unlearn
   {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names, .values = method_values,
-   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
-  {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN,
+   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu, bad_teacher, ssd (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
+  {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN_TRAINS,
    .doc = "Epochs of unlearning; 0: the method's usual number (table below)."},
-  {"unlearn.lr", T_FLOAT, OFF(unlearn.lr), "0", RANGE(0, 10), .when = W_UNLEARN,
+  {"unlearn.lr", T_FLOAT, OFF(unlearn.lr), "0", RANGE(0, 10), .when = W_UNLEARN_TRAINS,
    .doc = "Learning rate of unlearning; 0: the method's usual value (table below)."},
   {"unlearn.batch_size", T_INT, OFF(unlearn.batch_size), "128", RANGE(1, 1000000), .when = W_UNLEARN,
    .doc = "Global batch size of unlearning."},
-  {"unlearn.momentum", T_FLOAT, OFF(unlearn.momentum), "0.9", BELOW(0, 1), .when = W_UNLEARN,
+  {"unlearn.momentum", T_FLOAT, OFF(unlearn.momentum), "0.9", BELOW(0, 1), .when = W_UNLEARN_TRAINS,
    .doc = "SGD momentum of unlearning."},
-  {"unlearn.weight_decay", T_FLOAT, OFF(unlearn.weight_decay), "5e-4", RANGE(0, 1), .when = W_UNLEARN,
+  {"unlearn.weight_decay", T_FLOAT, OFF(unlearn.weight_decay), "5e-4", RANGE(0, 1), .when = W_UNLEARN_TRAINS,
    .doc = "Weight decay of unlearning."},
   {"unlearn.schedule", T_ENUM, OFF(unlearn.schedule), "constant", .choices = uschedule_names, .values = uschedule_values,
    .doc = "Learning-rate schedule of unlearning, over its epochs (EC alone's too): constant or cosine."},
@@ -158,6 +160,14 @@ const KeySpec config_schema[] = {
    .doc = "How many of the first epochs begin with a max pass on the forget set; every epoch has a min pass. At most unlearn.epochs."},
   {"unlearn.bs.eps", T_FLOAT, OFF(unlearn.bs.eps), "0.1", ABOVE(0, 1), .when = W_BS,
    .doc = "FGSM step, in [0,1] pixel units."},
+  {"unlearn.bad_teacher.temperature", T_FLOAT, OFF(unlearn.bad_teacher.temperature), "1", ABOVE(0, 100), .when = W_BAD_TEACHER,
+   .doc = "Temperature T of the KL between each teacher and the student."},
+  {"unlearn.bad_teacher.retain_fraction", T_FLOAT, OFF(unlearn.bad_teacher.retain_fraction), "0.3", ABOVE(0, 1), .when = W_BAD_TEACHER,
+   .doc = "Fraction of the retain set, drawn once per run from its seed, that is distilled from the original model beside the forget set."},
+  {"unlearn.ssd.alpha", T_FLOAT, OFF(unlearn.ssd.alpha), "10", ABOVE(0, 1e6), .when = W_SSD,
+   .doc = "Selection: a parameter is dampened when its forget-set importance exceeds alpha times its training-set importance."},
+  {"unlearn.ssd.lambda", T_FLOAT, OFF(unlearn.ssd.lambda), "1", ABOVE(0, 1e6), .when = W_SSD,
+   .doc = "Dampening: a selected parameter is multiplied by min(lambda * I_D / I_f, 1)."},
   {"unlearn.cu.temperature", T_FLOAT, OFF(unlearn.cu.temperature), "0.7", ABOVE(0, 100), .when = W_CU,
    .doc = "Temperature of the contrastive loss at the last features."},
 
@@ -308,6 +318,8 @@ int config_applies(When w, const Config *c) {
       return random;
     case W_UNLEARN:
       return !is_method(c, UNLEARN_NONE);
+    case W_UNLEARN_TRAINS:
+      return !is_method(c, UNLEARN_NONE) && !is_method(c, UNLEARN_SSD);
     case W_NEGGRAD_PLUS:
       return is_method(c, UNLEARN_NEGGRAD_PLUS);
     case W_SALUN:
@@ -320,12 +332,16 @@ int config_applies(When w, const Config *c) {
       return is_method(c, UNLEARN_BS);
     case W_CU:
       return is_method(c, UNLEARN_CU);
+    case W_BAD_TEACHER:
+      return is_method(c, UNLEARN_BAD_TEACHER);
+    case W_SSD:
+      return is_method(c, UNLEARN_SSD);
     case W_EC:
       return c->ec.enabled;
     case W_EC_OR_CU:
       return c->ec.enabled || is_method(c, UNLEARN_CU);
     case W_EC_ALONE:
-      return c->ec.enabled && is_method(c, UNLEARN_NONE);
+      return c->ec.enabled && (is_method(c, UNLEARN_NONE) || is_method(c, UNLEARN_SSD));
     case W_EC_CKA:
       return c->ec.enabled && c->ec.layer_weights.scheme == EC_WEIGHTS_CKA;
     case W_EC_HEAD:
@@ -360,15 +376,18 @@ static const char *const when_text[W_COUNT] = {
     [W_FORGET_CLASSES] = "forget.random_classes and forget.random_fraction are 0",
     [W_FORGET_RANDOM] = "forget.random_classes or forget.random_fraction is set",
     [W_UNLEARN] = "unlearn.method is not none",
+    [W_UNLEARN_TRAINS] = "unlearn.method is not none or ssd",
     [W_NEGGRAD_PLUS] = "unlearn.method is neggrad+",
     [W_SALUN] = "unlearn.method is salun",
     [W_L1SPARSE] = "unlearn.method is l1sparse",
     [W_SCRUB] = "unlearn.method is scrub",
     [W_BS] = "unlearn.method is bs",
     [W_CU] = "unlearn.method is cu",
+    [W_BAD_TEACHER] = "unlearn.method is bad_teacher",
+    [W_SSD] = "unlearn.method is ssd",
     [W_EC] = "ec.enabled",
     [W_EC_OR_CU] = "ec.enabled or unlearn.method is cu",
-    [W_EC_ALONE] = "ec.enabled and unlearn.method is none",
+    [W_EC_ALONE] = "ec.enabled and unlearn.method is none or ssd",
     [W_EC_CKA] = "ec.enabled and ec.layer_weights is cka",
     [W_EC_HEAD] = "ec.enabled and ec.head is mlp or frozen",
     [W_EC_SUPCON] = "ec.enabled and ec.head is not none or ec.summariser is conv",
