@@ -76,10 +76,18 @@ static void attr_string(hid_t obj, const char *name, const char *s) {
   H5Tclose(t);
 }
 
-static int attr_read(hid_t obj, const char *name, hid_t mem, void *v) {
+// A numeric attribute of lo to hi values into v (as mem; v holds hi). -1 if absent, not a
+// number, or another count of values.
+static int attr_read(hid_t obj, const char *name, hid_t mem, void *v, int lo, int hi) {
   if (H5Aexists(obj, name) <= 0) return -1;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-  herr_t st = H5Aread(a, mem, v);
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+  hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+  H5T_class_t cls = ft < 0 ? H5T_NO_CLASS : H5Tget_class(ft);
+  int ok = n >= lo && n <= hi && (cls == H5T_INTEGER || cls == H5T_FLOAT);
+  herr_t st = ok ? H5Aread(a, mem, v) : -1;
+  if (ft >= 0) H5Tclose(ft);
+  if (sp >= 0) H5Sclose(sp);
   H5Aclose(a);
   return st < 0 ? -1 : 0;
 }
@@ -192,7 +200,7 @@ static int load_body(hid_t f, const char *path, Model *m, CkptMeta *meta, Sgd *o
   char arch[32] = "";
   int classes = -1;
   if (attr_read_string(f, "arch", arch, sizeof arch) != 0 ||
-      attr_read(f, "num_classes", H5T_NATIVE_INT, &classes) != 0)
+      attr_read(f, "num_classes", H5T_NATIVE_INT, &classes, 1, 1) != 0)
     return errf(e, ERR_RUNTIME, "%s: not an ecore checkpoint (no arch/num_classes attributes)",
                 path);
   if (strcmp(arch, arch_name(m->spec.arch)) || classes != m->spec.num_classes)
@@ -216,7 +224,7 @@ static int load_body(hid_t f, const char *path, Model *m, CkptMeta *meta, Sgd *o
     H5Gclose(go);
     if (rc) return rc;
     int64_t steps = 0;
-    if (attr_read(f, "opt_steps", H5T_NATIVE_INT64, &steps) != 0)
+    if (attr_read(f, "opt_steps", H5T_NATIVE_INT64, &steps, 1, 1) != 0)
       return errf(e, ERR_RUNTIME, "%s: missing attribute opt_steps", path);
     opt->steps = steps;
   }
@@ -224,12 +232,12 @@ static int load_body(hid_t f, const char *path, Model *m, CkptMeta *meta, Sgd *o
     memset(meta, 0, sizeof *meta);
     attr_read_string(f, "role", meta->role, sizeof meta->role);
     attr_read_string(f, "run_id", meta->run_id, sizeof meta->run_id);
-    attr_read(f, "mean", H5T_NATIVE_FLOAT, meta->mean);
-    attr_read(f, "std", H5T_NATIVE_FLOAT, meta->std);
-    meta->has_progress = attr_read(f, "epoch", H5T_NATIVE_INT64, &meta->epoch) == 0;
-    attr_read(f, "seed", H5T_NATIVE_UINT64, &meta->seed);
-    attr_read(f, "step", H5T_NATIVE_INT64, &meta->step);
-    attr_read(f, "opt_steps", H5T_NATIVE_INT64, &meta->opt_steps);
+    attr_read(f, "mean", H5T_NATIVE_FLOAT, meta->mean, 1, 4);
+    attr_read(f, "std", H5T_NATIVE_FLOAT, meta->std, 1, 4);
+    meta->has_progress = attr_read(f, "epoch", H5T_NATIVE_INT64, &meta->epoch, 1, 1) == 0;
+    attr_read(f, "seed", H5T_NATIVE_UINT64, &meta->seed, 1, 1);
+    attr_read(f, "step", H5T_NATIVE_INT64, &meta->step, 1, 1);
+    attr_read(f, "opt_steps", H5T_NATIVE_INT64, &meta->opt_steps, 1, 1);
   }
   return 0;
 }
@@ -298,8 +306,8 @@ int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int 
   int rc = ERR_RUNTIME;
   if (f >= 0) {
     if (attr_read_string(f, "arch", arch, arch_len) != 0 ||
-        attr_read(f, "num_classes", H5T_NATIVE_INT, num_classes) != 0 ||
-        attr_read(f, "input_shape", H5T_NATIVE_INT, input_shape) != 0)
+        attr_read(f, "num_classes", H5T_NATIVE_INT, num_classes, 1, 1) != 0 ||
+        attr_read(f, "input_shape", H5T_NATIVE_INT, input_shape, 3, 3) != 0)
       rc = errf(e, ERR_RUNTIME, "%s: not an ecore checkpoint (missing attributes)", path);
     else
       rc = 0;
