@@ -143,13 +143,21 @@ static int needs_rewrite(const char *path, bool *yes, Err *e) {
   return rc;
 }
 
-// Rewrites PATH in the latest format (rows, traces, header and config as they are).
-static int upgrade(const char *path, Err *e) {
+// Rewrites PATH in the latest format (rows, traces, header and configs as they are), with
+// `add` (may be NULL) among its added configs; nothing is written when PATH holds `add` already.
+static int rewrite(const char *path, const char *add, Err *e) {
   ResultsTable t;
   int rc = read_table(path, &t, true, true, NULL, e);  // under the writer's lock
   if (rc) return rc;
+  bool held = add && !strcmp(add, t.config_expanded);
+  for (int i = 0; add && i < t.n_config_added; i++) held = held || !strcmp(add, t.config_added[i]);
+  const char **added = malloc(sizeof *added * (size_t)(t.n_config_added + 1));
+  if (!added) rc = errf(e, ERR_RUNTIME, "out of memory");
+  for (int i = 0; !rc && i < t.n_config_added; i++) added[i] = t.config_added[i];
   ResultsMeta m = {.config_text = t.config_text,
                    .config_expanded = t.config_expanded,
+                   .config_added = added,
+                   .n_config_added = t.n_config_added + (add && !held),
                    .config_path = t.config_path,
                    .hosts = t.hosts,
                    .world_size = t.world_size,
@@ -159,9 +167,11 @@ static int upgrade(const char *path, Err *e) {
                    .ecore_version = t.ecore_version,
                    .git_commit = t.git_commit,
                    .created = t.created};
-  rc = results_write(path, &t.schema, &m, t.rows, t.n_rows, e);
+  if (!rc && add && !held) added[t.n_config_added] = add;
+  if (!rc && !held) rc = results_write(path, &t.schema, &m, t.rows, t.n_rows, e);
+  free(added);
   results_table_free(&t);
-  return rc ? err_context(e, "rewriting it in the format of in-place appends") : 0;
+  return rc;
 }
 
 // 2. Opens PATH for SWMR writing, rewriting it first when it must be (then *relock: PATH is
@@ -178,10 +188,13 @@ static int open_writer(const char *path, hid_t *h, bool *relock, Err *e) {
                  ? h5fail(e, path, "cannot open for appending")
                  : errf(e, ERR_RUNTIME, "%s: cannot append: /trace or a /runs field missing", path);
     h5close(*h), *h = -1;
-    bool rewrite = false;
+    bool upgrade = false;
     Err why = {0};
-    if (needs_rewrite(path, &rewrite, &why) == 0 && rewrite) rc = upgrade(path, e);
-    *relock = rewrite && !rc;
+    if (needs_rewrite(path, &upgrade, &why) == 0 && upgrade) {
+      rc = rewrite(path, NULL, e);
+      if (rc) err_context(e, "rewriting it in the format of in-place appends");
+    }
+    *relock = upgrade && !rc;
     return rc;
   }
   // A killed writer may have left data past the end of file its superblock records (EOA): a
@@ -302,6 +315,17 @@ int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e) {
   }
   quiet_end(q);
   return rc ? err_context(e, "appending %d row(s)", n) : 0;
+}
+
+int results_add_config(ResultsFile *f, const char *expanded, Err *e) {
+  int fd = -1;
+  struct stat st;
+  Quiet q = quiet_begin();
+  int rc = lock_file(f->path, LOCK_EX, &fd, &st, e);
+  if (!rc) rc = rewrite(f->path, expanded, e);
+  if (fd >= 0) close(fd);  // releases the lock
+  quiet_end(q);
+  return rc ? err_context(e, "adding this sweep's config to it") : 0;
 }
 
 bool results_is_finished(const ResultsFile *f, const char *run_id) {

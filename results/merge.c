@@ -62,20 +62,38 @@ static char *join_names(const char *const *names, int n) {
   return s;
 }
 
-// Checks that every input belongs to the first one's sweep and that all have one schema (every
-// pair: a file from before reference_axes matches any, so equality is not transitive).
+// Checks that all inputs have one schema (every pair: a file from before reference_axes matches
+// any, so equality is not transitive); their sweep ids the caller has checked.
 static int check_inputs(const ResultsTable *t, const char *const *inputs, int n, Err *e) {
-  for (int i = 1; i < n; i++) {
-    if (strcmp(t[i].schema.sweep_id, t[0].schema.sweep_id))
-      return errf(e, ERR_CONFIG, "%s is from sweep %s but %s is from sweep %s: not merging",
-                  inputs[i], t[i].schema.sweep_id, inputs[0], t[0].schema.sweep_id);
-    for (int j = 0; j < i; j++)
-      if (!results_schema_equal(&t[i].schema, &t[j].schema))
+  for (int i = 1; i < n; i++)
+    for (int j = 0; j < i; j++) {
+      ResultsSchema a = t[i].schema;
+      memcpy(a.sweep_id, t[j].schema.sweep_id, sizeof a.sweep_id);
+      if (!results_schema_equal(&a, &t[j].schema))
         return errf(e, ERR_CONFIG,
-                    "%s and %s: same sweep %s but different grid axes, reference axes or "
+                    "%s and %s: different grid axes (or their order), reference axes or "
                     "supervision points",
-                    inputs[i], inputs[j], t[0].schema.sweep_id);
-  }
+                    inputs[i], inputs[j]);
+    }
+  return 0;
+}
+
+// The configs of the output: the first input's, then every other config any input holds
+// (its expanded one and those added to it), each text once, in input order. *added is
+// malloc'd; its strings point into t.
+static int merged_configs(const ResultsTable *t, int n, const char ***added, int *n_added, Err *e) {
+  int cap = 0;
+  for (int i = 0; i < n; i++) cap += 1 + t[i].n_config_added;
+  *added = malloc(sizeof **added * (size_t)cap);
+  *n_added = 0;
+  if (!*added) return errf(e, ERR_RUNTIME, "out of memory");
+  for (int i = 0; i < n; i++)
+    for (int k = -1; k < t[i].n_config_added; k++) {
+      const char *c = k < 0 ? t[i].config_expanded : t[i].config_added[k];
+      bool seen = !strcmp(c, t[0].config_expanded);
+      for (int j = 0; j < *n_added && !seen; j++) seen = !strcmp(c, (*added)[j]);
+      if (!seen) (*added)[(*n_added)++] = c;
+    }
   return 0;
 }
 
@@ -148,19 +166,18 @@ static int collect_rows(const ResultsTable *t, const char *const *inputs, int n,
   return rc;
 }
 
-int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e) {
+int results_merge_tables(const char *out, const ResultsTable *t, const char *const *inputs,
+                         int n_inputs, int *n_rows, Err *e) {
   if (n_inputs < 1) return errf(e, ERR_CONFIG, "no input files to merge");
   for (int i = 0; i < n_inputs; i++)
     if (!strcmp(out, inputs[i]) || same_file(out, inputs[i]))
       return errf(e, ERR_CONFIG, "the output %s is also an input; choose another name", out);
-  ResultsTable *t = calloc((size_t)n_inputs, sizeof *t);
-  if (!t) return errf(e, ERR_RUNTIME, "out of memory");
-  int rc = 0, n_read = 0;
-  for (; !rc && n_read < n_inputs; n_read++) rc = results_read(inputs[n_read], &t[n_read], e);
-  if (!rc) rc = check_inputs(t, inputs, n_inputs, e);
+  int rc = check_inputs(t, inputs, n_inputs, e);
   ResultRow *rows = NULL;
-  int n = 0;
+  const char **added = NULL;
+  int n = 0, n_added = 0;
   if (!rc) rc = collect_rows(t, inputs, n_inputs, &rows, &n, e);
+  if (!rc) rc = merged_configs(t, n_inputs, &added, &n_added, e);
   if (!rc) {
     char hosts[4096];
     int world = 0;
@@ -170,6 +187,8 @@ int results_merge(const char *out, const char *const *inputs, int n_inputs, int 
     char *from = join_names(inputs, n_inputs);
     ResultsMeta m = {.config_text = t[0].config_text,
                      .config_expanded = t[0].config_expanded,
+                     .config_added = added,
+                     .n_config_added = n_added,
                      .config_path = t[0].config_path,
                      .hosts = hosts,
                      .world_size = world,
@@ -180,7 +199,21 @@ int results_merge(const char *out, const char *const *inputs, int n_inputs, int 
     free(from);
   }
   if (!rc && n_rows) *n_rows = n;
-  free(rows);
+  free(rows), free(added);
+  return rc;
+}
+
+int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e) {
+  if (n_inputs < 1) return errf(e, ERR_CONFIG, "no input files to merge");
+  ResultsTable *t = calloc((size_t)n_inputs, sizeof *t);
+  if (!t) return errf(e, ERR_RUNTIME, "out of memory");
+  int rc = 0, n_read = 0;
+  for (; !rc && n_read < n_inputs; n_read++) rc = results_read(inputs[n_read], &t[n_read], e);
+  for (int i = 1; !rc && i < n_inputs; i++)
+    if (strcmp(t[i].schema.sweep_id, t[0].schema.sweep_id))
+      rc = errf(e, ERR_CONFIG, "%s is from sweep %s but %s is from sweep %s: not merging",
+                inputs[i], t[i].schema.sweep_id, inputs[0], t[0].schema.sweep_id);
+  if (!rc) rc = results_merge_tables(out, t, inputs, n_inputs, n_rows, e);
   for (int i = 0; i < n_read; i++) results_table_free(&t[i]);
   free(t);
   return rc;

@@ -596,6 +596,21 @@ static int read_text_dataset(hid_t group, const char *name, char **out, const ch
   return rc;
 }
 
+// /config/added_1, added_2, ... while they exist (files from before extensions have none).
+static int read_added(hid_t g, ResultsTable *t, const char *path, Err *e) {
+  for (int i = 1;; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "added_%d", i);
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return 0;
+    char **grown = realloc(t->config_added, sizeof *grown * (size_t)i);
+    if (!grown) return errf(e, ERR_RUNTIME, "out of memory");
+    t->config_added = grown;
+    int rc = read_text_dataset(g, name, &t->config_added[i - 1], path, e);
+    if (rc) return rc;
+    t->n_config_added = i;
+  }
+}
+
 // The names of the reference axes [k <= n_axes], in column order, as attribute reference_axes.
 static int write_reference_axes(hid_t f, const ResultsSchema *s, const char *path, Err *e) {
   char names[RESULTS_MAX_AXES][RESULTS_NAME_LEN];
@@ -718,6 +733,11 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
   if (g < 0) return h5fail(e, path, "cannot create /config");
   rc = write_text_dataset(g, "given", m->config_text, path, e);
   if (!rc) rc = write_text_dataset(g, "expanded", m->config_expanded, path, e);
+  for (int i = 0; !rc && i < m->n_config_added; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "added_%d", i + 1);
+    rc = write_text_dataset(g, name, m->config_added[i], path, e);
+  }
   if (!rc) rc = attr_write_str(g, "path", m->config_path, path, e);
   h5close(g);
   if (rc) return rc;
@@ -973,6 +993,7 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
     rc = errf(e, ERR_RUNTIME, "%s: group /config is missing", path);
   if (!rc) rc = read_text_dataset(g, "given", &t->config_text, path, e);
   if (!rc) rc = read_text_dataset(g, "expanded", &t->config_expanded, path, e);
+  if (!rc) rc = read_added(g, t, path, e);
   if (!rc) rc = attr_read_str(g, "path", &t->config_path, path, e);
   h5close(g);
   if (!rc && results_schema_check(&t->schema, e)) rc = err_context(e, "%s: bad schema", path);
@@ -1087,6 +1108,8 @@ void results_table_free(ResultsTable *t) {
   free(t->ecore_version), free(t->git_commit), free(t->created), free(t->hosts);
   free(t->shard), free(t->merged_from), free(t->config_text), free(t->config_expanded);
   free(t->compute);
+  for (int i = 0; i < t->n_config_added; i++) free(t->config_added[i]);
+  free(t->config_added);
   free(t->config_path), free(t->rows), free(t->traces);
   memset(t, 0, sizeof *t);
 }

@@ -132,13 +132,17 @@ typedef struct {
 typedef struct {
   const char *config_text;      // the config as given
   const char *config_expanded;  // the expanded, defaulted config
-  const char *config_path;      // where the config came from
-  const char *hosts;            // host names of the ranks, e.g. "node1,node2"
-  int world_size;               // MPI world size
-  const char *compute;          // how the numbers were computed: ranks per run, the BLAS, its
-                                // kernel and threads (rank 0's), e.g. "2 rank(s) per run; ..."
-  const char *shard;            // "I/N" for a shard's file, else NULL
-  const char *merged_from;      // set by merge
+  // The expanded configs of the sweeps that extended the file since (results_add_config) or
+  // joined it in a merge: /config/added_1, ... Runs of every one of them may be in /runs.
+  const char *const *config_added;
+  int n_config_added;
+  const char *config_path;  // where the config came from
+  const char *hosts;        // host names of the ranks, e.g. "node1,node2"
+  int world_size;           // MPI world size
+  const char *compute;      // how the numbers were computed: ranks per run, the BLAS, its
+                            // kernel and threads (rank 0's), e.g. "2 rank(s) per run; ..."
+  const char *shard;        // "I/N" for a shard's file, else NULL
+  const char *merged_from;  // set by merge
   // Kept from an older file when it is rewritten (NULL: this build's, and now).
   const char *ecore_version, *git_commit, *created;
 } ResultsMeta;
@@ -194,6 +198,8 @@ typedef struct {
   char *ecore_version, *git_commit, *created, *hosts, *shard, *merged_from;
   char *compute;  // "" in files written before it was recorded
   char *config_text, *config_expanded, *config_path;
+  char **config_added;  // [n_config_added] (ResultsMeta.config_added)
+  int n_config_added;
   int world_size;
   int n_rows;
   ResultRow *rows;  // file order
@@ -272,6 +278,10 @@ int results_open_or_create(const char *path, const ResultsSchema *s, const Resul
 // ok row is never appended twice, nor hidden by a later one). f's view of the finished runs is
 // refreshed from the file at each append.
 int results_append(ResultsFile *f, const ResultRow *rows, int n, Err *e);
+// Adds `expanded`, the config of a sweep that extends the file (one that plans runs its
+// configs do not), to its configs as /config/added_N, unless it holds that text already: the
+// whole file is rewritten (PATH.tmp renamed over PATH) under the writers' lock, rows kept.
+int results_add_config(ResultsFile *f, const char *expanded, Err *e);
 // Whether run_id's latest row is "ok": such runs are skipped on resume.
 bool results_is_finished(const ResultsFile *f, const char *run_id);
 int results_n_finished(const ResultsFile *f);
@@ -293,13 +303,20 @@ void results_table_free(ResultsTable *t);
 int results_latest_rows(const ResultsTable *t, int **idx, int *n, Err *e);
 
 // ---- merge (merge.c)
-// Joins shard files into OUT: same sweep id and schema everywhere (else ERR_CONFIG); a run_id
-// in two inputs must have latest rows with the same result (results_rows_equal; kept once, as
-// the first input holding it has it, or the first that names its models), else ERR_CONFIG
-// naming the run, the field, both files and how each was computed when that differs; OUT must
-// not be an input. OUT holds the latest row of
-// each run_id, sorted by run_id, each with its trace, and is written atomically: on failure OUT and
-// the inputs are untouched.
+// Joins the files t (read from inputs) into OUT. The caller has checked that they hold one
+// sweep (ecore merge: plan_same_stored, which compares the settings their runs share); they
+// must have one schema: the same grid axes in the same order and supervision points (else
+// ERR_CONFIG). A run_id in two inputs must have latest rows with the same result
+// (results_rows_equal; kept once, as the first input holding it has it, or the first that
+// names its models), else ERR_CONFIG naming the run, the field, both files and how each was
+// computed when that differs; OUT must not be an input. OUT has the first input's sweep id and
+// config, every other config an input holds as an added one (each text once), and the latest
+// row of each run_id, sorted by run_id, each with its trace; it is written atomically: on
+// failure OUT and the inputs are untouched.
+int results_merge_tables(const char *out, const ResultsTable *t, const char *const *inputs,
+                         int n_inputs, int *n_rows, Err *e);
+// Reads the inputs and merges them as results_merge_tables when they have one sweep id (else
+// ERR_CONFIG naming both): the shards of one `ecore sweep --shard`.
 int results_merge(const char *out, const char *const *inputs, int n_inputs, int *n_rows, Err *e);
 
 // ---- report (report.c, plot_svg.c)

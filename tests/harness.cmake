@@ -22,6 +22,15 @@ add_test(NAME status_e2e
 set_tests_properties(status_e2e PROPERTIES LABELS "mpi" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 
+# Extending a sweep (more seeds, grid values, cases into its file), merges of one sweep's
+# files, and a file written before sweep ids named what runs share (tests/fixtures/sweep_v1.h5).
+add_test(NAME sweep_extend
+         COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_extend.py $<TARGET_FILE:ecore>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/configs/tiny.yaml
+                 ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/sweep_v1.h5)
+set_tests_properties(sweep_extend PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
 # The command line: a suggestion for a mistyped command, the version, one way to report an
 # unknown option in every command (exit 2 each; the echo makes the exit code part of the output).
 set(ECORE_BIN $<TARGET_FILE:ecore>)

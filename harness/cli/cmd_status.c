@@ -44,7 +44,7 @@ static void duration(double secs, char *buf, size_t size) {
 
 static void print_status(const SweepStatus *st, const char *file) {
   printf("sweep %s (%s), config: %s", st->sweep_id, file, st->config_from);
-  if (strcmp(st->plan_id, st->sweep_id)) printf(" (sweep %s: adds runs to it)", st->plan_id);
+  if (st->n_new) printf(" (adds %d runs to it)", st->n_new);
   printf("\n%d runs%s%s\n\n", st->n_runs, st->shard[0] ? ", this file is shard " : "", st->shard);
   printf("%-22s %6s %6s %6s %8s %9s %9s  %s\n", "kind", "done", "failed", "to do", "measured",
          "mean s", "left s", "basis of the estimate");

@@ -317,10 +317,9 @@ int export_table(const ResultsTable *t, const char *path, ExportFormat fmt, FILE
   Settings *set = calloc((size_t)(n ? n : 1), sizeof *set);
   Column *cols = malloc(sizeof *cols * (size_t)(n_fields + config_schema_n));
   if (!set || !cols) rc = errf(e, ERR_RUNTIME, "out of memory");
-  ConfigFile *cf = NULL;
   Plan *p = NULL;
   Err why = {0};
-  if (!rc && plan_load_stored(&cf, &p, t, path, STORED_SETTINGS, NULL, &why))
+  if (!rc && plan_load_stored(&p, t, path, STORED_SETTINGS, NULL, &why))
     snprintf(info->why, sizeof info->why, "%s", why.msg);
   if (!rc && p) rc = find_settings(t, p, rows, n, set, info->why, sizeof info->why, e);
   int n_cols = 0;
@@ -334,7 +333,7 @@ int export_table(const ResultsTable *t, const char *path, ExportFormat fmt, FILE
   info->n_runs = rc ? 0 : n;
   if (!rc && (fflush(out) || ferror(out)))
     rc = errf(e, ERR_RUNTIME, "cannot write the export: %s", strerror(errno));
-  plan_free(p), config_free(cf);
+  plan_free(p);
   free(set), free(cols), free(rows);
   return rc;
 }

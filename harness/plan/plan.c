@@ -185,6 +185,8 @@ static void idmap_free(IdMap *m) {
 
 typedef struct {
   Plan *p;
+  int cfg;  // the config being expanded: p->cfs[cfg]
+  const ConfigFile *cf;
   const Config *base;
   IdMap run_ids, job_ids;
   int cap_runs, cap_jobs;
@@ -201,6 +203,7 @@ typedef struct {
     uint64_t settings, digest;
   } given[64];
   int n_given;
+  long long reached;  // runs the current config reaches, the same twice included
   Err *e;
 } Expander;
 
@@ -232,7 +235,7 @@ static void apply_source(const Config *base, int source, uint64_t combo, Config 
 
 void plan_run_config(const Plan *p, int i, Config *out) {
   const PlanRun *r = &p->runs[i];
-  apply_source(&p->cf->base, r->source, r->combo, out);
+  apply_source(&p->cfs[r->cfg]->base, r->source, r->combo, out);
   config_resolve(out);
   out->seed = r->seed;
 }
@@ -251,7 +254,7 @@ static const Loc *origin_of(const Expander *x, int source, const int *d, int key
   } else
     for (int a = 0; a < b->sweep.n_axes; a++)
       if (b->sweep.axes[a].key == key) return &b->sweep.axes[a].value_locs[d[a]];
-  return &x->p->cf->origin[key];
+  return &x->cf->origin[key];
 }
 
 static int run_error(Expander *x, int source, uint64_t combo, const CheckFail *f) {
@@ -264,7 +267,7 @@ static int run_error(Expander *x, int source, uint64_t combo, const CheckFail *f
     loc = origin_of(x, source, d, f->alt);
     elem = -1;
   }
-  Loc file_only = {.file = x->p->cf->path};
+  Loc file_only = {.file = x->cf->path};
   if (!has_place(loc)) loc = &file_only;
   // Say which run, when the config makes more than one.
   char which[600] = "";
@@ -366,13 +369,14 @@ static int add_runs(Expander *x, Config *c, int source, uint64_t combo) {
     uint64_t id = h_final(h_u64(run_h, (uint64_t)seed));
     int found = idmap_get_or_put(&x->run_ids, id, p->n_runs);
     if (found == -2) return oom(x->e);
+    x->reached++;
     if (found >= 0) continue;  // the same settings reached another way: one run
     if (p->n_runs == MAX_RUNS) {
-      Loc loc = p->cf->origin[config_key_index("sweep.seeds")];
-      if (!has_place(&loc)) loc = (Loc){.file = p->cf->path};
+      Loc loc = x->cf->origin[config_key_index("sweep.seeds")];
+      if (!has_place(&loc)) loc = (Loc){.file = x->cf->path};
       return config_loc_err(x->e, &loc, -1, "the sweep has more than %d runs", MAX_RUNS);
     }
-    PlanRun r = {.id = id, .seed = seed, .source = source, .combo = combo};
+    PlanRun r = {.id = id, .seed = seed, .cfg = x->cfg, .source = source, .combo = combo};
     // A given original is the same model for every seed: one job, one copy in the cache.
     uint64_t orig_id = orig_d ? h_final(orig_h) : h_final(h_u64(orig_h, (uint64_t)seed));
     rc = add_job(x, JOB_ORIGINAL, orig_id, seed, -1, orig_d, &r.job[JOB_ORIGINAL]);
@@ -422,38 +426,43 @@ static int expand_one(Expander *x, int source, uint64_t combo) {
   return add_runs(x, &c, source, combo);
 }
 
-static int add_column(Plan *p, int key) {
+static bool has_column(const Plan *p, int key) {
   for (int i = 0; i < p->n_columns; i++)
-    if (p->columns[i] == key) return 0;
-  p->columns[p->n_columns++] = key;
-  return 0;
+    if (p->columns[i] == key) return true;
+  return false;
 }
 
-static int make_columns(Plan *p, const Config *b, Err *e) {
-  int n = b->sweep.n_axes;
+// Adds the keys b varies (its grid's axes, then keys its cases set) that p has not yet.
+static int add_columns(Plan *p, const Config *b, Err *e) {
+  int n = p->n_columns + b->sweep.n_axes;
   for (int i = 0; i < b->sweep.n_cases; i++) n += b->sweep.cases[i].n;
-  p->columns = malloc((size_t)(n ? n : 1) * sizeof *p->columns);
-  if (!p->columns) return oom(e);
-  for (int a = 0; a < b->sweep.n_axes; a++) add_column(p, b->sweep.axes[a].key);
+  int *cols = realloc(p->columns, (size_t)(n ? n : 1) * sizeof *cols);
+  if (!cols) return oom(e);
+  p->columns = cols;
+  for (int a = 0; a < b->sweep.n_axes; a++)
+    if (!has_column(p, b->sweep.axes[a].key)) p->columns[p->n_columns++] = b->sweep.axes[a].key;
   for (int i = 0; i < b->sweep.n_cases; i++)
     for (int s = 0; s < b->sweep.cases[i].n; s++) {
       int key = b->sweep.cases[i].set[s].key;
-      if (!(config_schema[key].flags & KF_NOID)) add_column(p, key);
+      if (!(config_schema[key].flags & KF_NOID) && !has_column(p, key))
+        p->columns[p->n_columns++] = key;
     }
   return 0;
 }
 
+// The runs of one config (x->cfg), added to those of the configs before it.
 static int expand(Expander *x) {
   const Config *b = x->base;
   Plan *p = x->p;
-  int rc = make_columns(p, b, x->e);
+  int rc = add_columns(p, b, x->e);
   if (rc) return rc;
+  x->reached = 0;
   if (b->sweep.n_axes || !b->sweep.n_cases) {
     uint64_t total = 1;
     for (int a = 0; a < b->sweep.n_axes; a++) {
       total *= (uint64_t)b->sweep.axes[a].n;
       if (total > MAX_COMBOS) {
-        Loc loc = p->cf->origin[config_key_index("sweep.grid")];
+        Loc loc = x->cf->origin[config_key_index("sweep.grid")];
         return config_loc_err(x->e, &loc, -1,
                               "the grid's axes multiply to more than %d combinations", MAX_COMBOS);
       }
@@ -463,44 +472,157 @@ static int expand(Expander *x) {
   }
   for (int i = 0; i < b->sweep.n_cases; i++)
     if ((rc = expand_one(x, i, 0))) return rc;
-  if (p->n_runs == 0) {
-    Loc loc = p->cf->origin[config_key_index("unlearn.method")];
-    if (!has_place(&loc)) loc = (Loc){.file = p->cf->path};
+  if (x->reached == 0) {
+    Loc loc = x->cf->origin[config_key_index("unlearn.method")];
+    if (!has_place(&loc)) loc = (Loc){.file = x->cf->path};
     return config_loc_err(x->e, &loc, -1,
                           "the config makes no run: unlearn.method none with ec.enabled false "
                           "is the original model, which every sweep evaluates anyway; choose a "
                           "method or enable EC");
   }
-  // Order-independent, so that neither the order of axes nor of cases changes it.
-  uint64_t sum = 0;
-  for (int i = 0; i < p->n_runs; i++) sum += h_final(p->runs[i].id ^ 0x5eed5eed5eed5eedull);
-  p->sweep_id = h_final(h_u64(h_u64(h_begin("ecore sweep v1"), sum), (uint64_t)p->n_runs));
   return 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// the sweep's identity: what its runs share
+
+// The content digest of the checkpoint the shared key model.original or model.retrained
+// (kind) names, or 0: trained, or the key varies.
+static uint64_t shared_digest(const Plan *p, JobKind kind) {
+  for (int j = 0; j < p->n_jobs; j++)
+    if (p->jobs[j].kind == kind && p->jobs[j].digest) return p->jobs[j].digest;
+  return 0;
+}
+
+// A key every run of p shares: not varied (a column) and part of run ids.
+static bool shared_key(const Plan *p, int key) {
+  return !(config_schema[key].flags & KF_NOID) && !has_column(p, key);
+}
+
+// The keys it varies, as a set, then every shared key that differs from its default, by its
+// value in the config (before config_resolve), then the given checkpoints' digests. Adding
+// seeds, grid values or cases over the same keys does not change it.
+static uint64_t shared_id(const Plan *p) {
+  uint64_t cols = 0;
+  for (int i = 0; i < p->n_columns; i++)
+    cols += h_final(h_str(h_begin("column"), config_schema[p->columns[i]].key));
+  Hash h = h_u64(h_begin("ecore sweep v2"), cols);
+  const Config *b = &p->cf->base, *def = &p->cf->defaults;
+  for (int key = 0; key < config_schema_n; key++) {
+    if (!shared_key(p, key)) continue;
+    CfgValue v, d;
+    config_get(b, key, &v);
+    config_get(def, key, &d);
+    if (!config_value_equal(config_schema[key].type, &v, &d)) h = h_value(h, key, &v);
+  }
+  return h_final(h_u64(h_u64(h, shared_digest(p, JOB_ORIGINAL)), shared_digest(p, JOB_RETRAIN)));
+}
+
+int plan_same_sweep(const Plan *a, const char *a_name, const Plan *b, const char *b_name, Err *e) {
+  for (int k = 0; k < 2; k++) {
+    const Plan *x = k ? b : a, *y = k ? a : b;
+    for (int i = 0; i < x->n_columns; i++)
+      if (!has_column(y, x->columns[i]))
+        return errf(e, ERR_CONFIG,
+                    "%s and %s are different sweeps: %s varies %s (a sweep.grid axis or a key "
+                    "sweep.cases sets), %s does not",
+                    a_name, b_name, k ? b_name : a_name, config_schema[x->columns[i]].key,
+                    k ? a_name : b_name);
+  }
+  for (int key = 0; key < config_schema_n; key++) {
+    if (!shared_key(a, key)) continue;
+    CfgValue v, w;
+    config_get(&a->cf->base, key, &v);
+    config_get(&b->cf->base, key, &w);
+    if (config_value_equal(config_schema[key].type, &v, &w)) continue;
+    char tv[RESULTS_VALUE_LEN], tw[RESULTS_VALUE_LEN];
+    return errf(e, ERR_CONFIG, "%s and %s are different sweeps: %s is %s in %s but %s in %s",
+                a_name, b_name, config_schema[key].key, config_value_text(key, &v, tv, sizeof tv),
+                a_name, config_value_text(key, &w, tw, sizeof tw), b_name);
+  }
+  for (int k = JOB_ORIGINAL; k <= JOB_RETRAIN; k++) {
+    uint64_t da = shared_digest(a, (JobKind)k), db = shared_digest(b, (JobKind)k);
+    char ta[17], tb[17];
+    plan_id_text(da, ta), plan_id_text(db, tb);
+    if (da != db)
+      return errf(e, ERR_CONFIG,
+                  "%s and %s are different sweeps: %s names a checkpoint of other content "
+                  "(digest %s in %s, %s in %s)",
+                  a_name, b_name, k == JOB_ORIGINAL ? "model.original" : "model.retrained", ta,
+                  a_name, tb, b_name);
+  }
+  for (int i = 0; i < a->n_columns; i++)
+    if (a->columns[i] != b->columns[i])
+      return errf(e, ERR_CONFIG,
+                  "%s and %s vary the same keys in another order (column %d: %s in %s, %s in "
+                  "%s): give sweep.grid's axes, then the keys of sweep.cases, in %s's order",
+                  a_name, b_name, i + 1, config_schema[a->columns[i]].key, a_name,
+                  config_schema[b->columns[i]].key, b_name, a_name);
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+int plan_new_runs(const Plan *p, const Plan *q, int *n, Err *e) {
+  uint64_t *ids = malloc(sizeof *ids * (size_t)(p->n_runs ? p->n_runs : 1));
+  if (!ids) return oom(e);
+  for (int i = 0; i < p->n_runs; i++) ids[i] = p->runs[i].id;
+  qsort(ids, (size_t)p->n_runs, sizeof *ids, cmp_u64);
+  *n = 0;
+  for (int i = 0; i < q->n_runs; i++)
+    *n += !bsearch(&q->runs[i].id, ids, (size_t)p->n_runs, sizeof *ids, cmp_u64);
+  free(ids);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 int plan_expand(Plan **out, const ConfigFile *cf, Err *e) {
   return plan_expand_paths(out, cf, 1, e);
 }
 
 int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e) {
+  return plan_expand_all(out, &cf, 1, check_paths, e);
+}
+
+int plan_expand_all(Plan **out, const ConfigFile *const *cfs, int n, int check_paths, Err *e) {
   *out = NULL;
   Plan *p = calloc(1, sizeof *p);
-  if (!p) return oom(e);
-  p->cf = cf;
-  Expander x = {.p = p, .base = &cf->base, .check_paths = check_paths, .e = e};
-  int rc = expand(&x);
+  const ConfigFile **copy = malloc(sizeof *copy * (size_t)(n > 0 ? n : 1));
+  if (!p || !copy || n < 1) {
+    free(p), free(copy);
+    return n < 1 ? errf(e, ERR_RUNTIME, "no config to plan") : oom(e);
+  }
+  memcpy(copy, cfs, sizeof *copy * (size_t)n);
+  p->cf = cfs[0], p->cfs = copy, p->n_cfs = n;
+  Expander x = {.p = p, .check_paths = check_paths, .e = e};
+  int rc = 0;
+  for (int i = 0; !rc && i < n; i++) {
+    x.cfg = i, x.cf = cfs[i], x.base = &cfs[i]->base, x.n_checked = 0;
+    rc = expand(&x);
+  }
   idmap_free(&x.run_ids);
   idmap_free(&x.job_ids);
   if (rc) {
     plan_free(p);
     return rc;
   }
+  // Order-independent, so that neither the order of axes nor of cases changes it.
+  uint64_t sum = 0;
+  for (int i = 0; i < p->n_runs; i++) sum += h_final(p->runs[i].id ^ 0x5eed5eed5eed5eedull);
+  p->run_set_id = h_final(h_u64(h_u64(h_begin("ecore sweep v1"), sum), (uint64_t)p->n_runs));
+  p->sweep_id = shared_id(p);
   *out = p;
   return 0;
 }
 
 void plan_free(Plan *p) {
   if (!p) return;
+  for (int i = 0; p->owns_cfs && i < p->n_cfs; i++) config_free((ConfigFile *)p->cfs[i]);
+  free(p->cfs);
   free(p->runs);
   free(p->jobs);
   free(p->columns);

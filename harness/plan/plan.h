@@ -1,11 +1,18 @@
 // plan.h: a loaded config expanded into runs, each with a stable id, and the shared jobs they
 // need (original models, retrained models, pretrained EC modules).
 //
-// Runs: the product of sweep.grid's axes, plus sweep.cases, each for every seed. An axis that
+// Runs: the product of sweep.grid's axes, plus sweep.cases, each for every seed (a plan may
+// join several configs of one sweep, plan_expand_all: the runs of each, once). An axis that
 // does not apply to a run (config_applies) does not multiply it; unlearn.method none with EC
 // off is dropped. A run's id hashes its seed and its applying settings that differ from the
 // defaults (after config_resolve), so that neither the order of keys nor the way a value is
 // written changes it. Two settings that give the same id are one run.
+//
+// A sweep's identity (its sweep id) is what its runs share, not the list of runs: the keys it
+// varies (grid axes and keys set by cases, as a set) and the value of every other key that is
+// part of run ids (data, model, recipes, forget set, ...), and the content of given checkpoints.
+// Configs that only add seeds, grid values or cases over the same keys are of one sweep: their
+// runs go into one results file (ecore sweep extends it) and their files merge.
 #pragma once
 
 #include <stdint.h>
@@ -31,14 +38,19 @@ typedef struct {
 typedef struct {
   uint64_t id;
   int seed;
+  int cfg;             // the config it comes from: Plan.cfs[cfg]
   int source;          // -1: the grid (or the config alone); >= 0: that case of sweep.cases
   uint64_t combo;      // grid combination: mixed-radix digits, one per axis, first axis slowest
   int job[JOB_KINDS];  // indices into Plan.jobs; job[JOB_EC_MODULES] is -1 without EC
 } PlanRun;
 
 typedef struct {
-  const ConfigFile *cf;  // must outlive the plan
-  uint64_t sweep_id;     // hash of the set of run ids
+  const ConfigFile *cf;    // the first config (cfs[0]); must outlive the plan
+  const ConfigFile **cfs;  // [n_cfs] the configs it joins; the plan frees them if owns_cfs
+  int n_cfs;
+  bool owns_cfs;
+  uint64_t sweep_id;    // the sweep's identity: a hash of what its runs share (above)
+  uint64_t run_set_id;  // a hash of the set of run ids: the sweep id files had before (v1)
   int n_runs, n_jobs;
   PlanRun *runs;
   PlanJob *jobs;
@@ -55,6 +67,17 @@ int plan_expand(Plan **out, const ConfigFile *cf, Err *e);
 // The same, checking paths (that the data files exist) only when check_paths: a results file's
 // stored config expands to its runs anywhere, its data elsewhere or gone (ecore export).
 int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e);
+// The runs of every config of cfs[n] (configs of one sweep: plan_same_sweep), each run once, in
+// config order; columns: the first config's, then any other's new ones. The sweep id is the
+// first config's.
+int plan_expand_all(Plan **out, const ConfigFile *const *cfs, int n, int check_paths, Err *e);
+// 0 when a and b are plans of one sweep, the same keys varied in the same order; else
+// ERR_CONFIG naming a_name and b_name (a file, a config) and the first difference: a key one
+// varies and the other does not, a shared key and its two values, a given checkpoint's two
+// digests, or the order of the varied keys (the columns of a results file).
+int plan_same_sweep(const Plan *a, const char *a_name, const Plan *b, const char *b_name, Err *e);
+// *n: how many runs of q are not runs of p.
+int plan_new_runs(const Plan *p, const Plan *q, int *n, Err *e);
 void plan_free(Plan *p);
 // The resolved config of run i (seed included).
 void plan_run_config(const Plan *p, int i, Config *out);
@@ -78,13 +101,19 @@ typedef enum {
   // reads as today's default, not the one the run used.
   STORED_IDS,
 } StoredUse;
-// Loads the config the results file t (read from `file`) stores and expands it without looking
-// for the data (stored.c); takes the first of the sources `use` allows that plans the file's
-// sweep (its sweep id). *from (may be NULL): "/config/expanded" or "/config/given". Both are
-// freed by the caller (plan_free, then config_free). ERR_CONFIG when none does, saying why for
-// each (its load error with the position, or the sweep it gives) and which ecore wrote the file.
-int plan_load_stored(ConfigFile **cf, Plan **plan, const ResultsTable *t, const char *file,
-                     StoredUse use, const char **from, Err *e);
+// Loads the configs the results file t (read from `file`) stores and expands them without
+// looking for the data (stored.c): the first of the sources `use` allows that plans the file's
+// sweep (its sweep id, or the set of its runs' in a file written before sweep ids named what
+// runs share), joined with the configs added to the file (/config/added_N, each of the first
+// one's sweep: plan_same_sweep). *from (may be NULL): "/config/expanded" or "/config/given".
+// The plan owns its configs (plan_free). ERR_CONFIG when none plans the sweep, saying why for
+// each (its load error with the position, or the sweep it gives) and which ecore wrote the
+// file, or when an added config is not of the sweep.
+int plan_load_stored(Plan **plan, const ResultsTable *t, const char *file, StoredUse use,
+                     const char **from, Err *e);
+// 0 when the results files t[n] (read from files) hold one sweep: the same sweep id, else their
+// stored configs plan one sweep (plan_same_sweep, naming the files); what `ecore merge` checks.
+int plan_same_stored(const ResultsTable *t, const char *const *files, int n, Err *e);
 
 // Given checkpoints (given.c). The digest of a model's content: architecture, classes, input
 // shape, normalisation (meta's mean and std), and every parameter and buffer by name, shape and

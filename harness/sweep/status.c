@@ -35,15 +35,16 @@ static int find_row(const ResultsTable *t, const int *idx, int n, const char *ru
 
 // The plan of the stored config that gives the file's sweep: as expanded (--set arguments of
 // the sweep included, which may have moved output.cache_dir), else as given.
-static int load_stored(SweepStatus *st, ConfigFile **cf, Plan **plan, const char *file,
-                       const ResultsTable *t, Err *e) {
+static int load_stored(SweepStatus *st, Plan **plan, const char *file, const ResultsTable *t,
+                       Err *e) {
   const char *from = NULL;
-  if (plan_load_stored(cf, plan, t, file, STORED_IDS, &from, e)) {
+  if (plan_load_stored(plan, t, file, STORED_IDS, &from, e)) {
     char msg[sizeof e->msg];
     snprintf(msg, sizeof msg, "%s", e->msg);
     return errf(e, ERR_CONFIG, "%.900s; give the sweep's config: ecore status FILE CONFIG", msg);
   }
-  snprintf(st->config_from, sizeof st->config_from, "the file's %s", from);
+  snprintf(st->config_from, sizeof st->config_from, "the file's %s%s", from,
+           t->n_config_added ? " and the configs added to it" : "");
   return 0;
 }
 
@@ -71,6 +72,22 @@ static int check_same_sweep(const Sweep *s, const ResultsTable *t, const int *la
                 row->seed, config);
   }
   free(ids);
+  return rc;
+}
+
+// CONFIG must be of the file's sweep: plan_same_sweep against the file's stored configs names
+// the first setting that differs; st->n_new: the runs it adds to them. A file whose stored
+// configs no longer plan under this ecore (defaults changed since): CONFIG must plan every run
+// the file holds.
+static int check_config(SweepStatus *st, const Sweep *s, const ResultsTable *t, const int *latest,
+                        int n_latest, const char *file, const char *config, Err *e) {
+  Plan *stored = NULL;
+  Err why = {0};
+  if (plan_load_stored(&stored, t, file, STORED_IDS, NULL, &why))
+    return check_same_sweep(s, t, latest, n_latest, file, config, e);
+  int rc = plan_same_sweep(stored, file, s->plan, config, e);
+  if (!rc) rc = plan_new_runs(stored, s->plan, &st->n_new, e);
+  plan_free(stored);
   return rc;
 }
 
@@ -279,7 +296,6 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
   ResultsTable t;
   int rc = results_read(file, &t, e);
   if (rc) return rc;
-  ConfigFile *cf = NULL;
   Plan *plan = NULL;
   SweepArgs args = {0};
   Sweep s = {.args = &args};
@@ -291,15 +307,20 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
   if (st->shard[0] && sscanf(st->shard, "%d/%d", &args.shard_i, &args.shard_n) != 2)
     rc = errf(e, ERR_CONFIG, "%s: shard attribute '%s' is not I/N", file, st->shard);
   if (!rc && config_path) {
+    ConfigFile *cf = NULL;
     rc = config_load(&cf, config_path, NULL, 0, NULL, e);
     if (!rc) rc = plan_expand_paths(&plan, cf, 0, e);
+    if (plan)
+      plan->owns_cfs = true;  // frees cf
+    else
+      config_free(cf);
     snprintf(st->config_from, sizeof st->config_from, "%s", config_path);
   } else if (!rc) {
-    rc = load_stored(st, &cf, &plan, file, &t, e);
+    rc = load_stored(st, &plan, file, &t, e);
   }
   if (!rc) {
+    const ConfigFile *cf = plan->cf;
     s.cf = cf, s.plan = plan, s.cache_dir = cf->base.output.cache_dir;
-    plan_id_text(plan->sweep_id, st->plan_id);
     snprintf(st->cache_dir, sizeof st->cache_dir, "%s", s.cache_dir);
     struct stat sb;
     st->cache_found = stat(s.cache_dir, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -316,15 +337,13 @@ int sweep_status(SweepStatus *st, const char *file, const char *config_path, Err
   }
   if (!rc) rc = results_open(file, NULL, &s.results, e);
   if (!rc) rc = results_latest_rows(&t, &latest, &n_latest, e);
-  if (!rc && strcmp(st->plan_id, st->sweep_id))
-    rc = check_same_sweep(&s, &t, latest, n_latest, file, config_path, e);
+  if (!rc && config_path) rc = check_config(st, &s, &t, latest, n_latest, file, config_path, e);
   if (!rc && !(done = sweep_items_done(&s))) rc = errf(e, ERR_RUNTIME, "out of memory");
   if (!rc) rc = status_items(st, &s, &t, &items, e);
   if (!rc) rc = fill(st, &s, &t, items, done, e);
   free(done), free(latest), free(items), free(s.items);
   if (s.results) results_close(s.results);
   if (plan) plan_free(plan);
-  if (cf) config_free(cf);
   results_table_free(&t);
   if (rc) sweep_status_free(st);
   return rc;

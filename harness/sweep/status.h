@@ -50,7 +50,7 @@ typedef struct {
 
 typedef struct {
   char sweep_id[RESULTS_SWEEP_ID_LEN];  // the file's
-  char plan_id[17];                     // the config's (differs when CONFIG extends the file's)
+  int n_new;                            // runs CONFIG adds to the file's configs
   char config_from[300];                // "the file's /config/expanded" (or given), or CONFIG
   char shard[32];                       // the file's shard "I/N", "" for a whole or merged file
   char cache_dir[300];                  // output.cache_dir, where shared models are looked for

@@ -189,6 +189,35 @@ static void make_schema(Sweep *s) {
   }
 }
 
+// An existing results file: this config must be of the file's sweep (plan_same_sweep names the
+// first setting that differs), and its rows go under the file's sweep id. *add: this config
+// plans runs the file's configs do not, so it joins them (results_add_config) and the file can
+// still recompute every run's settings. A file whose stored configs no longer plan under this
+// ecore (defaults changed since) resumes only under its own sweep id, as before extensions.
+static int join_file(Sweep *s, bool *add, Err *e) {
+  ResultsTable t;
+  int rc = results_read(s->out_path, &t, e);
+  if (rc) return rc;
+  Plan *stored = NULL;
+  Err why = {0};
+  int n_new = 0;
+  char id[17], old[17];
+  plan_id_text(s->plan->sweep_id, id), plan_id_text(s->plan->run_set_id, old);
+  if (plan_load_stored(&stored, &t, s->out_path, STORED_IDS, NULL, &why)) {
+    if (strcmp(id, t.schema.sweep_id) && strcmp(old, t.schema.sweep_id))
+      rc = errf(e, ERR_CONFIG, "%s: holds sweep %s, not this sweep %s, and %.700s", s->out_path,
+                t.schema.sweep_id, id, why.msg);
+  } else {
+    rc = plan_same_sweep(stored, s->out_path, s->plan, s->cf->path, e);
+    if (!rc) rc = plan_new_runs(stored, s->plan, &n_new, e);
+  }
+  if (!rc) snprintf(s->schema.sweep_id, sizeof s->schema.sweep_id, "%s", t.schema.sweep_id);
+  *add = n_new > 0;
+  plan_free(stored);
+  results_table_free(&t);
+  return rc;
+}
+
 static int open_results(Sweep *s, Err *e) {
   make_schema(s);
   char *expanded = NULL, shard[32] = "";
@@ -206,6 +235,7 @@ static int open_results(Sweep *s, Err *e) {
   snprintf(compute, sizeof compute, "%d rank(s) per run; %s", s->cf->base.sweep.ranks_per_run,
            blas);
   int rc = 0;
+  bool add = false;
   if (s->world_rank == 0) {
     ResultsMeta m = {.config_text = s->cf->text,
                      .config_expanded = expanded,
@@ -214,7 +244,9 @@ static int open_results(Sweep *s, Err *e) {
                      .world_size = s->world_size,
                      .compute = compute,
                      .shard = shard[0] ? shard : NULL};
-    rc = results_open_or_create(s->out_path, &s->schema, &m, &s->results, e);
+    if (sweep_file_exists(s->out_path)) rc = join_file(s, &add, e);
+    if (!rc) rc = results_open_or_create(s->out_path, &s->schema, &m, &s->results, e);
+    if (!rc && add) rc = results_add_config(s->results, expanded, e);
   }
   free(expanded), free(hosts);
   return rc;
@@ -356,9 +388,15 @@ static void summary(Sweep *s, int rc, const SchedStats *st) {
 // Checks everything and opens the results file: the part of a sweep that may exit 2.
 static int setup(Sweep *s, Err *e) {
   const SweepArgs *a = s->args;
-  int rc = config_load(&s->cf, a->config_path, NULL, a->n_sets, a->sets, e);
-  if (!rc) rc = plan_expand(&s->plan, s->cf, e);
+  ConfigFile *cf = NULL;
+  int rc = config_load(&cf, a->config_path, NULL, a->n_sets, a->sets, e);
+  if (!rc) rc = plan_expand(&s->plan, cf, e);
+  if (s->plan)
+    s->plan->owns_cfs = true;  // frees cf
+  else
+    config_free(cf);
   if (rc) return rc;
+  s->cf = cf;
   const Config *b = &s->cf->base;
   s->out_path = a->out ? a->out : b->output.file;
   s->cache_dir = b->output.cache_dir;
@@ -406,11 +444,9 @@ int sweep_main(const SweepArgs *a) {
     if (s.world_rank == 0 && !a->quiet) {
       int todo = 0;
       for (int i = 0; i < s.n_items; i++) todo += !done[i];
-      char id[17];
-      plan_id_text(s.plan->sweep_id, id);
-      printf("sweep %s: %d runs, %d items (%d to do) on %d rank(s), %d per run -> %s\n", id,
-             s.plan->n_runs, s.n_items, todo, s.world_size, s.cf->base.sweep.ranks_per_run,
-             s.out_path);
+      printf("sweep %s: %d runs, %d items (%d to do) on %d rank(s), %d per run -> %s\n",
+             s.schema.sweep_id, s.plan->n_runs, s.n_items, todo, s.world_size,
+             s.cf->base.sweep.ranks_per_run, s.out_path);
       fflush(stdout);
       eta_init(&s, done);
     }
@@ -439,8 +475,7 @@ int sweep_main(const SweepArgs *a) {
   for (int i = 0; i < s.n_data; i++) dataset_free(&s.data[i].d);
   free(s.items), free(s.trace), free(s.eta_items), free(s.eta_done);
   sweep_status_free(&s.eta);
-  if (s.plan) plan_free(s.plan);
-  if (s.cf) config_free(s.cf);
+  if (s.plan) plan_free(s.plan);  // and s.cf
   pthread_mutex_destroy(&s.io_lock);
   return rc == ERR_CONFIG ? 2 : rc;
 }

@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
   const SweepArgs *args;
   int world_rank, world_size;
-  ConfigFile *cf;
+  const ConfigFile *cf;
   Plan *plan;
   Item *items;
   int n_items;
