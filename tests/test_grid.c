@@ -1,6 +1,7 @@
 // test_grid.c: grid expansion: counts and ids for products, cases, seeds and axes that do not
-// apply; stable ids (across loads, key order, how values are written); shared jobs; and a
-// 100,000-run expansion (count checked, time printed, not asserted).
+// apply; stable ids (across loads, key order, how values are written); shared jobs; the sweep's
+// identity (what its runs share) and plans that join configs; and a 100,000-run expansion
+// (count checked, time printed, not asserted).
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -271,12 +272,70 @@ static void test_big_expansion(void) {
   free(text);
 }
 
+// The sweep id: the same for configs that add seeds, grid values or cases over the same keys;
+// another for a changed shared key or a new varied key; plan_same_sweep names the difference.
+static void test_sweep_identity(void) {
+  const char *base =
+      "unlearn: {method: ft}\nforget: {classes: [1]}\n"
+      "sweep: {seeds: [0], grid: {unlearn.lr: [0.01]}}\n";
+  const char *more[] = {
+      "unlearn: {method: ft}\nforget: {classes: [1]}\n"
+      "sweep: {seeds: [0, 1, 2], grid: {unlearn.lr: [0.01, 0.02]}}\n",
+      "forget: {classes: [1]}\nunlearn: {method: ft}\n"
+      "sweep: {seeds: [7], grid: {unlearn.lr: [0.5]},\n"
+      "        cases: [{unlearn.lr: 0.03, sweep.seeds: [4]}]}\n"};
+  const char *other[][2] = {
+      {"unlearn: {method: ft}\nforget: {classes: [2]}\n"
+       "sweep: {seeds: [0], grid: {unlearn.lr: [0.01]}}\n",
+       "g.yaml and g.yaml are different sweeps: forget.classes is [1] in g.yaml but [2] in g.yaml"},
+      {"unlearn: {method: ft}\nforget: {classes: [1]}\n"
+       "sweep: {seeds: [0], grid: {unlearn.lr: [0.01], unlearn.epochs: [3]}}\n",
+       "g.yaml varies unlearn.epochs"},
+      {"unlearn: {method: ft}\nforget: {classes: [1]}\nsweep: {seeds: [0]}\n",
+       "g.yaml varies unlearn.lr"}};
+  Loaded b = plan_text(base);
+  Err e = {0};
+  for (int i = 0; i < 2 && b.p; i++) {
+    Loaded m = plan_text(more[i]);
+    int n_new = -1;
+    CHECK(m.p && m.p->sweep_id == b.p->sweep_id && m.p->run_set_id != b.p->run_set_id);
+    CHECK(m.p && plan_same_sweep(b.p, "g.yaml", m.p, "g.yaml", &e) == 0);
+    CHECK(m.p && plan_new_runs(b.p, m.p, &n_new, &e) == 0 && n_new == m.p->n_runs - (i == 0));
+    unload(&m);
+  }
+  for (int i = 0; i < 3 && b.p; i++) {
+    Loaded o = plan_text(other[i][0]);
+    CHECK(o.p && o.p->sweep_id != b.p->sweep_id);
+    CHECK(o.p && plan_same_sweep(b.p, "g.yaml", o.p, "g.yaml", &e) == ERR_CONFIG &&
+          strstr(e.msg, other[i][1]));
+    unload(&o);
+  }
+  // A plan joining two configs: the runs of each once, each run's settings from its own.
+  Loaded m = plan_text(more[1]);
+  Plan *all = NULL;
+  const ConfigFile *cfs[3] = {b.cf, m.cf, b.cf};
+  CHECK(b.p && m.p && plan_expand_all(&all, cfs, 3, 0, &e) == 0);
+  if (all) {
+    CHECK(all->n_runs == b.p->n_runs + m.p->n_runs && all->sweep_id == b.p->sweep_id);
+    for (int i = 0; i < all->n_runs; i++) {
+      Config c;
+      plan_run_config(all, i, &c);
+      CHECK(plan_config_id(&c, &b.cf->defaults) == all->runs[i].id);
+      CHECK(all->runs[i].cfg == (i < b.p->n_runs ? 0 : 1));
+    }
+  }
+  plan_free(all);
+  unload(&m);
+  unload(&b);
+}
+
 int main(void) {
   test_products();
   test_stable_ids();
   test_jobs();
   test_non_applying_axes();
   test_cases_and_seeds();
+  test_sweep_identity();
   test_big_expansion();
   return test_finish("test_grid");
 }

@@ -163,12 +163,13 @@ def test_configs_and_errors(tmp, cfg):
     more = os.path.join(tmp, "more.yaml")
     open(more, "w").write(open(cfg).read().replace("seeds: [0, 1]", "seeds: [0, 1, 2]"))
     s = status(tmp, "tiny.h5", more)
-    check(s.returncode == 0 and "adds runs to it" in s.stdout and
+    check(s.returncode == 0 and "(adds 5 runs to it)" in s.stdout and
           "18 done, 0 failed, 9 to do" in s.stdout, f"an extended config: {s.stdout}{s.stderr}")
     other = os.path.join(tmp, "other.yaml")
-    open(other, "w").write(open(cfg).read().replace("seeds: [0, 1]", "seeds: [5]"))
+    open(other, "w").write(open(cfg).read().replace("classes: [1]", "classes: [2]"))
     s = status(tmp, "tiny.h5", other)
-    check(s.returncode == 2 and "is another sweep" in s.stderr, f"another sweep: {s.stderr}")
+    check(s.returncode == 2 and "different sweeps: forget.classes is [1] in tiny.h5 but [2]"
+          in s.stderr, f"another sweep: {s.stderr}")
     # The stored config: /config/given serves when /config/expanded gives another sweep; when
     # neither gives the file's sweep, status says why for each and exits 2.
     alt = os.path.join(tmp, "alt.h5")

@@ -13,7 +13,7 @@
 5. A sweep killed while training its original model resumes that training from the last
    epoch checkpoint (train.checkpoint_every) and ends with the rows of an uninterrupted sweep.
 6. Bad input: a config error exits 2 and writes nothing; a results file of another sweep is
-   refused (exit 2) and left as it was.
+   refused (exit 2, naming the setting that differs) and left as it was.
 7. Every row names how it was computed (version, commit, hosts, ranks, BLAS) and the original
    and retrained models it was measured against: their fingerprints equal the SHA-256 recipe
    of solver/fingerprint.c applied to the cached checkpoints, the original and retrain rows name
@@ -387,12 +387,14 @@ def test_bad_input(tmp, ref_file):
     check(p.returncode == 2, f"unknown key: exit {p.returncode}")
     check("did you mean" in p.stderr, f"no suggestion: {p.stderr}")
     check(os.listdir(d) == [], f"a config error wrote files: {os.listdir(d)}")
-    # A results file of another sweep is refused and left as it was.
+    # A results file of another sweep (a shared setting differs) is refused, naming the
+    # setting and both values, and left as it was.
     shutil.copy(ref_file, os.path.join(d, "tiny.h5"))
     before = open(os.path.join(d, "tiny.h5"), "rb").read()
-    p = subprocess.run([ECORE, "sweep", CONFIG, "--set", "sweep.seeds=[5]"], cwd=d,
+    p = subprocess.run([ECORE, "sweep", CONFIG, "--set", "forget.classes=[2]"], cwd=d,
                        capture_output=True, text=True)
-    check(p.returncode == 2, f"other sweep's file: exit {p.returncode} ({p.stderr})")
+    check(p.returncode == 2 and "forget.classes is [1] in tiny.h5 but [2] in" in p.stderr,
+          f"other sweep's file: exit {p.returncode} ({p.stderr})")
     check(open(os.path.join(d, "tiny.h5"), "rb").read() == before, "other sweep's file changed")
 
 
