@@ -48,8 +48,12 @@
 //                      they read as rows without entries, and the next append rewrites the
 //                      file with it.
 //   /config          group: scalar string datasets `given` (the config text as given) and
-//                    `expanded` (the expanded, defaulted config); attribute `path`.
-//   /                attributes: format "ecore-results", schema_version 1, sweep_id,
+//                    `expanded` (the expanded, defaulted config); attribute `path`; and
+//                    `added_1`, `added_2`, ...: the expanded configs of sweeps that extended
+//                    the file or joined it in a merge (files from before have none).
+//   /                attributes: format "ecore-results", schema_version 1, sweep_id (what
+//                    the sweep's runs share, harness/plan/plan.h; in files written before,
+//                    a hash of their run ids),
 //                    ecore_version, git_commit, created (UTC, ISO 8601), mpi_world_size,
 //                    hosts, shard ("I/N" or ""), axes (names, in column order),
 //                    merged_from (input files of a merge, or ""), and reference_axes (the
