@@ -489,6 +489,8 @@ static int expand(Expander *x) {
 // The content digest of the checkpoint the shared key model.original or model.retrained
 // (kind) names, or 0: trained, or the key varies.
 static uint64_t shared_digest(const Plan *p, JobKind kind) {
+  if (has_column(p, config_key_index(kind == JOB_ORIGINAL ? "model.original" : "model.retrained")))
+    return 0;
   for (int j = 0; j < p->n_jobs; j++)
     if (p->jobs[j].kind == kind && p->jobs[j].digest) return p->jobs[j].digest;
   return 0;
