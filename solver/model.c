@@ -125,8 +125,9 @@ int model_create(Model *m, const ModelSpec *spec, Err *e) {
   m->comm = MPI_COMM_NULL;
   if (spec->arch < 0 || spec->arch >= ARCH_COUNT)
     return errf(e, ERR_CONFIG, "unknown architecture %d", (int)spec->arch);
-  if (spec->batch_capacity <= 0 || spec->num_classes < 2 || spec->in_c <= 0 || spec->in_h <= 0 ||
-      spec->in_w <= 0)
+  if (spec->batch_capacity <= 0 || spec->num_classes < 2 || spec->num_classes > MODEL_MAX_CLASSES ||
+      spec->in_c <= 0 || spec->in_c > MODEL_MAX_CHANNELS || spec->in_h <= 0 ||
+      spec->in_h > MODEL_MAX_SIDE || spec->in_w <= 0 || spec->in_w > MODEL_MAX_SIDE)
     return errf(e, ERR_CONFIG, "model %s: bad shape (batch %d, classes %d, input %dx%dx%d)",
                 arch_name(spec->arch), spec->batch_capacity, spec->num_classes, spec->in_c,
                 spec->in_h, spec->in_w);

@@ -39,6 +39,9 @@ const char *arch_name(Arch a);
 // builder gives its points (model_build.c; a test checks they agree).
 const char *const *arch_points(Arch a);
 
+// The largest shapes a model takes (a checkpoint declaring more is damaged, not a model).
+enum { MODEL_MAX_CLASSES = 100000, MODEL_MAX_CHANNELS = 64, MODEL_MAX_SIDE = 4096 };
+
 typedef struct {
   Arch arch;
   int in_c, in_h, in_w;  // input image shape

@@ -247,8 +247,34 @@ static void check_point_names(void) {
   }
 }
 
+// Shapes past the limits (as a damaged checkpoint declares them) are refused before any
+// allocation, naming the shape.
+static void check_shape_limits(void) {
+  const ModelSpec ok = {.arch = ARCH_CNN4,
+                        .in_c = 1,
+                        .in_h = 8,
+                        .in_w = 8,
+                        .num_classes = 10,
+                        .batch_capacity = 2,
+                        .width = 4};
+  ModelSpec bad[3] = {ok, ok, ok};
+  bad[0].num_classes = MODEL_MAX_CLASSES + 1;
+  bad[1].in_h = MODEL_MAX_SIDE + 1;
+  bad[2].in_c = MODEL_MAX_CHANNELS + 1;
+  for (int i = 0; i < 3; i++) {
+    Model m;
+    Err e = {0};
+    CHECK(model_create(&m, &bad[i], &e) == ERR_CONFIG && strstr(e.msg, "bad shape"));
+  }
+  Model m;
+  Err e = {0};
+  CHECK(model_create(&m, &ok, &e) == 0);
+  model_free(&m);
+}
+
 int main(int argc, char **argv) {
   check_point_names();
+  check_shape_limits();
   if (argc < 2) {
     fprintf(stderr, "usage: test_models FIXTURE.h5...\n");
     return 2;
