@@ -24,6 +24,7 @@ static float *read_all(hid_t f, const char *name, int64_t *count) {
 }
 
 static int read_attr_int(hid_t f, const char *name, int *v, int n) {
+  if (H5Aexists(f, name) <= 0) return -1;
   hid_t a = H5Aopen(f, name, H5P_DEFAULT);
   if (a < 0) return -1;
   (void)n;
