@@ -47,6 +47,17 @@ static long src_token(const WinAttnShape *s, size_t r) {
   return h < s->H && w < s->W ? (b * s->H + h) * s->W + w : -1;
 }
 
+// win [R, C] = the windows of t [B, H, W, C]: padded, rolled, cut (zero rows for padding).
+static void partition(float *win, const float *t, const WinAttnShape *s) {
+  for (size_t r = 0; r < rows(s); r++) {
+    const long src = src_token(s, r);
+    if (src >= 0)
+      memcpy(win + r * s->C, t + (size_t)src * s->C, (size_t)s->C * sizeof(float));
+    else
+      memset(win + r * s->C, 0, (size_t)s->C * sizeof(float));
+  }
+}
+
 // Region of rolled coordinate p along an axis of padded size P: the mask's slices
 // [0, P - win), [P - win, P - shift), [P - shift, P); one region when not shifted.
 static int region(int p, int P, int win, int shift) {
@@ -85,13 +96,7 @@ void winattn_forward(float *out, float *saved, const float *x, const WinAttnPara
   const int C = s->C, C3 = 3 * C, N = s->N, dh = C / s->heads;
   float *xw = saved, *qkv = xw + R * C, *P = qkv + R * C3;
   float *o = P + (size_t)s->B * s->nW * s->heads * N * N, *y = scratch;
-  for (size_t r = 0; r < R; r++) {
-    const long t = src_token(s, r);
-    if (t >= 0)
-      memcpy(xw + r * C, x + (size_t)t * C, (size_t)C * sizeof(float));
-    else
-      memset(xw + r * C, 0, (size_t)C * sizeof(float));
-  }
+  partition(xw, x, s);
   linear_forward(qkv, xw, p->wqkv, p->bqkv, (int)R, C, C3);
   const float scale = 1.0f / sqrtf((float)dh);
   for (size_t bw = 0; bw < (size_t)s->B * s->nW; bw++)
@@ -119,13 +124,7 @@ void winattn_backward(float *dx, const WinAttnGrads *g, const float *dout, const
   const float *xw = saved, *qkv = xw + R * C, *P = qkv + R * C3;
   const float *o = P + (size_t)s->B * s->nW * s->heads * N * N;
   float *dyw = scratch, *dO = dyw + R * C, *dqkv = dO + R * C, *dS = dqkv + R * C3;
-  for (size_t r = 0; r < R; r++) {
-    const long t = src_token(s, r);
-    if (t >= 0)
-      memcpy(dyw + r * C, dout + (size_t)t * C, (size_t)C * sizeof(float));
-    else
-      memset(dyw + r * C, 0, (size_t)C * sizeof(float));
-  }
+  partition(dyw, dout, s);
   memset(dO, 0, R * C * sizeof(float));
   linear_backward(dO, g->dwproj, g->dbproj, dyw, o, p->wproj, (int)R, C, C);
   const float scale = 1.0f / sqrtf((float)dh);
