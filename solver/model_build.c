@@ -44,7 +44,7 @@ Op *model_op(Model *m, OpKind kind, int in, int out) {
   Op *op = &m->ops[m->n_ops];
   memset(op, 0, sizeof *op);
   op->kind = kind, op->in = in, op->in2 = -1, op->out = out;
-  op->w = op->b = op->rm = op->rv = -1;
+  op->w = op->b = op->rm = op->rv = op->w2 = op->b2 = op->tab = -1;
   m->values[out].producer = m->n_ops;
   m->values[in].last_use = m->n_ops;
   m->n_ops++;
