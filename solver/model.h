@@ -14,7 +14,7 @@
 // MPI_COMM_WORLD implicitly). In training mode, BatchNorm statistics are summed over the group
 // (synchronised BN) unless bn_sync is off; the gradient arena is summed by dist_allreduce_grads.
 //
-// Graph models: besides the four architectures, a caller may describe a network op by op
+// Graph models: besides the five architectures, a caller may describe a network op by op
 // (model_graph_begin, model_value/model_param/model_op_*, model_graph_finish): EC's auxiliary
 // modules are built so. Its input is an NHWC activation held by pointer, its outputs are listed
 // values, and model_graph_backward takes a gradient per output (see below).
@@ -176,7 +176,9 @@ typedef struct {
 int model_create(Model *m, const ModelSpec *spec, Err *e);
 void model_free(Model *m);
 // Seeded initialisation, PyTorch's: Kaiming normal (fan_out, ReLU) for conv, U(±1/sqrt(in))
-// for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1.
+// for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1. swin_t:
+// torchvision's (docs/swin.md): linear weights and position bias tables truncated normal std
+// 0.02, linear biases 0, LayerNorm 1 and 0, the patch embedding U(±1/sqrt(fan_in)).
 void model_init(Model *m, uint64_t seed);
 // PyTorch's initialisation of one tensor of the given kind from the stream r: Kaiming normal
 // (fan_out) for conv, U(±1/sqrt(fan_in)) for linear weights and biases, 1 and 0 for BN.
