@@ -281,6 +281,50 @@ done:
   printf("%s: compared\n", path);
 }
 
+// swin_t's model_init is torchvision's: Linear weights and the position bias tables of std 0.02
+// (truncated at ±2: never reached), Linear biases 0, LayerNorm 1 and 0, the patch embedding
+// U(±1/sqrt(fan_in)) for weight and bias.
+static void check_swin_init(void) {
+  ModelSpec spec = {.arch = ARCH_SWIN_T,
+                    .in_c = 3,
+                    .in_h = 32,
+                    .in_w = 32,
+                    .num_classes = 10,
+                    .batch_capacity = 1,
+                    .width = 24,
+                    .patch = 2,
+                    .window = 4};
+  Model m;
+  Err e = {0};
+  if (model_create(&m, &spec, &e)) {
+    fprintf(stderr, "swin_t init: %s\n", e.msg);
+    test_failures++;
+    return;
+  }
+  model_init(&m, 7);
+  double sum2[2] = {0, 0};  // Σ x² of the linear weights, of the tables
+  int64_t count[2] = {0, 0};
+  for (int i = 0; i < m.n_params; i++) {
+    const ParamInfo *p = &m.params[i];
+    const float *d = model_param_data(&m, i);
+    for (int64_t j = 0; j < p->size; j++) {
+      if (p->kind == PARAM_LINEAR_W || p->kind == PARAM_RELPOS) {
+        int t = p->kind == PARAM_RELPOS;
+        sum2[t] += (double)d[j] * d[j], count[t]++;
+      } else if (p->kind == PARAM_LINEAR_B || p->kind == PARAM_LN_B) {
+        CHECK(d[j] == 0.0f);
+      } else if (p->kind == PARAM_LN_W) {
+        CHECK(d[j] == 1.0f);
+      } else {  // the patch embedding: fan_in 3*2*2
+        CHECK(fabsf(d[j]) <= 1.0f / sqrtf(12.0f));
+      }
+    }
+  }
+  CHECK_CLOSE(sqrt(sum2[0] / count[0]), 0.02, 0.02, 0);  // ~1.5 M draws
+  CHECK_CLOSE(sqrt(sum2[1] / count[1]), 0.02, 0.05, 0);  // 49 x 90 draws
+  model_free(&m);
+}
+
 // Every architecture's builder names its supervision points as arch_points says (the config
 // checks model.points against that list).
 static void check_point_names(void) {
@@ -310,6 +354,7 @@ static void check_point_names(void) {
 
 int main(int argc, char **argv) {
   check_point_names();
+  check_swin_init();
   if (argc < 2) {
     fprintf(stderr, "usage: test_models FIXTURE.h5...\n");
     return 2;
