@@ -5,6 +5,10 @@ Same step as ecore's: forward, mean cross-entropy, backward, SGD (momentum 0.9, 
 synthetic input at a fixed batch. Prints key=value lines like `ecore bench`.
 
   /usr/bin/python3 scripts/bench_pytorch.py --arch cnn4 --batch 128 --threads 2
+  /usr/bin/python3 scripts/bench_pytorch.py --arch swin_t --batch 32   (torchvision's, 224x224)
+
+swin_t is torchvision's own SwinTransformer (stochastic depth off, as in ecore), at 224x224 by
+default, like `ecore bench --arch swin_t`; --size, --patch and --window as there.
 """
 import argparse
 import os
@@ -27,13 +31,19 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--width", type=int, default=0)
+    p.add_argument("--patch", type=int, default=0, help="swin_t's patch size (default 4)")
+    p.add_argument("--window", type=int, default=0, help="swin_t's window (default 7)")
+    p.add_argument("--size", type=int, default=0, help="input height and width")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    if (a.patch or a.window) and a.arch != "swin_t":
+        p.error("--patch and --window are swin_t's")
     small = a.arch in ("cnn4", "mlp")
-    c, hw = (1, 28) if small else (3, 32)
-    model = build(a.arch, c, 10, a.width)
+    c, hw = (1, 28) if small else (3, 224 if a.arch == "swin_t" else 32)
+    hw = a.size or hw
+    model = build(a.arch, c, 10, a.width, a.patch, a.window)
     x = torch.randn(a.batch, c, hw, hw)
     y = torch.randint(0, 10, (a.batch,))
     if a.channels_last:
@@ -56,7 +66,7 @@ def main():
         loss = step()
     secs = time.perf_counter() - t0
     print(f"framework=pytorch-{torch.__version__}")
-    print(f"arch={a.arch}\nbatch={a.batch}\nsteps={a.steps}\nthreads={torch.get_num_threads()}")
+    print(f"arch={a.arch}\ninput={c}x{hw}x{hw}\nbatch={a.batch}\nsteps={a.steps}\nthreads={torch.get_num_threads()}")
     print(f"openblas_coretype={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
     print(f"mkldnn={torch.backends.mkldnn.is_available()}")
     print(f"step_ms={1e3 * secs / a.steps:.2f}")

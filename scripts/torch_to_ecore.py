@@ -16,8 +16,12 @@ Without such a layer, give the normalisation the model was trained with (--mean,
 values of its torchvision Normalize) or --no-normalize when it takes [0,1] pixels as they are.
 
 The network must be one of ecore's: mlp, cnn4, resnet18, resnet50 (CIFAR-style ResNets: 3x3
-stem, no max-pool; torchvision's key names); README "Models and data". The architecture is
-recognised from the keys (or --arch), the width from the first conv, the classes from fc. Every
+stem, no max-pool; torchvision's key names), swin_t (torchvision's swin_t, any embedding width,
+patch and window; docs/swin.md); README "Models and data". The architecture is recognised from
+the keys (or --arch), the width from the first conv (swin_t: also the patch from its kernel and
+the window from the relative position bias tables), the classes from fc (swin_t: head). Swin's
+relative_position_index buffers are checked against the window's and not stored (ecore derives
+them). Every
 key and shape is checked against ecore's network, built in PyTorch (tests/torch_models.py);
 a checkpoint that cannot be represented exactly is refused with the keys at fault, and nothing
 is written. The sweep keys model.original and model.retrained take the result
@@ -34,10 +38,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from torch_models import MLP, build  # noqa: E402
+from torch_models import MLP, Swin, build  # noqa: E402
 
 WRAPPERS = ("state_dict", "model", "model_state_dict")
-TOP = {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc"}  # ecore's top-level names
+TOP = {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc",  # ecore's top-level names
+       "features", "norm", "head"}
 
 
 class Refused(Exception):
@@ -96,6 +101,8 @@ def clean(sd):
 def recognise(sd, arch):
     if arch:
         return arch
+    if "features.1.0.attn.relative_position_bias_table" in sd:
+        return "swin_t"
     if "layer1.conv.weight" in sd:
         return "cnn4"
     if "layer1.0.conv3.weight" in sd:
@@ -104,13 +111,47 @@ def recognise(sd, arch):
         return "resnet18"
     if "layer1.weight" in sd and sd["layer1.weight"].dim() == 2:
         return "mlp"
-    raise Refused("not one of ecore's architectures (mlp, cnn4, resnet18, resnet50): no "
-                  "layer1.conv.weight, layer1.0.conv1.weight or layer1.weight among the keys "
+    raise Refused("not one of ecore's architectures (mlp, cnn4, resnet18, resnet50, swin_t): no "
+                  "layer1.conv.weight, layer1.0.conv1.weight, layer1.weight or "
+                  "features.1.0.attn.relative_position_bias_table among the keys "
                   f"({', '.join(list(sd)[:8])}, ...)")
+
+
+def head(arch):
+    return "head.weight" if arch == "swin_t" else "fc.weight"
+
+
+def swin_twin(sd, shape):
+    """torchvision's Swin with the checkpoint's width, patch, window and classes."""
+    for key in ("features.0.0.weight", "features.1.0.attn.relative_position_bias_table",
+                "head.weight"):
+        if key not in sd:
+            raise Refused(f"no {key}: not torchvision's swin_t")
+    emb, rows = sd["features.0.0.weight"], sd["features.1.0.attn.relative_position_bias_table"]
+    if emb.dim() != 4 or emb.shape[2] != emb.shape[3] or emb.shape[1] != shape[0]:
+        raise Refused(f"features.0.0.weight is {list(emb.shape)}: expected [width, "
+                      f"{shape[0]}, patch, patch] for --input-shape {shape}")
+    if shape[0] != 3:
+        raise Refused("torchvision's swin_t takes 3 channels")
+    span = round(rows.shape[0] ** 0.5)
+    if rows.dim() != 2 or span * span != rows.shape[0] or span % 2 == 0:
+        raise Refused(f"features.1.0.attn.relative_position_bias_table is {list(rows.shape)}: "
+                      "expected [(2 window - 1)^2, heads]")
+    width, patch, window = emb.shape[0], emb.shape[2], (span + 1) // 2
+    if width % 3:
+        raise Refused(f"embedding width {width}: ecore's swin_t has heads 3, 6, 12, 24, so the "
+                      "width is a multiple of 3")
+    net = Swin(sd["head.weight"].shape[0], width, patch, window)
+    for k, v in net.state_dict().items():  # derived from the window: must be torchvision's
+        if k.endswith("relative_position_index") and k in sd and not torch.equal(sd[k], v):
+            raise Refused(f"{k} differs from the index of a {window}x{window} window")
+    return net, width
 
 
 def twin(sd, arch, shape):
     """ecore's network in PyTorch, sized from the checkpoint: width, classes, channels."""
+    if arch == "swin_t":
+        return swin_twin(sd, shape)
     if "fc.weight" not in sd:
         raise Refused("no fc.weight: ecore's networks end in a Linear layer called fc")
     k = sd["fc.weight"].shape[0]
@@ -130,14 +171,16 @@ def twin(sd, arch, shape):
 
 
 def ecore_keys(net):
-    """The twin's state_dict as ecore stores it (BN's step counters are not kept)."""
-    return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    """The twin's state_dict as ecore stores it (BN's step counters and Swin's position indices,
+    which ecore derives, are not kept)."""
+    return {k: v for k, v in net.state_dict().items()
+            if not k.endswith("num_batches_tracked") and not k.endswith("relative_position_index")}
 
 
 def check_keys(sd, net, arch, width):
     want = ecore_keys(net)
     missing = [k for k in want if k not in sd]
-    extra = [k for k in sd if k not in want]
+    extra = [k for k in sd if k not in want and not k.endswith("relative_position_index")]
     wrong = [f"{k} {list(sd[k].shape)} (expected {list(want[k].shape)})"
              for k in want if k in sd and sd[k].shape != want[k].shape]
     if missing or extra or wrong:
@@ -185,7 +228,7 @@ def write(out, sd, net, arch, shape, mean, std, role, run_id):
         for k in ecore_keys(net):
             g.create_dataset(k, data=sd[k].detach().cpu().float().numpy())
         f.attrs["arch"] = arch
-        f.attrs["num_classes"] = np.int32(sd["fc.weight"].shape[0])
+        f.attrs["num_classes"] = np.int32(sd[head(arch)].shape[0])
         f.attrs["role"] = role
         f.attrs["run_id"] = run_id
         f.attrs["input_shape"] = np.array(shape, dtype=np.int32)
@@ -204,7 +247,7 @@ def main():
     p.add_argument("out", help="the ecore checkpoint to write (HDF5)")
     p.add_argument("--input-shape", required=True, type=lambda t: [int(x) for x in t.split(",")],
                    help="C,H,W of the images the model takes, e.g. 1,28,28 or 3,32,32")
-    p.add_argument("--arch", choices=["mlp", "cnn4", "resnet18", "resnet50"],
+    p.add_argument("--arch", choices=["mlp", "cnn4", "resnet18", "resnet50", "swin_t"],
                    help="the architecture, instead of recognising it from the keys")
     p.add_argument("--key", help="the entry of the saved dict that holds the state_dict")
     p.add_argument("--mean", type=floats, help="per-channel mean, e.g. 0.4914,0.4822,0.4465")
@@ -226,7 +269,7 @@ def main():
         print(f"torch_to_ecore: {a.model}: {e}", file=sys.stderr)
         return 2
     print(f"{a.out}: {arch}" + (f" width {width}" if width else "") +
-          f", {sd['fc.weight'].shape[0]} classes, input {'x'.join(map(str, a.input_shape))}, "
+          f", {sd[head(arch)].shape[0]} classes, input {'x'.join(map(str, a.input_shape))}, "
           f"mean {mean.tolist()}, std {std.tolist()}")
     return 0
 

@@ -58,8 +58,9 @@ static void buckets_plan(Buckets *b, Model *m) {
   for (int p = 0; p < m->n_params; p++) first_op[p] = 0;  // unused: final only at the end
   for (int i = m->n_ops - 1; i >= 0; i--) {
     const Op *op = &m->ops[i];
-    if (op->w >= 0) first_op[op->w] = i;
-    if (op->b >= 0) first_op[op->b] = i;
+    const int used[5] = {op->w, op->b, op->w2, op->b2, op->tab};  // (rm, rv: buffers)
+    for (int k = 0; k < 5; k++)
+      if (used[k] >= 0) first_op[used[k]] = i;
   }
   // Buckets closed by size number fewer than DIST_MAX_BUCKETS - 2, leaving room for the last
   // two (at parameter 0, and the arena's start).

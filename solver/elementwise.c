@@ -1,9 +1,11 @@
-// elementwise.c: ReLU, residual add (optionally fused with a ReLU), and the NCHW <-> NHWC
+// elementwise.c: ReLU, GELU, residual add (optionally fused with a ReLU), and the NCHW <-> NHWC
 // layout changes.
 //
 // ReLU is written "v < 0 ? 0 : v" rather than fmaxf(v, 0): it compiles to the same max
 // instruction, but keeps NaNs (as PyTorch does), so that a diverged run shows up in its loss
 // instead of being masked to zeros.
+#include <math.h>
+
 #include "layers.h"
 
 // ----------------------------------------------------------------------------------------------
@@ -74,4 +76,22 @@ static void add_grad(float *dst, const float *dout, const float *out, size_t n, 
 void add_backward(float *da, float *db, const float *dout, const float *out, size_t n, int relu) {
   if (da) add_grad(da, dout, out, n, relu);
   if (db) add_grad(db, dout, out, n, relu);
+}
+
+// ----------------------------------------------------------------------------------------------
+// gelu, the exact (erf) form of PyTorch's nn.GELU(): out [n] = x Φ(x), Φ the normal CDF.
+
+void gelu_forward(float *out, const float *in, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * 0.70710678118654752f));
+}
+
+// din [n] += dout * (Φ(x) + x φ(x)), x = in, φ the normal density.
+void gelu_backward(float *din, const float *dout, const float *in, size_t n) {
+  const float inv_sqrt_2pi = 0.3989422804014327f;
+  for (size_t i = 0; i < n; i++) {
+    const float x = in[i];
+    const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    din[i] += dout[i] * (cdf + x * inv_sqrt_2pi * expf(-0.5f * x * x));
+  }
 }

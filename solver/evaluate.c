@@ -401,30 +401,48 @@ double eval_avg_gap(const EvalResult *u, const EvalResult *rt) {
 // ----------------------------------------------------------------------------------------------
 // loading any checkpoint
 
-// The base width from the first conv weight's output channels (cnn4: layer1.conv.weight,
-// resnets: conv1.weight); mlp has none (0).
-static int infer_width(const char *path, Arch arch, int *width, Err *e) {
-  *width = 0;
-  if (arch == ARCH_MLP) return 0;
-  const char *name = arch == ARCH_CNN4 ? "/params/layer1.conv.weight" : "/params/conv1.weight";
+// The dimensions of the checkpoint's 4-d (or 2-d) dataset name into dims; -1 if it has none.
+static int dataset_dims(const char *path, const char *name, int nd_want, hsize_t dims[4]) {
   Quiet q = quiet_on();
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   hid_t ds = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
-  hsize_t dims[8] = {0};
   int nd = -1;
   if (ds >= 0) {
     hid_t sp = H5Dget_space(ds);
     nd = H5Sget_simple_extent_ndims(sp);
-    if (nd == 4) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (nd == nd_want) H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
     H5Dclose(ds);
   }
   if (f >= 0) H5Fclose(f);
   quiet_off(q);
-  if (nd != 4 || dims[0] < 1 || dims[0] > 1 << 16)
+  return nd == nd_want ? 0 : -1;
+}
+
+// What the shapes say of the network beyond its arch: the base width from the first conv
+// weight's output channels (cnn4: layer1.conv.weight, resnets: conv1.weight, swin_t: the
+// patch embedding's, whose kernel is the patch size); swin_t's window from its first relative
+// position bias table, [(2 window - 1)², heads]. mlp has none (width 0).
+static int infer_knobs(const char *path, ModelSpec *s, Err *e) {
+  if (s->arch == ARCH_MLP) return 0;
+  const char *name = s->arch == ARCH_CNN4     ? "/params/layer1.conv.weight"
+                     : s->arch == ARCH_SWIN_T ? "/params/features.0.0.weight"
+                                              : "/params/conv1.weight";
+  hsize_t dims[4] = {0};
+  if (dataset_dims(path, name, 4, dims) || dims[0] < 1 || dims[0] > 1 << 16)
     return errf(e, ERR_RUNTIME, "%s: no 4-d %s to read the %s's width from", path, name,
-                arch_name(arch));
-  *width = (int)dims[0];
+                arch_name(s->arch));
+  s->width = (int)dims[0];
+  if (s->arch != ARCH_SWIN_T) return 0;
+  s->patch = (int)dims[2];
+  const char *table = "/params/features.1.0.attn.relative_position_bias_table";
+  if (dataset_dims(path, table, 2, dims) || dims[0] < 1 || dims[0] > 1 << 16)
+    return errf(e, ERR_RUNTIME, "%s: no 2-d %s to read swin_t's window from", path, table);
+  int span = (int)lround(sqrt((double)dims[0]));
+  if (span * span != (int)dims[0] || span % 2 == 0)
+    return errf(e, ERR_RUNTIME, "%s: %s has %d rows, not (2 window - 1)²", path, table,
+                (int)dims[0]);
+  s->window = (span + 1) / 2;
   return 0;
 }
 
@@ -437,14 +455,14 @@ int eval_load_model(Model *m, const char *path, int width, int batch_capacity, C
   if (rc) return rc;
   int a = arch_from_name(arch);
   if (a < 0) return errf(e, ERR_RUNTIME, "%s: unknown architecture '%s'", path, arch);
-  if (width <= 0 && (rc = infer_width(path, (Arch)a, &width, e))) return rc;
   ModelSpec s = {.arch = (Arch)a,
                  .in_c = shape[0],
                  .in_h = shape[1],
                  .in_w = shape[2],
                  .num_classes = classes,
-                 .batch_capacity = batch_capacity,
-                 .width = width};
+                 .batch_capacity = batch_capacity};
+  if ((rc = infer_knobs(path, &s, e))) return rc;
+  if (width > 0) s.width = width;
   if ((rc = model_create(m, &s, e))) {
     err_context(e, "%s", path);
     model_free(m);

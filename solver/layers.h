@@ -124,6 +124,60 @@ void add_forward(float *out, const float *a, const float *b, size_t n, int relu)
 // g = relu ? dout*(out > 0) : dout; da += g; db += g (da, db may be NULL).
 void add_backward(float *da, float *db, const float *dout, const float *out, size_t n, int relu);
 
+// GELU, exact erf form (PyTorch's nn.GELU()): out[i] = in[i]*Φ(in[i]).
+void gelu_forward(float *out, const float *in, size_t n);
+// din[i] += dout[i]*(Φ(x) + x*φ(x)), x = in[i].
+void gelu_backward(float *din, const float *dout, const float *in, size_t n);
+
+// ----------------------------------------------------------------------------------------------
+// layernorm over the C channels of each of N rows (PyTorch's nn.LayerNorm(C)); Swin applies it
+// to every token of an NHWC activation (N = B*H*W).
+
+// out [N,C] = gamma*(x - mean)*rstd + beta; saves mean [N] and rstd [N] = 1/sqrt(var + eps)
+// (biased variance) for backward.
+void layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
+                       const float *beta, int N, int C, float eps);
+// din [N,C] += ..., dgamma [C] += Σ dout*xhat, dbeta [C] += Σ dout (din may be NULL).
+void layernorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *x,
+                        const float *mean, const float *rstd, const float *gamma, int N, int C);
+
+// ----------------------------------------------------------------------------------------------
+// Swin: patch merging's gather and (shifted) window attention (torchvision's swin_t, v1)
+
+// out [B, ceil(H/2), ceil(W/2), 4C] = the 2x2 neighbourhoods of in [B,H,W,C] concatenated in
+// torchvision's order (h,w), (h+1,w), (h,w+1), (h+1,w+1); zeros beyond an odd edge.
+void patch_merge_forward(float *out, const float *in, int B, int H, int W, int C);
+// din [B,H,W,C] += dout routed back.
+void patch_merge_backward(float *din, const float *dout, int B, int H, int W, int C);
+
+typedef struct {
+  int B, H, W, C;  // input and output [B, H, W, C]
+  int heads, win;  // C/heads channels per head; windows of win x win tokens
+  int sh, sw;      // cyclic shift per axis (0 along an axis one window covers)
+  int PH, PW;      // H, W padded up to whole windows
+  int nW, N;       // windows per sample, tokens per window (win²)
+} WinAttnShape;
+typedef struct {
+  const float *wqkv, *bqkv;    // [3C, C], [3C]
+  const float *wproj, *bproj;  // [C, C], [C]
+  const float *table;          // [(2win-1)², heads]: relative position bias
+} WinAttnParams;
+typedef struct {
+  float *dwqkv, *dbqkv, *dwproj, *dbproj, *dtable;  // as WinAttnParams
+} WinAttnGrads;
+
+// The shape of one attention layer; shift is win/2 in every second block, else 0.
+WinAttnShape winattn_shape(int B, int H, int W, int C, int heads, int win, int shift);
+// Floats the forward saves for the backward, and the scratch both need, for this shape.
+size_t winattn_saved_floats(const WinAttnShape *s);
+size_t winattn_scratch_floats(const WinAttnShape *s);
+// out [B,H,W,C] = proj(attention(qkv(windows(x)))) un-windowed; fills saved.
+void winattn_forward(float *out, float *saved, const float *x, const WinAttnParams *p,
+                     const WinAttnShape *s, float *scratch);
+// dx [B,H,W,C] += ... (may be NULL); every gradient in g += ...; saved from the forward.
+void winattn_backward(float *dx, const WinAttnGrads *g, const float *dout, const float *saved,
+                      const WinAttnParams *p, const WinAttnShape *s, float *scratch);
+
 // ----------------------------------------------------------------------------------------------
 // pooling
 

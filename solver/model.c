@@ -11,7 +11,8 @@
 
 void model_describe(Model *m);  // model_build.c
 
-const char *const arch_names[ARCH_COUNT + 1] = {"mlp", "cnn4", "resnet18", "resnet50", NULL};
+const char *const arch_names[ARCH_COUNT + 1] = {"mlp",      "cnn4",   "resnet18",
+                                                "resnet50", "swin_t", NULL};
 
 int arch_from_name(const char *name) {
   for (int i = 0; i < ARCH_COUNT; i++)
@@ -21,9 +22,10 @@ int arch_from_name(const char *name) {
 
 static const char *const mlp_points[] = {"layer1", "layer2", NULL};
 static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+static const char *const swin_points[] = {"stage1", "stage2", "stage3", "stage4", NULL};
 
 const char *const *arch_points(Arch a) {
-  return a == ARCH_MLP ? mlp_points : stage_points;
+  return a == ARCH_MLP ? mlp_points : a == ARCH_SWIN_T ? swin_points : stage_points;
 }
 
 const char *arch_name(Arch a) {
@@ -97,6 +99,17 @@ static int model_alloc(Model *m, int64_t B) {
     } else if (op->kind == OP_L2NORM) {
       op->norms = malloc((size_t)B * sizeof(float));
       if (!op->norms) return -1;
+    } else if (op->kind == OP_LN) {
+      op->mean = malloc(2 * (size_t)B * out->h * out->w * sizeof(float));
+      if (!op->mean) return -1;
+      op->rstd = op->mean + (size_t)B * out->h * out->w;
+    } else if (op->kind == OP_WINATTN) {
+      WinAttnShape s = op->attn;
+      s.B = (int)B;
+      op->saved = malloc(winattn_saved_floats(&s) * sizeof(float));
+      if (!op->saved) return -1;
+      if (winattn_scratch_floats(&s) > m->scratch_floats)
+        m->scratch_floats = winattn_scratch_floats(&s);
     } else if (op->kind == OP_CONV) {
       ConvShape s = op->conv;
       s.B = (int)B;
@@ -134,6 +147,15 @@ int model_create(Model *m, const ModelSpec *spec, Err *e) {
   if (spec->arch == ARCH_CNN4 && (spec->in_h < 8 || spec->in_w < 8))
     return errf(e, ERR_CONFIG, "model cnn4 needs inputs of at least 8x8, got %dx%d", spec->in_h,
                 spec->in_w);
+  if (spec->arch == ARCH_SWIN_T) {
+    int width, patch, window;
+    swin_knobs(spec, &width, &patch, &window);
+    if (width % 3 || patch < 1 || window < 1 || spec->in_h < patch || spec->in_w < patch)
+      return errf(e, ERR_CONFIG,
+                  "model swin_t: width %d must be a multiple of 3 (heads 3, 6, 12, 24), patch %d "
+                  "at least 1 and at most the input's %dx%d, window %d at least 1",
+                  width, patch, spec->in_h, spec->in_w, window);
+  }
   if (model_tables(m)) goto oom;
   model_describe(m);
   if (model_alloc(m, spec->batch_capacity)) goto oom;
@@ -183,7 +205,7 @@ void model_free(Model *m) {
       if (!(m->graph && i == m->input_value)) free(m->values[i].act);
   if (m->ops)
     for (int i = 0; i < m->n_ops; i++)
-      free(m->ops[i].mean), free(m->ops[i].argmax), free(m->ops[i].norms);
+      free(m->ops[i].mean), free(m->ops[i].argmax), free(m->ops[i].norms), free(m->ops[i].saved);
   if (m->grad_slots)
     for (int s = 0; s < m->n_grad_slots; s++) free(m->grad_slots[s]);
   free(m->grad_slots);
@@ -208,6 +230,13 @@ int model_find_param(const Model *m, const char *name) {
   return -1;
 }
 
+// d [n] from a normal of std truncated to [-2, 2] (trunc_normal_'s default absolute bounds).
+static void trunc_normal(float *d, int64_t n, float std, Rng *r) {
+  for (int64_t j = 0; j < n; j++) do
+      d[j] = std * rng_normal(r);
+    while (d[j] < -2.0f || d[j] > 2.0f);
+}
+
 void param_init(ParamKind kind, const int *shape, int64_t size, int fan_in, Rng *r, float *d) {
   switch (kind) {
     case PARAM_CONV_W: {  // kaiming_normal_(mode="fan_out", nonlinearity="relu")
@@ -221,29 +250,67 @@ void param_init(ParamKind kind, const int *shape, int64_t size, int fan_in, Rng 
       for (int64_t j = 0; j < size; j++) d[j] = bound * (2.0f * rng_uniform(r) - 1.0f);
       break;
     }
+    case PARAM_CONV_B: {  // nn.Conv2d's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+      float bound = 1.0f / sqrtf((float)fan_in);
+      for (int64_t j = 0; j < size; j++) d[j] = bound * (2.0f * rng_uniform(r) - 1.0f);
+      break;
+    }
+    case PARAM_RELPOS:  // trunc_normal_(std=0.02)
+      trunc_normal(d, size, 0.02f, r);
+      break;
     case PARAM_BN_W:
     case PARAM_BN_VAR:
+    case PARAM_LN_W:
       for (int64_t j = 0; j < size; j++) d[j] = 1.0f;
       break;
     case PARAM_BN_B:
     case PARAM_BN_MEAN:
+    case PARAM_LN_B:
       for (int64_t j = 0; j < size; j++) d[j] = 0.0f;
       break;
   }
+}
+
+// torchvision's Swin: every Linear trunc_normal_(std=0.02) with zero bias; the patch embedding
+// keeps nn.Conv2d's default init (U(±1/sqrt(fan_in)), weight and bias alike).
+static void swin_param_init(const ParamInfo *p, int fan_in, Rng *r, float *d) {
+  if (p->kind == PARAM_LINEAR_W)
+    trunc_normal(d, p->size, 0.02f, r);
+  else if (p->kind == PARAM_LINEAR_B)
+    memset(d, 0, (size_t)p->size * sizeof(float));
+  else if (p->kind == PARAM_CONV_W)
+    param_init(PARAM_CONV_B, p->shape, p->size, fan_in, r, d);
+  else
+    param_init(p->kind, p->shape, p->size, fan_in, r, d);
 }
 
 void model_init(Model *m, uint64_t seed) {
   for (int i = 0; i < m->n_params; i++) {
     const ParamInfo *p = &m->params[i];
     Rng r = rng_derive(seed, RNG_INIT, (uint64_t)i);
-    // A linear bias follows its weight, whose input width it takes.
-    int fan_in = p->kind == PARAM_LINEAR_B ? m->params[i - 1].shape[1] : p->shape[1];
-    param_init(p->kind, p->shape, p->size, fan_in, &r, model_param_data(m, i));
+    // A bias follows its weight, whose fan in it takes.
+    const ParamInfo *w = p->kind == PARAM_LINEAR_B || p->kind == PARAM_CONV_B ? p - 1 : p;
+    int fan_in = w->shape[1] * (w->kind == PARAM_CONV_W ? w->shape[2] * w->shape[3] : 1);
+    if (m->spec.arch == ARCH_SWIN_T)
+      swin_param_init(p, fan_in, &r, model_param_data(m, i));
+    else
+      param_init(p->kind, p->shape, p->size, fan_in, &r, model_param_data(m, i));
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // forward
+
+// A parameter's data, or NULL for index -1 (an op without bias).
+static float *param_or_null(Model *m, int i) {
+  return i < 0 ? NULL : model_param_data(m, i);
+}
+
+static WinAttnParams winattn_params(Model *m, const Op *op) {
+  return (WinAttnParams){model_param_data(m, op->w), model_param_data(m, op->b),
+                         model_param_data(m, op->w2), model_param_data(m, op->b2),
+                         model_param_data(m, op->tab)};
+}
 
 static int group_size(const Model *m) {
   int n = 1;
@@ -279,8 +346,9 @@ static void bn_forward(Model *m, Op *op, int B) {
 }
 
 const char *op_kind_name(OpKind k) {
-  static const char *const names[OP_KIND_COUNT] = {"input", "conv",   "bn",  "relu",  "maxpool",
-                                                   "gap",   "linear", "add", "l2norm"};
+  static const char *const names[OP_KIND_COUNT] = {
+      "input", "conv",   "bn",        "relu", "maxpool", "gap",    "linear",
+      "add",   "l2norm", "layernorm", "gelu", "merge",   "winattn"};
   return (int)k >= 0 && (int)k < OP_KIND_COUNT ? names[k] : "?";
 }
 
@@ -302,7 +370,8 @@ static void op_forward(Model *m, Op *op, const float *x, int B) {
     case OP_CONV: {
       ConvShape s = op->conv;
       s.B = B;
-      conv_forward(out->act, in->act, model_param_data(m, op->w), NULL, &s, m->scratch);
+      conv_forward(out->act, in->act, model_param_data(m, op->w), param_or_null(m, op->b), &s,
+                   m->scratch);
       break;
     }
     case OP_BN:
@@ -317,16 +386,35 @@ static void op_forward(Model *m, Op *op, const float *x, int B) {
     case OP_GAP:
       avgpool_forward(out->act, in->act, B, in->h * in->w, in->c);
       break;
-    case OP_LINEAR:
-      linear_forward(out->act, in->act, model_param_data(m, op->w), model_param_data(m, op->b), B,
-                     (int)value_floats(in), out->c);
+    case OP_LINEAR: {  // per sample, or per token when out keeps in's h, w
+      int rows = out->h * out->w;
+      linear_forward(out->act, in->act, model_param_data(m, op->w), param_or_null(m, op->b),
+                     B * rows, (int)value_floats(in) / rows, out->c);
       break;
+    }
     case OP_ADD:
       add_forward(out->act, in->act, m->values[op->in2].act, n, op->relu);
       break;
     case OP_L2NORM:
       l2norm_forward(out->act, op->norms, in->act, B, (int)value_floats(in));
       break;
+    case OP_LN:
+      layernorm_forward(out->act, op->mean, op->rstd, in->act, model_param_data(m, op->w),
+                        model_param_data(m, op->b), B * in->h * in->w, in->c, 1e-5f);
+      break;
+    case OP_GELU:
+      gelu_forward(out->act, in->act, n);
+      break;
+    case OP_MERGE:
+      patch_merge_forward(out->act, in->act, B, in->h, in->w, in->c);
+      break;
+    case OP_WINATTN: {
+      WinAttnShape s = op->attn;
+      s.B = B;
+      WinAttnParams p = winattn_params(m, op);
+      winattn_forward(out->act, op->saved, in->act, &p, &s, m->scratch);
+      break;
+    }
   }
 }
 
@@ -412,8 +500,8 @@ static void op_backward(Model *m, Op *op, int B, float *din) {
     case OP_CONV: {
       ConvShape s = op->conv;
       s.B = B;
-      conv_backward(din, param_grad(m, op->w), NULL, dout, in->act, model_param_data(m, op->w), &s,
-                    m->scratch);
+      conv_backward(din, param_grad(m, op->w), op->b < 0 ? NULL : param_grad(m, op->b), dout,
+                    in->act, model_param_data(m, op->w), &s, m->scratch);
       break;
     }
     case OP_BN:
@@ -428,16 +516,38 @@ static void op_backward(Model *m, Op *op, int B, float *din) {
     case OP_GAP:
       avgpool_backward(din, dout, B, in->h * in->w, in->c);
       break;
-    case OP_LINEAR:
-      linear_backward(din, param_grad(m, op->w), param_grad(m, op->b), dout, in->act,
-                      model_param_data(m, op->w), B, (int)value_floats(in), out->c);
+    case OP_LINEAR: {
+      int rows = out->h * out->w;
+      linear_backward(din, param_grad(m, op->w), op->b < 0 ? NULL : param_grad(m, op->b), dout,
+                      in->act, model_param_data(m, op->w), B * rows, (int)value_floats(in) / rows,
+                      out->c);
       break;
+    }
     case OP_ADD:
       add_backward(din, grad_of(m, op->in2), dout, out->act, n, op->relu);
       break;
     case OP_L2NORM:
       l2norm_backward(din, dout, out->act, op->norms, B, (int)value_floats(in));
       break;
+    case OP_LN:
+      layernorm_backward(din, param_grad(m, op->w), param_grad(m, op->b), dout, in->act, op->mean,
+                         op->rstd, model_param_data(m, op->w), B * in->h * in->w, in->c);
+      break;
+    case OP_GELU:
+      gelu_backward(din, dout, in->act, n);
+      break;
+    case OP_MERGE:
+      patch_merge_backward(din, dout, B, in->h, in->w, in->c);
+      break;
+    case OP_WINATTN: {
+      WinAttnShape s = op->attn;
+      s.B = B;
+      WinAttnParams p = winattn_params(m, op);
+      WinAttnGrads g = {param_grad(m, op->w), param_grad(m, op->b), param_grad(m, op->w2),
+                        param_grad(m, op->b2), param_grad(m, op->tab)};
+      winattn_backward(din, &g, dout, op->saved, &p, &s, m->scratch);
+      break;
+    }
   }
 }
 

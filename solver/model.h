@@ -1,4 +1,4 @@
-// model.h: the networks (mlp, cnn4, resnet18, resnet50) as a list of ops over values.
+// model.h: the networks (mlp, cnn4, resnet18, resnet50, swin_t) as a list of ops over values.
 //
 // A Model owns one arena of trainable parameters, one arena of their gradients (same layout),
 // and one arena of buffers (BN running statistics). Every parameter is a view into an arena,
@@ -14,7 +14,7 @@
 // MPI_COMM_WORLD implicitly). In training mode, BatchNorm statistics are summed over the group
 // (synchronised BN) unless bn_sync is off; the gradient arena is summed by dist_allreduce_grads.
 //
-// Graph models: besides the four architectures, a caller may describe a network op by op
+// Graph models: besides the five architectures, a caller may describe a network op by op
 // (model_graph_begin, model_value/model_param/model_op_*, model_graph_finish): EC's auxiliary
 // modules are built so. Its input is an NHWC activation held by pointer, its outputs are listed
 // values, and model_graph_backward takes a gradient per output (see below).
@@ -28,7 +28,7 @@
 #include "profile.h"
 #include "rng.h"
 
-typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } Arch;
+typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_SWIN_T, ARCH_COUNT } Arch;
 
 // "mlp" -> ARCH_MLP etc.; returns -1 for an unknown name.
 int arch_from_name(const char *name);
@@ -47,9 +47,15 @@ typedef struct {
   int in_c, in_h, in_w;  // input image shape
   int num_classes;
   int batch_capacity;  // the largest local batch a forward pass may take
-  int width;           // base width: cnn4 32 (stages w,2w,4w,8w), resnets 64; 0: default.
-                       // Smaller widths give the same structure at a fraction of the cost.
+  int width;           // base width: cnn4 32 (stages w,2w,4w,8w), resnets 64, swin_t 96 (its
+                       // embedding; a multiple of 3, heads 3-6-12-24); 0: default. Smaller
+                       // widths give the same structure at a fraction of the cost.
+  int patch, window;   // swin_t only: patch size (default 4) and attention window (default 7);
+                       // 0: default. 32x32 inputs: patch 2 or 4 with window 4 (docs/models.md).
 } ModelSpec;
+
+// swin_t's knobs with the defaults filled in (width 96, patch 4, window 7).
+void swin_knobs(const ModelSpec *s, int *width, int *patch, int *window);
 
 typedef enum {
   PARAM_CONV_W,    // [O, C/groups, KH, KW]
@@ -59,6 +65,10 @@ typedef enum {
   PARAM_BN_B,      // [C]
   PARAM_BN_MEAN,   // [C], buffer
   PARAM_BN_VAR,    // [C], buffer
+  PARAM_CONV_B,    // [O]
+  PARAM_LN_W,      // [C] LayerNorm
+  PARAM_LN_B,      // [C]
+  PARAM_RELPOS,    // [(2win-1)², heads]: Swin's relative position bias table
 } ParamKind;
 
 // One named tensor in the params arena (trainable) or the buffers arena (BN running stats).
@@ -80,9 +90,13 @@ typedef enum {
   OP_GAP,
   OP_LINEAR,
   OP_ADD,
-  OP_L2NORM,  // rows divided by their L2 norm (F.normalize)
+  OP_L2NORM,   // rows divided by their L2 norm (F.normalize)
+  OP_LN,       // LayerNorm over each token's channels
+  OP_GELU,     // exact GELU
+  OP_MERGE,    // Swin's patch merging gather: [h, w, c] -> [ceil(h/2), ceil(w/2), 4c]
+  OP_WINATTN,  // Swin's (shifted) window attention, qkv and proj included
 } OpKind;
-#define OP_KIND_COUNT (OP_L2NORM + 1)  // keep it the last kind + 1
+#define OP_KIND_COUNT (OP_WINATTN + 1)  // keep it the last kind + 1
 
 // "conv", "bn", ...: the op kinds' names (profiles).
 const char *op_kind_name(OpKind k);
@@ -90,14 +104,17 @@ const char *op_kind_name(OpKind k);
 typedef struct {
   OpKind kind;
   int in, in2, out;    // value indices (in2: second operand of ADD)
-  int w, b;            // param indices or -1 (BN: gamma, beta)
+  int w, b;            // param indices or -1 (BN, LN: gamma, beta; WINATTN: qkv)
   int rm, rv;          // BN running-stat param indices
   int relu;            // BN and ADD: fused ReLU after the op
   ConvShape conv;      // OP_CONV (its B is set per call)
   int k, s;            // OP_MAXPOOL kernel and stride
-  float *mean, *rstd;  // BN: saved batch statistics [C]
+  float *mean, *rstd;  // BN: saved batch statistics [C]; LN: per token [capacity*h*w]
   int32_t *argmax;     // MAXPOOL: [capacity, OH, OW, C]
   float *norms;        // L2NORM: saved row norms [capacity]
+  int w2, b2, tab;     // WINATTN: proj weight and bias, relative position bias table
+  WinAttnShape attn;   // WINATTN (its B is set per call)
+  float *saved;        // WINATTN: what the backward needs (winattn_saved_floats)
 } Op;
 
 typedef struct {
@@ -162,7 +179,9 @@ typedef struct {
 int model_create(Model *m, const ModelSpec *spec, Err *e);
 void model_free(Model *m);
 // Seeded initialisation, PyTorch's: Kaiming normal (fan_out, ReLU) for conv, U(±1/sqrt(in))
-// for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1.
+// for linear weights and biases, BN weight 1 and bias 0, running mean 0 and var 1. swin_t:
+// torchvision's (docs/swin.md): linear weights and position bias tables truncated normal std
+// 0.02, linear biases 0, LayerNorm 1 and 0, the patch embedding U(±1/sqrt(fan_in)).
 void model_init(Model *m, uint64_t seed);
 // PyTorch's initialisation of one tensor of the given kind from the stream r: Kaiming normal
 // (fan_out) for conv, U(±1/sqrt(fan_in)) for linear weights and biases, 1 and 0 for BN.
@@ -224,8 +243,11 @@ int model_param(Model *m, const char *prefix, const char *name, ParamKind kind, 
 Op *model_op(Model *m, OpKind kind, int in, int out);
 // Ops on value `in` with the given parameters; each returns its output value.
 int model_op_conv(Model *m, int in, int w, int out_c, int k, int stride, int pad);  // no bias
+int model_op_conv_bias(Model *m, int in, int w, int b, int out_c, int k, int stride, int pad);
 int model_op_bn(Model *m, int in, int w, int b, int rm, int rv, int relu);
 int model_op_linear(Model *m, int in, int w, int b);  // out_features from w's shape
+// The same linear on every token of in [h, w, c]: out [h, w, out_features] (b may be -1).
+int model_op_linear_tokens(Model *m, int in, int w, int b);
 int model_op_relu(Model *m, int in);
 int model_op_gap(Model *m, int in);
 int model_op_l2norm(Model *m, int in);

@@ -55,3 +55,11 @@ set_tests_properties(byom PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
 add_test(NAME bench_profile COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_bench.sh ${ECORE_BIN}
                                     ${ECORE_MPIRUN})
 set_tests_properties(bench_profile PROPERTIES LABELS "mpi" PASS_REGULAR_EXPRESSION "all cases pass")
+
+# torchvision's swin_t converted (scripts/torch_to_ecore.py): ecore's logits against PyTorch's,
+# refusals, and `ecore plan` checking the file against model.patch and model.window.
+ecore_test_exe(ckpt_logits SOURCES ckpt_logits.c LIBS ecore_solver)
+add_test(NAME swin_convert COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_swin_convert.py
+                                   $<TARGET_FILE:ecore> $<TARGET_FILE:ckpt_logits> ${CMAKE_SOURCE_DIR})
+set_tests_properties(swin_convert PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

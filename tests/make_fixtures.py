@@ -6,7 +6,7 @@ The fixtures are committed, so the C tests need no PyTorch; this script regenera
 
 Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of the README
 "Models", written here independently in plain PyTorch with torchvision's key names):
-  attrs        arch, width, num_classes, input shape, batch
+  attrs        arch, width, num_classes, input shape, batch (swin_t: patch, window)
   /input       float32 [B, C, H, W], /labels int32 [B]
   /params/K    every state_dict tensor (random weights, BN weight/bias/stats not trivial)
   /logits      train-mode logits; /loss the mean cross-entropy (scalar)
@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_models import CNN4, MLP, BasicBlock, Bottleneck, ResNet
+from torch_models import CNN4, MLP, BasicBlock, Bottleneck, ResNet, Swin
 
 
 def randomise(model, g):
@@ -42,14 +42,33 @@ def randomise(model, g):
                 m.running_var.copy_(1 + 0.5 * torch.rand(m.running_var.shape, generator=g))
             elif isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(model, Swin):
+            randomise_swin(model, g)
+
+
+def randomise_swin(model, g):
+    """LayerNorms, the Linear biases (zero at init) and the relative position bias tables
+    (std .02 at init) made large enough to matter."""
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
+            m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+        elif isinstance(m, nn.Linear):  # trunc_normal(.02): attention nearly uniform
+            m.weight.copy_(torch.randn(m.weight.shape, generator=g) / m.in_features ** 0.5)
+            if m.bias is not None:
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+    for n, p in model.named_parameters():
+        if n.endswith("relative_position_bias_table"):
+            p.copy_(0.5 * torch.randn(p.shape, generator=g))
 
 
 def state(model):
+    """The state_dict without what ecore derives (BN's step count, Swin's position index)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()
-            if not k.endswith("num_batches_tracked")}
+            if not k.endswith("num_batches_tracked") and not k.endswith("relative_position_index")}
 
 
-def write(path, arch, width, model, shape, k, batch, seed, sgd=True):
+def write(path, arch, width, model, shape, k, batch, seed, sgd=True, attrs=None):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = model.double()
@@ -73,7 +92,7 @@ def write(path, arch, width, model, shape, k, batch, seed, sgd=True):
         eval_logits = model(x, [])
 
     # Two SGD steps from the initial state on the same batch (train mode).
-    model.load_state_dict(init)
+    model.load_state_dict(init, strict=False)  # (without the derived buffers)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4,
                           nesterov=True)
@@ -90,6 +109,8 @@ def write(path, arch, width, model, shape, k, batch, seed, sgd=True):
         f.attrs["num_classes"] = k
         f.attrs["input_shape"] = np.array(shape, dtype=np.int32)
         f.attrs["batch"] = batch
+        for key, v in (attrs or {}).items():
+            f.attrs[key] = v
         f["input"] = f32(x)
         f["labels"] = y.numpy().astype(np.int32)
         f["logits"] = f32(logits)
@@ -120,7 +141,28 @@ def main():
     # float32 rounding past 1e-4 (PyTorch's own float32 run is 1e-3 off its float64 one).
     write(f"{out}/resnet50_w4.h5", "resnet50", 4, ResNet(Bottleneck, [3, 4, 6, 3], 3, 7, 4),
           (3, 16, 16), 7, 8, 4, sgd=False)
+    write_swin(f"{out}/swin_t_w6.h5")
     return 0
+
+
+def write_swin(path):
+    """swin_t at small knobs: 16x16 tokens, windows of 4 (stages 1 and 2 shifted with the mask,
+    stage 3 one window, stage 4 padded from 2x2); width 6 (heads of 2 channels). Seeded on its
+    own: python3 -c 'import make_fixtures as m; m.write_swin("fixtures/swin_t_w6.h5")' in tests/
+    writes just this one."""
+    torch.manual_seed(5)
+    write(path, "swin_t", 6, Swin(10, 6, 2, 4), (3, 32, 32), 10, 3, 5,
+          attrs={"patch": 2, "window": 4})
+    swin_t_shapes(path)
+
+
+def swin_t_shapes(path):
+    """Adds the keys and shapes of torchvision's swin_t() state_dict (the real configuration:
+    224x224, width 96, patch 4, window 7), for ecore's to be compared with."""
+    from torchvision.models import swin_t
+    with h5py.File(path, "a") as f:
+        for k, v in swin_t(weights=None).state_dict().items():
+            f[f"swin_t_shapes/{k}"] = np.array(v.shape, dtype=np.int32)
 
 
 if __name__ == "__main__":

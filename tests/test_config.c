@@ -514,6 +514,7 @@ static const char *const bases[] = {
     "unlearn: {method: ssd}\n",
     "ec: {enabled: true, layer_weights: cka, head: mlp}\n",
     "ec: {enabled: true, summariser: conv}\noutput: {save_models: true}\n",
+    "model: {arch: swin_t, width: 12}\n",
 };
 
 // The i-th value to try for key k instead of *cur, inside its range; false when there are no

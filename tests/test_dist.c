@@ -76,7 +76,8 @@ static float *summed_grads(Arch arch, int64_t bucket, int64_t *n) {
                   .in_w = HW,
                   .num_classes = K,
                   .batch_capacity = B,
-                  .width = 4};
+                  .width = arch == ARCH_SWIN_T ? 12 : 4,  // swin_t: heads 3-6-12-24
+                  .patch = 2};                            // (swin_t's alone)
   Model m;
   CHECK(model_create(&m, &ms, &e) == 0);
   m.comm = MPI_COMM_WORLD;
@@ -104,9 +105,9 @@ static float *summed_grads(Arch arch, int64_t bucket, int64_t *n) {
 }
 
 static void check_buckets(int world) {
-  static const Arch archs[] = {ARCH_CNN4, ARCH_RESNET18};
+  static const Arch archs[] = {ARCH_CNN4, ARCH_RESNET18, ARCH_SWIN_T};
   static const int64_t buckets[] = {0, 1, 100, 777, DIST_BUCKET_FLOATS};
-  for (int a = 0; a < 2; a++) {
+  for (int a = 0; a < 3; a++) {
     int64_t n, n2;
     float *ref = summed_grads(archs[a], -1, &n);
     double scale = 0;

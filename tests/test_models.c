@@ -24,6 +24,7 @@ static float *read_all(hid_t f, const char *name, int64_t *count) {
 }
 
 static int read_attr_int(hid_t f, const char *name, int *v, int n) {
+  if (H5Aexists(f, name) <= 0) return -1;
   hid_t a = H5Aopen(f, name, H5P_DEFAULT);
   if (a < 0) return -1;
   (void)n;
@@ -59,6 +60,61 @@ static void check_tensor(const char *fixture, const char *what, const float *got
 
 static const double TOL = 1e-4;
 
+// ecore's swin_t at the real configuration (224x224, width 96, patch 4, window 7, 1000 classes)
+// has exactly the keys and shapes of torchvision's swin_t() state_dict, stored by
+// make_fixtures.py in /swin_t_shapes, but its relative_position_index buffers (ecore derives
+// them from the window).
+static void check_swin_t_shapes(hid_t f, const char *path) {
+  ModelSpec spec = {.arch = ARCH_SWIN_T,
+                    .in_c = 3,
+                    .in_h = 224,
+                    .in_w = 224,
+                    .num_classes = 1000,
+                    .batch_capacity = 1};
+  Model m;
+  Err e = {0};
+  if (model_create(&m, &spec, &e)) {
+    fprintf(stderr, "%s: swin_t at 224: %s\n", path, e.msg);
+    test_failures++;
+    return;
+  }
+  hid_t g = H5Gopen2(f, "swin_t_shapes", H5P_DEFAULT);
+  H5G_info_t info;
+  H5Gget_info(g, &info);
+  int matched = 0;
+  int64_t floats = 0;
+  for (hsize_t i = 0; i < info.nlinks; i++) {
+    char key[160];
+    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, key, sizeof key, H5P_DEFAULT);
+    if (strstr(key, "relative_position_index")) continue;
+    int p = model_find_param(&m, key);
+    if (p < 0) {
+      fprintf(stderr, "%s: torchvision's swin_t key %s missing from ecore's\n", path, key);
+      test_failures++;
+      continue;
+    }
+    int dims[4] = {0}, nd = 0;
+    hid_t ds = H5Dopen2(g, key, H5P_DEFAULT), sp = H5Dget_space(ds);
+    nd = (int)H5Sget_simple_extent_npoints(sp);
+    H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dims);
+    H5Sclose(sp), H5Dclose(ds);
+    int same = nd == m.params[p].ndim;
+    for (int d = 0; same && d < nd; d++) same = dims[d] == m.params[p].shape[d];
+    if (!same) {
+      fprintf(stderr, "%s: swin_t %s has another shape than torchvision's\n", path, key);
+      test_failures++;
+    }
+    matched++;
+    floats += m.params[p].size;
+  }
+  H5Gclose(g);
+  CHECK(matched == m.n_params);
+  CHECK(floats == m.n_param_floats + m.n_buffer_floats);
+  printf("%s: swin_t at 224x224: %d tensors, %lld parameters, as torchvision's\n", path, matched,
+         (long long)floats);
+  model_free(&m);
+}
+
 static void check_fixture(const char *path) {
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
@@ -79,8 +135,10 @@ static void check_fixture(const char *path) {
     H5Aread(a, mt, arch);
   }
   H5Tclose(mt), H5Tclose(t), H5Aclose(a);
-  int width = 0, classes = 0, batch = 0, shape[3];
+  int width = 0, classes = 0, batch = 0, shape[3], patch = 0, window = 0;
   read_attr_int(f, "width", &width, 1);
+  read_attr_int(f, "patch", &patch, 1);  // swin_t's knobs (absent: 0, the default)
+  read_attr_int(f, "window", &window, 1);
   read_attr_int(f, "num_classes", &classes, 1);
   read_attr_int(f, "batch", &batch, 1);
   read_attr_int(f, "input_shape", shape, 3);
@@ -91,7 +149,9 @@ static void check_fixture(const char *path) {
                     .in_w = shape[2],
                     .num_classes = classes,
                     .batch_capacity = batch,
-                    .width = width};
+                    .width = width,
+                    .patch = patch,
+                    .window = window};
   Model m;
   Err e = {0};
   if (model_create(&m, &spec, &e)) {
@@ -100,6 +160,7 @@ static void check_fixture(const char *path) {
     H5Fclose(f);
     return;
   }
+  if (H5Lexists(f, "swin_t_shapes", H5P_DEFAULT) > 0) check_swin_t_shapes(f, path);
   char name[160];
   // Every state_dict key must be there, with the same number of values.
   for (int i = 0; i < m.n_params; i++) {
@@ -220,6 +281,50 @@ done:
   printf("%s: compared\n", path);
 }
 
+// swin_t's model_init is torchvision's: Linear weights and the position bias tables of std 0.02
+// (truncated at ±2: never reached), Linear biases 0, LayerNorm 1 and 0, the patch embedding
+// U(±1/sqrt(fan_in)) for weight and bias.
+static void check_swin_init(void) {
+  ModelSpec spec = {.arch = ARCH_SWIN_T,
+                    .in_c = 3,
+                    .in_h = 32,
+                    .in_w = 32,
+                    .num_classes = 10,
+                    .batch_capacity = 1,
+                    .width = 24,
+                    .patch = 2,
+                    .window = 4};
+  Model m;
+  Err e = {0};
+  if (model_create(&m, &spec, &e)) {
+    fprintf(stderr, "swin_t init: %s\n", e.msg);
+    test_failures++;
+    return;
+  }
+  model_init(&m, 7);
+  double sum2[2] = {0, 0};  // Σ x² of the linear weights, of the tables
+  int64_t count[2] = {0, 0};
+  for (int i = 0; i < m.n_params; i++) {
+    const ParamInfo *p = &m.params[i];
+    const float *d = model_param_data(&m, i);
+    for (int64_t j = 0; j < p->size; j++) {
+      if (p->kind == PARAM_LINEAR_W || p->kind == PARAM_RELPOS) {
+        int t = p->kind == PARAM_RELPOS;
+        sum2[t] += (double)d[j] * d[j], count[t]++;
+      } else if (p->kind == PARAM_LINEAR_B || p->kind == PARAM_LN_B) {
+        CHECK(d[j] == 0.0f);
+      } else if (p->kind == PARAM_LN_W) {
+        CHECK(d[j] == 1.0f);
+      } else {  // the patch embedding: fan_in 3*2*2
+        CHECK(fabsf(d[j]) <= 1.0f / sqrtf(12.0f));
+      }
+    }
+  }
+  CHECK_CLOSE(sqrt(sum2[0] / count[0]), 0.02, 0.02, 0);  // ~1.5 M draws
+  CHECK_CLOSE(sqrt(sum2[1] / count[1]), 0.02, 0.05, 0);  // 49 x 90 draws
+  model_free(&m);
+}
+
 // Every architecture's builder names its supervision points as arch_points says (the config
 // checks model.points against that list).
 static void check_point_names(void) {
@@ -230,7 +335,7 @@ static void check_point_names(void) {
                       .in_w = 32,
                       .num_classes = 10,
                       .batch_capacity = 2,
-                      .width = 4};
+                      .width = a == ARCH_SWIN_T ? 12 : 4};  // swin_t: heads 3-6-12-24
     Model m;
     Err e = {0};
     if (model_create(&m, &spec, &e)) {
@@ -275,6 +380,7 @@ static void check_shape_limits(void) {
 int main(int argc, char **argv) {
   check_point_names();
   check_shape_limits();
+  check_swin_init();
   if (argc < 2) {
     fprintf(stderr, "usage: test_models FIXTURE.h5...\n");
     return 2;

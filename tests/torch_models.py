@@ -6,6 +6,7 @@ supervision points' activations to taps.
 """
 import torch.nn as nn
 import torch.nn.functional as F
+from torchvision.models.swin_transformer import SwinTransformer
 
 
 class Stage(nn.Module):
@@ -121,8 +122,29 @@ class ResNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
-def build(arch, in_c, k, width=0):
-    """The model called arch, as ecore builds it (width 0: the default)."""
+class Swin(SwinTransformer):
+    """torchvision's swin_t itself (so its keys and computation are torchvision's), with the
+    embedding width, patch and window as knobs and stochastic depth off; forward(x, taps) taps
+    the four stages' outputs (NCHW). torchvision's patch embedding takes 3 channels."""
+    points = ["stage1", "stage2", "stage3", "stage4"]
+
+    def __init__(self, k, width=96, patch=4, window=7):
+        super().__init__(patch_size=[patch, patch], embed_dim=width, depths=[2, 2, 6, 2],
+                         num_heads=[3, 6, 12, 24], window_size=[window, window],
+                         stochastic_depth_prob=0.0, num_classes=k)
+
+    def forward(self, x, taps):
+        for i, f in enumerate(self.features):
+            x = f(x)
+            if i % 2 == 1:
+                taps.append(x.permute(0, 3, 1, 2))
+        return self.head(self.flatten(self.avgpool(self.permute(self.norm(x)))))
+
+
+def build(arch, in_c, k, width=0, patch=0, window=0):
+    """The model called arch, as ecore builds it (width, patch, window 0: the default)."""
+    if arch == "swin_t":
+        return Swin(k, width or 96, patch or 4, window or 7)
     if arch == "cnn4":
         return CNN4(in_c, k, width or 32)
     if arch == "resnet18":

@@ -32,3 +32,9 @@ ecore_test_exe(test_baselines SOURCES test_baselines.c LIBS ecore_jobs ecore_con
 add_test(NAME unlearn_baselines COMMAND test_baselines ${ECORE_SHARED_DATA}/mnist)
 set_tests_properties(unlearn_baselines PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# EC on swin_t: a tiny sweep on the CIFAR-10 sample (skips without it).
+add_test(NAME unlearn_swin_ec COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_swin_ec.py
+                                      $<TARGET_FILE:ecore> ${ECORE_SHARED_DATA})
+set_tests_properties(unlearn_swin_ec PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

@@ -14,22 +14,25 @@
 
 static const char *usage_text =
     "usage: ecore bench [--arch A] [--batch B] [--steps S] [--warmup W] [--ranks-per-run R]\n"
-    "                   [--width N] [--size HxW] [--channels C] [--classes K]\n"
-    "                   [--bucket-mb X] [--bn-local] [--profile] [--sgemm]\n"
+    "                   [--width N] [--patch P] [--window W] [--size HxW] [--channels C]\n"
+    "                   [--classes K] [--bucket-mb X] [--bn-local] [--profile] [--sgemm]\n"
     "\n"
     "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
     "prints key=value lines, among them images_per_s= and gflops=. Run it under mpirun to use\n"
     "several ranks: the world is split into groups of R ranks that each train one model\n"
     "data-parallel on a global batch of B (images_per_s adds up all groups).\n"
     "\n"
-    "  --arch A           mlp, cnn4, resnet18, resnet50 (default cnn4)\n"
+    "  --arch A           mlp, cnn4, resnet18, resnet50, swin_t (default cnn4)\n"
     "  --batch B          global batch per group (default 128)\n"
     "  --steps S          timed steps (default 20)\n"
     "  --warmup W         untimed steps first (default 3)\n"
     "  --ranks-per-run R  ranks per group (default: all ranks)\n"
     "  --width N          base width (default: the architecture's own)\n"
-    "  --size HxW         input size (default 28x28 for mlp/cnn4, 32x32 for resnets)\n"
-    "  --channels C       input channels (default 1 for mlp/cnn4, 3 for resnets)\n"
+    "  --patch P          swin_t's patch size (default 4)\n"
+    "  --window W         swin_t's attention window (default 7)\n"
+    "  --size HxW         input size (default 28x28 for mlp/cnn4, 32x32 for resnets, 224x224\n"
+    "                     for swin_t)\n"
+    "  --channels C       input channels (default 1 for mlp/cnn4, 3 for the others)\n"
     "  --classes K        classes (default 10)\n"
     "  --bucket-mb X      the gradient sum runs in buckets of X MiB overlapping the backward\n"
     "                     (default 4); 0: one allreduce after the backward\n"
@@ -75,7 +78,7 @@ static int bench_sgemm(void) {
 
 typedef struct {
   Arch arch;
-  int batch, steps, warmup, ranks_per_run, width, h, w, c, classes;
+  int batch, steps, warmup, ranks_per_run, width, patch, window, h, w, c, classes;
   double bucket_mb;
   bool sgemm, profile, bn_local;
 } BenchArgs;
@@ -92,7 +95,8 @@ static int take_mb(void *dest, const char *name, const char *v) {
 static int take_arch(void *dest, const char *name, const char *v) {
   Arch a = arch_from_name(v);
   if ((int)a < 0)
-    return cli_usage_error("bench", "%s %s: unknown (mlp, cnn4, resnet18, resnet50)", name, v);
+    return cli_usage_error("bench", "%s %s: unknown (mlp, cnn4, resnet18, resnet50, swin_t)", name,
+                           v);
   *(Arch *)dest = a;
   return 0;
 }
@@ -121,6 +125,8 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"--warmup", NULL, CLI_INT, &a->warmup, .meta = "W", .min = 0, .max = BIG},
       {"--ranks-per-run", NULL, CLI_INT, &a->ranks_per_run, .meta = "R", .min = 1, .max = BIG},
       {"--width", NULL, CLI_INT, &a->width, .meta = "N", .min = 1, .max = BIG},
+      {"--patch", NULL, CLI_INT, &a->patch, .meta = "P", .min = 1, .max = 64},
+      {"--window", NULL, CLI_INT, &a->window, .meta = "W", .min = 1, .max = 64},
       {"--size", NULL, CLI_CALL, a, "HxW", .fn = take_size},
       {"--channels", NULL, CLI_INT, &a->c, .meta = "C", .min = 1, .max = BIG},
       {"--classes", NULL, CLI_INT, &a->classes, .meta = "K", .min = 2, .max = BIG},
@@ -132,8 +138,11 @@ static int parse(int argc, char **argv, BenchArgs *a) {
   const CliSpec spec = {"bench", usage_text, NULL, opts, CLI_COUNT(opts), NULL, 0, 0, NULL};
   int code = cli_parse(&spec, argc, argv);
   if (code >= 0) return code;
+  if ((a->patch || a->window) && a->arch != ARCH_SWIN_T)
+    return cli_usage_error("bench", "--patch and --window are swin_t's; --arch is %s",
+                           arch_name(a->arch));
   int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
-  if (!a->h) a->h = a->w = small ? 28 : 32;
+  if (!a->h) a->h = a->w = small ? 28 : a->arch == ARCH_SWIN_T ? 224 : 32;
   if (!a->c) a->c = small ? 1 : 3;
   return -1;
 }
@@ -221,7 +230,9 @@ static int run(const BenchArgs *a) {
                   .in_w = a->w,
                   .num_classes = a->classes,
                   .batch_capacity = (a->batch + rpr - 1) / rpr,
-                  .width = a->width};
+                  .width = a->width,
+                  .patch = a->patch,
+                  .window = a->window};
   Model m;
   if (model_create(&m, &ms, &e)) {
     fprintf(stderr, "ecore bench: %s\n", e.msg);
@@ -269,6 +280,11 @@ static int run(const BenchArgs *a) {
     printf("arch=%s\nwidth=%d\ninput=%dx%dx%d\nbatch=%d\nsteps=%d\nranks=%d\nranks_per_run=%d\n",
            arch_name(a->arch), a->width, a->c, a->h, a->w, a->batch, a->steps, world, rpr);
     printf("bucket_mb=%g\nbn=%s\n", a->bucket_mb, a->bn_local ? "local" : "sync");
+    if (a->arch == ARCH_SWIN_T) {
+      int width, patch, window;
+      swin_knobs(&ms, &width, &patch, &window);
+      printf("patch=%d\nwindow=%d\n", patch, window);
+    }
     print_env();
     int bn_layers = 0;
     long bn_doubles = 0;  // one synchronised BN message per layer and direction: 2C+1 doubles

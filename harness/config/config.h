@@ -66,9 +66,10 @@ typedef struct {
 // the data set).
 typedef struct {
   Arch arch;
-  int width;       // 0: the architecture's own
-  StrList points;  // EC's supervision points; resolved to the arch's stage names in every
-                   // run's config
+  int width;          // 0: the architecture's own
+  int patch, window;  // swin_t's patch size and attention window
+  StrList points;     // EC's supervision points; resolved to the arch's stage names in every
+                      // run's config
   // Checkpoints to use instead of training θ_o and θ_rt ("": train it). Runs and jobs take the
   // file's content digest into their ids, not its path (docs/own-models.md).
   const char *original, *retrained;
@@ -157,6 +158,7 @@ typedef enum {
   W_EVAL_MIA,
   W_SAVE_MODELS,
   W_TRAINS,  // a model is trained: model.original or model.retrained is not given
+  W_SWIN,    // model.arch is swin_t
   W_COUNT
 } When;
 

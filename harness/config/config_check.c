@@ -82,7 +82,23 @@ static int check_forget(const Config *c, CheckFail *f) {
   return 0;
 }
 
+// swin_t's knobs against each other and the images.
+static int check_swin(const Config *c, CheckFail *f) {
+  if (c->model.width % 3)
+    return fail(f, "model.width", "model.arch", -1,
+                "swin_t's width must be a multiple of 3 (its heads are 3, 6, 12, 24), not %d",
+                c->model.width);
+  int shape[3];
+  config_image_shape(c, shape);
+  if (shape[0] && (c->model.patch > shape[1] || c->model.patch > shape[2]))
+    return fail(f, "model.patch", "data.name", -1,
+                "model.patch %d is larger than %s's %dx%d images", c->model.patch, data_name(c),
+                shape[1], shape[2]);
+  return 0;
+}
+
 static int check_model(const Config *c, CheckFail *f) {
+  if (config_applies(W_SWIN, c) && check_swin(c, f)) return ERR_CONFIG;
   const char *const *names = arch_points(c->model.arch);
   int n = 0;
   while (names[n]) n++;

@@ -83,11 +83,15 @@ const KeySpec config_schema[] = {
 
   // model
   {"model.arch", T_ENUM, OFF(model.arch), "cnn4", .choices = arch_names, .flags = J_ORIGINAL,
-   .doc = "The network: mlp, cnn4, resnet18, resnet50 (README, Models and data)."},
+   .doc = "The network: mlp, cnn4, resnet18, resnet50, swin_t (README, Models and data; swin_t: docs/swin.md)."},
   {"model.width", T_INT, OFF(model.width), "0", RANGE(0, 4096), .flags = J_ORIGINAL,
-   .doc = "Base width: cnn4's first stage (32) or the resnets' stem (64), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
+   .doc = "Base width: cnn4's first stage (32), the resnets' stem (64) or swin_t's embedding (96, a multiple of 3: its heads are 3, 6, 12, 24), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
+  {"model.patch", T_INT, OFF(model.patch), "4", RANGE(1, 64), .when = W_SWIN, .flags = J_ORIGINAL,
+   .doc = "swin_t's patch size: the embedding cuts the image into patch x patch squares (torchvision's swin_t: 4 on 224x224). For 32x32 images 2 or 4 (docs/swin.md)."},
+  {"model.window", T_INT, OFF(model.window), "7", RANGE(1, 64), .when = W_SWIN, .flags = J_ORIGINAL,
+   .doc = "swin_t's attention window, in tokens per side (torchvision's swin_t: 7); every second block shifts it by window/2. For 32x32 images 4 (docs/swin.md)."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
-   .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
+   .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4; swin_t: stage1 to stage4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
   {"model.original", T_PATH, OFF(model.original), "\"\"", .flags = KF_NOID | J_ORIGINAL,
    .doc = "An ecore checkpoint of the original model to unlearn instead of training one (`scripts/torch_to_ecore.py` converts a PyTorch state_dict; docs/own-models.md). It must match model.arch, model.width, the data set's classes, image shape and normalisation (`ecore plan` checks). Run ids hold a digest of its content, not its path. \"\": train it with the train keys."},
   {"model.retrained", T_PATH, OFF(model.retrained), "\"\"", .flags = KF_NOID | J_FORGET,
@@ -359,6 +363,8 @@ int config_applies(When w, const Config *c) {
       return c->output.save_models;
     case W_TRAINS:
       return trains(c);
+    case W_SWIN:
+      return c->model.arch == ARCH_SWIN_T;
     case W_COUNT:
       break;
   }
@@ -396,6 +402,7 @@ static const char *const when_text[W_COUNT] = {
     [W_EVAL_MIA] = "eval.mia",
     [W_SAVE_MODELS] = "output.save_models",
     [W_TRAINS] = "model.original or model.retrained is \"\" (a model is trained)",
+    [W_SWIN] = "model.arch is swin_t",
 };
 
 const char *config_when_text(When w) {

@@ -74,12 +74,18 @@ static int check_loaded(const Config *c, int key, const char *path, const Model 
                  path, s->in_c, s->in_h, s->in_w, data, shape[0], shape[1], shape[2]);
   ModelSpec ws = *s;
   ws.width = c->model.width;
+  if (s->arch == ARCH_SWIN_T) ws.patch = c->model.patch, ws.window = c->model.window;
   Model want;
   Err e = {0};
   if (model_create(&want, &ws, &e))
     return failf(f, key, NULL, "'%s': cannot build the config's model: %s", path, e.msg);
   int same = same_shapes(m, &want);
   model_free(&want);
+  if (!same && s->arch == ARCH_SWIN_T && (s->patch != ws.patch || s->window != ws.window))
+    return failf(f, key, s->patch != ws.patch ? "model.patch" : "model.window",
+                 "'%s' holds a swin_t of patch %d and window %d, not of model.patch %d and "
+                 "model.window %d",
+                 path, s->patch, s->window, ws.patch, ws.window);
   if (!same)
     return failf(f, key, "model.width", "'%s' holds a %s of width %d, not of model.width %d%s",
                  path, arch_name(s->arch), s->width, c->model.width,
