@@ -30,6 +30,15 @@
 
 typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_COUNT } Arch;
 
+// The resnets' stem. STEM_CIFAR: conv 3x3 stride 1 pad 1, BN, ReLU (no pool; the stages see the
+// image at full size). STEM_IMAGENET: torchvision's, conv 7x7 stride 2 pad 3, BN, ReLU, max-pool
+// 3x3 stride 2 pad 1 (the stages see it at a quarter). Both name their parameters conv1 and bn1
+// (torchvision's keys), so an ImageNet checkpoint loads as it is. mlp and cnn4 have no stem.
+typedef enum { STEM_CIFAR, STEM_IMAGENET, STEM_COUNT } Stem;
+extern const char *const stem_names[STEM_COUNT + 1];  // "cifar", "imagenet", NULL
+const char *stem_name(Stem s);
+int stem_from_name(const char *name);  // -1 for an unknown name
+
 // "mlp" -> ARCH_MLP etc.; returns -1 for an unknown name.
 int arch_from_name(const char *name);
 // The architectures' names, in Arch order, NULL-terminated (the config's model.arch choices).
@@ -46,6 +55,7 @@ typedef struct {
   int batch_capacity;  // the largest local batch a forward pass may take
   int width;           // base width: cnn4 32 (stages w,2w,4w,8w), resnets 64; 0: default.
                        // Smaller widths give the same structure at a fraction of the cost.
+  Stem stem;           // resnets only (model_create refuses STEM_IMAGENET for the others)
 } ModelSpec;
 
 typedef enum {
@@ -91,7 +101,7 @@ typedef struct {
   int rm, rv;          // BN running-stat param indices
   int relu;            // BN and ADD: fused ReLU after the op
   ConvShape conv;      // OP_CONV (its B is set per call)
-  int k, s;            // OP_MAXPOOL kernel and stride
+  int k, s, p;         // OP_MAXPOOL kernel, stride and padding
   float *mean, *rstd;  // BN: saved batch statistics [C]
   int32_t *argmax;     // MAXPOOL: [capacity, OH, OW, C]
   float *norms;        // L2NORM: saved row norms [capacity]

@@ -67,6 +67,7 @@ typedef struct {
 typedef struct {
   Arch arch;
   int width;       // 0: the architecture's own
+  Stem stem;       // resnets' stem (model.h); the others take only STEM_CIFAR
   StrList points;  // EC's supervision points; resolved to the arch's stage names in every
                    // run's config
   // Checkpoints to use instead of training θ_o and θ_rt ("": train it). Runs and jobs take the

@@ -88,7 +88,8 @@ ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) 
                  .in_w = d->train.w,
                  .num_classes = d->train.num_classes,
                  .batch_capacity = batch_capacity,
-                 .width = s->model.width};
+                 .width = s->model.width,
+                 .stem = s->model.stem};
   return m;
 }
 

@@ -86,6 +86,8 @@ const KeySpec config_schema[] = {
    .doc = "The network: mlp, cnn4, resnet18, resnet50 (README, Models and data)."},
   {"model.width", T_INT, OFF(model.width), "0", RANGE(0, 4096), .flags = J_ORIGINAL,
    .doc = "Base width: cnn4's first stage (32) or the resnets' stem (64), the other stages scaled alike; 0: the architecture's own. Smaller widths keep the structure at a fraction of the cost."},
+  {"model.stem", T_ENUM, OFF(model.stem), "cifar", .choices = stem_names, .flags = J_ORIGINAL,
+   .doc = "The resnets' stem: cifar (conv 3x3 stride 1, BN, ReLU, no pool: for 32x32 images) or imagenet (torchvision's: conv 7x7 stride 2, BN, ReLU, max-pool 3x3 stride 2, so 224x224 images reach layer1 at 56x56; torchvision's and published ImageNet checkpoints load as they are). Only resnet18 and resnet50 take imagenet."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
    .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
   {"model.original", T_PATH, OFF(model.original), "\"\"", .flags = KF_NOID | J_ORIGINAL,
