@@ -55,3 +55,10 @@ set_tests_properties(byom PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
 add_test(NAME bench_profile COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_bench.sh ${ECORE_BIN}
                                     ${ECORE_MPIRUN})
 set_tests_properties(bench_profile PROPERTIES LABELS "mpi" PASS_REGULAR_EXPRESSION "all cases pass")
+
+# torchvision's resnet18 (ImageNet stem) converted by scripts/torch_to_ecore.py: ecore eval
+# classifies as PyTorch does; plan refuses the other stem.
+add_test(NAME imagenet_stem COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_imagenet_stem.py
+                                    $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
+set_tests_properties(imagenet_stem PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
