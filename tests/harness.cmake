@@ -56,9 +56,10 @@ add_test(NAME bench_profile COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/test_bench.sh
                                     ${ECORE_MPIRUN})
 set_tests_properties(bench_profile PROPERTIES LABELS "mpi" PASS_REGULAR_EXPRESSION "all cases pass")
 
-# torchvision's resnet18 (ImageNet stem) converted by scripts/torch_to_ecore.py: ecore eval
-# classifies as PyTorch does; plan refuses the other stem.
-add_test(NAME imagenet_stem COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_imagenet_stem.py
-                                    $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
-set_tests_properties(imagenet_stem PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+# ImageNet: a tiny image folder packed by scripts/pack_imagenet.py (pixels as torchvision's
+# transform), torchvision's resnet18 (ImageNet stem) converted by scripts/torch_to_ecore.py and
+# evaluated by ecore on it as PyTorch classifies; plan refuses the other stem.
+add_test(NAME imagenet COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_imagenet.py
+                               $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
+set_tests_properties(imagenet PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
