@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 build_pkgs=(gcc make cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libyaml-dev
             libhdf5-openmpi-dev hdf5-tools zlib1g-dev libsvm-dev libssl-dev)
-test_pkgs=(python3-h5py python3-numpy librsvg2-bin python3-pil python3-torchvision slurmctld slurmd slurm-client munge)
+test_pkgs=(python3-h5py python3-numpy librsvg2-bin python3-pil python3-torchvision python3-yaml wordnet-base slurmctld slurmd slurm-client munge)
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

@@ -63,3 +63,9 @@ add_test(NAME imagenet COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test
                                $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
 set_tests_properties(imagenet PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# Every configs/*.yaml passes ecore plan on data of its shape (the ImageNet subsets packed from a
+# tiny image folder by scripts/pack_imagenet.py).
+add_test(NAME configs_plan COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_configs_plan.py
+                                   $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
+set_tests_properties(configs_plan PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)
