@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 build_pkgs=(gcc make cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libyaml-dev
             libhdf5-openmpi-dev hdf5-tools zlib1g-dev libsvm-dev libssl-dev)
-test_pkgs=(python3-h5py python3-numpy librsvg2-bin python3-pil slurmctld slurmd slurm-client munge)
+test_pkgs=(python3-h5py python3-numpy librsvg2-bin python3-pil python3-torchvision python3-yaml wordnet-base slurmctld slurmd slurm-client munge)
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -33,7 +33,7 @@ print_instructions() {
   cat >&2 <<EOF
 ecore needs: a C17 compiler, CMake >= 3.18, pkg-config, Open MPI, OpenBLAS (CBLAS), libyaml,
 HDF5 (the parallel build where available), zlib, libsvm, OpenSSL (libcrypto); for the tests
-also Python 3 with h5py, numpy and PIL, and librsvg's rsvg-convert.
+also Python 3 with h5py, numpy, PIL and torchvision, and librsvg's rsvg-convert.
 Install them with one of:
   apt:    sudo apt-get install -y ${build_pkgs[*]} ${test_pkgs[*]}
   dnf:    sudo dnf install -y gcc make cmake pkgconf openmpi-devel openblas-devel libyaml-devel \\

@@ -15,13 +15,14 @@ the first layer, which computes the same thing. A wrapper around the network ('m
 Without such a layer, give the normalisation the model was trained with (--mean, --std: the
 values of its torchvision Normalize) or --no-normalize when it takes [0,1] pixels as they are.
 
-The network must be one of ecore's: mlp, cnn4, resnet18, resnet50 (CIFAR-style ResNets: 3x3
-stem, no max-pool; torchvision's key names), swin_t (torchvision's swin_t, any embedding width,
-patch and window; docs/swin.md); README "Models and data". The architecture is recognised from
-the keys (or --arch), the width from the first conv (swin_t: also the patch from its kernel and
-the window from the relative position bias tables), the classes from fc (swin_t: head). Swin's
-relative_position_index buffers are checked against the window's and not stored (ecore derives
-them). Every
+The network must be one of ecore's: mlp, cnn4, resnet18, resnet50 (torchvision's key names; the
+ResNets with the CIFAR stem, 3x3 conv and no max-pool, or torchvision's ImageNet stem, 7x7
+stride-2 conv and max-pool: config key model.stem), swin_t (torchvision's swin_t, any embedding
+width, patch and window; docs/swin.md); README "Models and data". The architecture is
+recognised from the keys (or --arch), the stem from conv1's kernel, the width from the first
+conv (swin_t: also the patch from its kernel and the window from the relative position bias
+tables), the classes from fc (swin_t: head). Swin's relative_position_index buffers are checked
+against the window's and not stored (ecore derives them). Every
 key and shape is checked against ecore's network, built in PyTorch (tests/torch_models.py);
 a checkpoint that cannot be represented exactly is refused with the keys at fault, and nothing
 is written. The sweep keys model.original and model.retrained take the result
@@ -149,25 +150,29 @@ def swin_twin(sd, shape):
 
 
 def twin(sd, arch, shape):
-    """ecore's network in PyTorch, sized from the checkpoint: width, classes, channels."""
+    """ecore's network in PyTorch, sized from the checkpoint: width, classes, channels, stem."""
     if arch == "swin_t":
-        return swin_twin(sd, shape)
+        return (*swin_twin(sd, shape), "cifar")  # the stem is the resnets' alone
     if "fc.weight" not in sd:
         raise Refused("no fc.weight: ecore's networks end in a Linear layer called fc")
     k = sd["fc.weight"].shape[0]
     if arch == "mlp":
-        return MLP(shape[0] * shape[1] * shape[2], k), 0
+        return MLP(shape[0] * shape[1] * shape[2], k), 0, "cifar"
     first = "layer1.conv.weight" if arch == "cnn4" else "conv1.weight"
     if first not in sd or sd[first].dim() != 4:
         raise Refused(f"no 4-d {first} to read the {arch}'s width from")
     width, in_c = sd[first].shape[0], sd[first].shape[1]
     if in_c != shape[0]:
         raise Refused(f"{first} takes {in_c} channels, but --input-shape says {shape[0]}")
-    if arch != "cnn4" and sd[first].shape[2] != 3:
-        raise Refused(f"conv1.weight is {list(sd[first].shape)}: ecore's ResNets have a 3x3 stem "
-                      "and no max-pool (CIFAR-style); an ImageNet-style 7x7 stem cannot be "
-                      "represented")
-    return build(arch, in_c, k, width), width
+    stem = "cifar"
+    if arch != "cnn4":
+        kernel = tuple(sd[first].shape[2:])
+        stems = {(3, 3): "cifar", (7, 7): "imagenet"}
+        if kernel not in stems:
+            raise Refused(f"conv1.weight is {list(sd[first].shape)}: ecore's ResNets have a 3x3 "
+                          "stem (cifar) or torchvision's 7x7 one (imagenet), no other")
+        stem = stems[kernel]
+    return build(arch, in_c, k, width, stem=stem), width, stem
 
 
 def ecore_keys(net):
@@ -221,13 +226,14 @@ def normalisation(norm, a, c):
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def write(out, sd, net, arch, shape, mean, std, role, run_id):
+def write(out, sd, net, arch, stem, shape, mean, std, role, run_id):
     tmp = out + ".tmp"
     with h5py.File(tmp, "w") as f:
         g = f.create_group("params")
         for k in ecore_keys(net):
             g.create_dataset(k, data=sd[k].detach().cpu().float().numpy())
         f.attrs["arch"] = arch
+        f.attrs["stem"] = stem
         f.attrs["num_classes"] = np.int32(sd[head(arch)].shape[0])
         f.attrs["role"] = role
         f.attrs["run_id"] = run_id
@@ -261,14 +267,15 @@ def main():
             raise Refused(f"--input-shape {a.input_shape}: expected C,H,W, each at least 1")
         sd, norm = clean(load_state_dict(a.model, a.key))
         arch = recognise(sd, a.arch)
-        net, width = twin(sd, arch, a.input_shape)
+        net, width, stem = twin(sd, arch, a.input_shape)
         check_keys(sd, net, arch, width)
         mean, std = normalisation(norm, a, a.input_shape[0])
-        write(a.out, sd, net, arch, a.input_shape, mean, std, a.role, a.run_id)
+        write(a.out, sd, net, arch, stem, a.input_shape, mean, std, a.role, a.run_id)
     except Refused as e:
         print(f"torch_to_ecore: {a.model}: {e}", file=sys.stderr)
         return 2
     print(f"{a.out}: {arch}" + (f" width {width}" if width else "") +
+          (f", {stem} stem" if arch.startswith("resnet") else "") +
           f", {sd[head(arch)].shape[0]} classes, input {'x'.join(map(str, a.input_shape))}, "
           f"mean {mean.tolist()}, std {std.tolist()}")
     return 0

@@ -127,6 +127,19 @@ static int attr_read_string(hid_t obj, const char *name, char *out, int len) {
   return rc;
 }
 
+// The stem attribute; a file without it (written before stems existed) holds the CIFAR stem.
+static int read_stem(hid_t f, const char *path, Stem *stem, Err *e) {
+  char name[32] = "";
+  *stem = STEM_CIFAR;
+  if (H5Aexists(f, "stem") <= 0) return 0;
+  int s = attr_read_string(f, "stem", name, sizeof name) == 0 ? stem_from_name(name) : -1;
+  if (s < 0)
+    return errf(e, ERR_RUNTIME, "%s: attribute stem is '%s', not one of cifar, imagenet", path,
+                name);
+  *stem = (Stem)s;
+  return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 static int save_body(hid_t f, const Model *m, const CkptMeta *meta, const Sgd *opt,
@@ -152,6 +165,7 @@ static int save_body(hid_t f, const Model *m, const CkptMeta *meta, const Sgd *o
   const ModelSpec *s = &m->spec;
   int shape[3] = {s->in_c, s->in_h, s->in_w};
   attr_string(f, "arch", arch_name(s->arch));
+  attr_string(f, "stem", stem_name(s->stem));
   attr_write(f, "num_classes", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &s->num_classes);
   attr_string(f, "role", meta->role);
   attr_string(f, "run_id", meta->run_id);
@@ -206,6 +220,12 @@ static int load_body(hid_t f, const char *path, Model *m, CkptMeta *meta, Sgd *o
   if (strcmp(arch, arch_name(m->spec.arch)) || classes != m->spec.num_classes)
     return errf(e, ERR_RUNTIME, "%s: holds a %s with %d classes, expected a %s with %d", path, arch,
                 classes, arch_name(m->spec.arch), m->spec.num_classes);
+  Stem stem;
+  if (read_stem(f, path, &stem, e)) return ERR_RUNTIME;
+  if (stem != m->spec.stem)
+    return errf(e, ERR_RUNTIME,
+                "%s: holds a %s with the %s stem, expected the %s stem (model.stem)", path, arch,
+                stem_name(stem), stem_name(m->spec.stem));
   hid_t gp = H5Gopen2(f, "params", H5P_DEFAULT);
   if (gp < 0) return errf(e, ERR_RUNTIME, "%s: missing group /params", path);
   int rc = 0;
@@ -300,7 +320,7 @@ int ckpt_load_aux(const char *path, const char *name, float *data, int64_t count
 }
 
 int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int input_shape[3],
-              Err *e) {
+              Stem *stem, Err *e) {
   Quiet q = quiet_on();
   hid_t f = open_ro(path, e);
   int rc = ERR_RUNTIME;
@@ -310,7 +330,7 @@ int ckpt_peek(const char *path, char *arch, int arch_len, int *num_classes, int 
         attr_read(f, "input_shape", H5T_NATIVE_INT, input_shape, 3, 3) != 0)
       rc = errf(e, ERR_RUNTIME, "%s: not an ecore checkpoint (missing attributes)", path);
     else
-      rc = 0;
+      rc = stem ? read_stem(f, path, stem, e) : 0;
     H5Fclose(f);
   }
   quiet_off(q);

@@ -451,7 +451,8 @@ int eval_load_model(Model *m, const char *path, int width, int batch_capacity, C
   memset(m, 0, sizeof *m);
   char arch[32] = "";
   int classes = 0, shape[3] = {0, 0, 0};
-  int rc = ckpt_peek(path, arch, sizeof arch, &classes, shape, e);
+  Stem stem = STEM_CIFAR;
+  int rc = ckpt_peek(path, arch, sizeof arch, &classes, shape, &stem, e);
   if (rc) return rc;
   int a = arch_from_name(arch);
   if (a < 0) return errf(e, ERR_RUNTIME, "%s: unknown architecture '%s'", path, arch);
@@ -460,7 +461,8 @@ int eval_load_model(Model *m, const char *path, int width, int batch_capacity, C
                  .in_h = shape[1],
                  .in_w = shape[2],
                  .num_classes = classes,
-                 .batch_capacity = batch_capacity};
+                 .batch_capacity = batch_capacity,
+                 .stem = stem};
   if ((rc = infer_knobs(path, &s, e))) return rc;
   if (width > 0) s.width = width;
   if ((rc = model_create(m, &s, e))) {

@@ -181,13 +181,14 @@ void winattn_backward(float *dx, const WinAttnGrads *g, const float *dout, const
 // ----------------------------------------------------------------------------------------------
 // pooling
 
-// Max-pool, kernel k, stride s, no padding, floor mode (PyTorch's MaxPool2d(k, s)).
-// out [B,OH,OW,C], argmax [B,OH,OW,C] holds the flat input index h*W + w of each maximum.
+// Max-pool, kernel k, stride s, padding p <= k/2, floor mode (PyTorch's MaxPool2d(k, s, p):
+// padded cells never win). out [B,OH,OW,C] with OH = (H + 2p - k)/s + 1; argmax [B,OH,OW,C]
+// holds the flat input index h*W + w of each maximum.
 void maxpool_forward(float *out, int32_t *argmax, const float *in, int B, int H, int W, int C,
-                     int k, int s);
+                     int k, int s, int p);
 // din [B,H,W,C] += dout routed to the argmax positions.
 void maxpool_backward(float *din, const float *dout, const int32_t *argmax, int B, int H, int W,
-                      int C, int k, int s);
+                      int C, int k, int s, int p);
 // Global average pool: out [B,C] = mean over H*W of in [B,H,W,C].
 void avgpool_forward(float *out, const float *in, int B, int HW, int C);
 // din [B,HW,C] += dout [B,C] / HW.

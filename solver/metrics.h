@@ -219,9 +219,9 @@ int evaluate(EvalResult *r, Model *m, Model *original, Model *retrain, const Dat
 // (random fraction: the whole test set).
 double eval_avg_gap(const EvalResult *u, const EvalResult *rt);
 
-// Builds the model a checkpoint holds (arch, classes and input shape from its attributes; the
-// width from the first conv weight's shape when width <= 0; swin_t's patch and window from its
-// patch embedding's kernel and its relative position bias tables) with the given batch capacity
-// and loads it. meta may be NULL. Errors name the file.
+// Builds the model a checkpoint holds (arch, stem, classes and input shape from its attributes;
+// the width from the first conv weight's shape when width <= 0; swin_t's patch and window from
+// its patch embedding's kernel and its relative position bias tables) with the given batch
+// capacity and loads it. meta may be NULL. Errors name the file.
 int eval_load_model(Model *m, const char *path, int width, int batch_capacity, CkptMeta *meta,
                     Err *e);

@@ -20,6 +20,18 @@ int arch_from_name(const char *name) {
   return -1;
 }
 
+const char *const stem_names[STEM_COUNT + 1] = {"cifar", "imagenet", NULL};
+
+const char *stem_name(Stem s) {
+  return s >= 0 && s < STEM_COUNT ? stem_names[s] : "?";
+}
+
+int stem_from_name(const char *name) {
+  for (int i = 0; i < STEM_COUNT; i++)
+    if (!strcmp(name, stem_names[i])) return i;
+  return -1;
+}
+
 static const char *const mlp_points[] = {"layer1", "layer2", NULL};
 static const char *const stage_points[] = {"layer1", "layer2", "layer3", "layer4", NULL};
 static const char *const swin_points[] = {"stage1", "stage2", "stage3", "stage4", NULL};
@@ -144,6 +156,11 @@ int model_create(Model *m, const ModelSpec *spec, Err *e) {
     return errf(e, ERR_CONFIG, "model %s: bad shape (batch %d, classes %d, input %dx%dx%d)",
                 arch_name(spec->arch), spec->batch_capacity, spec->num_classes, spec->in_c,
                 spec->in_h, spec->in_w);
+  if (spec->stem < 0 || spec->stem >= STEM_COUNT)
+    return errf(e, ERR_CONFIG, "unknown stem %d", (int)spec->stem);
+  if (spec->stem != STEM_CIFAR && spec->arch != ARCH_RESNET18 && spec->arch != ARCH_RESNET50)
+    return errf(e, ERR_CONFIG, "model %s has no %s stem (only resnet18 and resnet50 have one)",
+                arch_name(spec->arch), stem_name(spec->stem));
   if (spec->arch == ARCH_CNN4 && (spec->in_h < 8 || spec->in_w < 8))
     return errf(e, ERR_CONFIG, "model cnn4 needs inputs of at least 8x8, got %dx%d", spec->in_h,
                 spec->in_w);
@@ -381,7 +398,7 @@ static void op_forward(Model *m, Op *op, const float *x, int B) {
       relu_forward(out->act, in->act, n);
       break;
     case OP_MAXPOOL:
-      maxpool_forward(out->act, op->argmax, in->act, B, in->h, in->w, in->c, op->k, op->s);
+      maxpool_forward(out->act, op->argmax, in->act, B, in->h, in->w, in->c, op->k, op->s, op->p);
       break;
     case OP_GAP:
       avgpool_forward(out->act, in->act, B, in->h * in->w, in->c);
@@ -511,7 +528,7 @@ static void op_backward(Model *m, Op *op, int B, float *din) {
       relu_backward(din, dout, out->act, n);
       break;
     case OP_MAXPOOL:
-      maxpool_backward(din, dout, op->argmax, B, in->h, in->w, in->c, op->k, op->s);
+      maxpool_backward(din, dout, op->argmax, B, in->h, in->w, in->c, op->k, op->s, op->p);
       break;
     case OP_GAP:
       avgpool_backward(din, dout, B, in->h * in->w, in->c);

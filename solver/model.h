@@ -30,6 +30,15 @@
 
 typedef enum { ARCH_MLP, ARCH_CNN4, ARCH_RESNET18, ARCH_RESNET50, ARCH_SWIN_T, ARCH_COUNT } Arch;
 
+// The resnets' stem. STEM_CIFAR: conv 3x3 stride 1 pad 1, BN, ReLU (no pool; the stages see the
+// image at full size). STEM_IMAGENET: torchvision's, conv 7x7 stride 2 pad 3, BN, ReLU, max-pool
+// 3x3 stride 2 pad 1 (the stages see it at a quarter). Both name their parameters conv1 and bn1
+// (torchvision's keys), so an ImageNet checkpoint loads as it is. mlp and cnn4 have no stem.
+typedef enum { STEM_CIFAR, STEM_IMAGENET, STEM_COUNT } Stem;
+extern const char *const stem_names[STEM_COUNT + 1];  // "cifar", "imagenet", NULL
+const char *stem_name(Stem s);
+int stem_from_name(const char *name);  // -1 for an unknown name
+
 // "mlp" -> ARCH_MLP etc.; returns -1 for an unknown name.
 int arch_from_name(const char *name);
 // The architectures' names, in Arch order, NULL-terminated (the config's model.arch choices).
@@ -51,7 +60,8 @@ typedef struct {
                        // embedding; a multiple of 3, heads 3-6-12-24); 0: default. Smaller
                        // widths give the same structure at a fraction of the cost.
   int patch, window;   // swin_t only: patch size (default 4) and attention window (default 7);
-                       // 0: default. 32x32 inputs: patch 2 or 4 with window 4 (docs/models.md).
+                       // 0: default. 32x32 inputs: patch 2 or 4 with window 4 (docs/swin.md).
+  Stem stem;           // resnets only (model_create refuses STEM_IMAGENET for the others)
 } ModelSpec;
 
 // swin_t's knobs with the defaults filled in (width 96, patch 4, window 7).
@@ -108,7 +118,7 @@ typedef struct {
   int rm, rv;          // BN running-stat param indices
   int relu;            // BN and ADD: fused ReLU after the op
   ConvShape conv;      // OP_CONV (its B is set per call)
-  int k, s;            // OP_MAXPOOL kernel and stride
+  int k, s, p;         // OP_MAXPOOL kernel, stride and padding
   float *mean, *rstd;  // BN: saved batch statistics [C]; LN: per token [capacity*h*w]
   int32_t *argmax;     // MAXPOOL: [capacity, OH, OW, C]
   float *norms;        // L2NORM: saved row norms [capacity]

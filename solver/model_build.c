@@ -151,11 +151,12 @@ static int relu(Builder *b, int in) {
   return model_op_relu(b->m, in);
 }
 
-static int maxpool(Builder *b, int in, int k, int s) {
+// max-pool k×k, stride s, padding p (padded cells never win, as PyTorch's)
+static int maxpool(Builder *b, int in, int k, int s, int p) {
   Value v = b->m->values[in];
-  int out = model_value(b->m, (v.h - k) / s + 1, (v.w - k) / s + 1, v.c);
+  int out = model_value(b->m, (v.h + 2 * p - k) / s + 1, (v.w + 2 * p - k) / s + 1, v.c);
   Op *op = model_op(b->m, OP_MAXPOOL, in, out);
-  op->k = k, op->s = s;
+  op->k = k, op->s = s, op->p = p;
   return out;
 }
 
@@ -216,7 +217,7 @@ static void build_cnn4(Builder *b) {
     snprintf(cname, sizeof cname, "%s.conv", name);
     snprintf(bname, sizeof bname, "%s.bn", name);
     x = bn(b, bname, conv(b, cname, x, widths[i], 3, 1, 1), 1);
-    if (i < 3) x = maxpool(b, x, 2, 2);  // the stage's output includes its pool
+    if (i < 3) x = maxpool(b, x, 2, 2, 0);  // the stage's output includes its pool
     point(b, x, name);
   }
   b->m->logits_value = linear(b, "fc", gap(b, x), b->m->spec.num_classes);
@@ -270,11 +271,17 @@ static int bottleneck(Builder *b, const char *p, int x, int planes, int stride) 
   return residual(b, y, sc, 1);
 }
 
-// CIFAR-style ResNet: 3x3 stem, stride 1, no max-pool.
+// ResNet with the spec's stem (model.h, Stem): CIFAR's 3x3 stride 1 conv without pool, or
+// torchvision's 7x7 stride 2 conv and 3x3 stride 2 max-pool ([H, W] -> [H/4, W/4] for even sizes).
 static void build_resnet(Builder *b, const int blocks[4], int bottle) {
   int w = b->m->spec.width ? b->m->spec.width : 64;
   int x = conv_input(b);
-  x = bn(b, "bn1", conv(b, "conv1", x, w, 3, 1, 1), 1);
+  if (b->m->spec.stem == STEM_IMAGENET) {
+    x = bn(b, "bn1", conv(b, "conv1", x, w, 7, 2, 3), 1);
+    x = maxpool(b, x, 3, 2, 1);
+  } else {
+    x = bn(b, "bn1", conv(b, "conv1", x, w, 3, 1, 1), 1);
+  }
   for (int l = 0; l < 4; l++) {
     int planes = w << l;
     for (int i = 0; i < blocks[l]; i++) {

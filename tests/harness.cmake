@@ -63,3 +63,17 @@ add_test(NAME swin_convert COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/
                                    $<TARGET_FILE:ecore> $<TARGET_FILE:ckpt_logits> ${CMAKE_SOURCE_DIR})
 set_tests_properties(swin_convert PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# ImageNet: a tiny image folder packed by scripts/pack_imagenet.py (pixels as torchvision's
+# transform), torchvision's resnet18 (ImageNet stem) converted by scripts/torch_to_ecore.py and
+# evaluated by ecore on it as PyTorch classifies; plan refuses the other stem.
+add_test(NAME imagenet COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_imagenet.py
+                               $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
+set_tests_properties(imagenet PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# Every configs/*.yaml passes ecore plan on data of its shape (the ImageNet subsets packed from a
+# tiny image folder by scripts/pack_imagenet.py).
+add_test(NAME configs_plan COMMAND ${DEBIAN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_configs_plan.py
+                                   $<TARGET_FILE:ecore> ${CMAKE_SOURCE_DIR})
+set_tests_properties(configs_plan PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77)

@@ -6,7 +6,7 @@ The fixtures are committed, so the C tests need no PyTorch; this script regenera
 
 Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of the README
 "Models", written here independently in plain PyTorch with torchvision's key names):
-  attrs        arch, width, num_classes, input shape, batch (swin_t: patch, window)
+  attrs        arch, width, stem, num_classes, input shape, batch (swin_t: patch, window)
   /input       float32 [B, C, H, W], /labels int32 [B]
   /params/K    every state_dict tensor (random weights, BN weight/bias/stats not trivial)
   /logits      train-mode logits; /loss the mean cross-entropy (scalar)
@@ -15,10 +15,17 @@ Each fixture tests/fixtures/<name>.h5 holds, for one model (the architectures of
   /running/K   BN running statistics after that train-mode forward
   /points/L    supervision point activations, NCHW
   /eval_logits eval-mode logits after the train-mode forward
+  grad_tol     (attribute, some fixtures) the tolerance of /grads and /dinput, when PyTorch's
+               own float32 run is not within 1e-4 of the float64 one: twice its error
   /sgd/K       parameters after two SGD steps (lr 0.01, momentum 0.9, wd 5e-4, nesterov)
                on the same batch, from the initial parameters (not for resnet50_w4, see main)
 The reference runs in float64 and is stored as float32.
+
+The ImageNet-stem twins are narrow (width 8 and 4, so the fixtures stay small); before writing
+them, check_torchvision proves the twin is torchvision's resnet18/resnet50 at full width: the same
+state_dict keys and shapes, and with torchvision's weights loaded the same logits and gradients.
 """
+import copy
 import os
 import sys
 
@@ -28,6 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import torchvision
 from torch_models import CNN4, MLP, BasicBlock, Bottleneck, ResNet, Swin
 
 
@@ -68,7 +76,43 @@ def state(model):
             if not k.endswith("num_batches_tracked") and not k.endswith("relative_position_index")}
 
 
-def write(path, arch, width, model, shape, k, batch, seed, sgd=True, attrs=None):
+def check_torchvision(arch, block, blocks):
+    """Our ImageNet-stem twin at width 64 is torchvision's model: keys, shapes, forward, grads."""
+    g = torch.Generator().manual_seed(5)
+    tv = getattr(torchvision.models, arch)(weights=None, num_classes=10).double()
+    ours = ResNet(block, blocks, 3, 10, 64, "imagenet").double()
+    want, have = state(tv), state(ours)
+    assert list(want) == list(have), f"{arch}: state_dict keys differ from torchvision's"
+    assert all(want[n].shape == have[n].shape for n in want), f"{arch}: shapes differ"
+    randomise(tv, g)
+    ours.load_state_dict(tv.state_dict())
+    x = torch.randn((2, 3, 64, 64), generator=g, dtype=torch.float64)
+    y = torch.tensor([3, 7])
+    tv.train(), ours.train()
+    a, b = tv(x), ours(x, [])
+    F.cross_entropy(a, y).backward()
+    F.cross_entropy(b, y).backward()
+    assert torch.allclose(a, b, rtol=0, atol=1e-10), f"{arch}: logits differ from torchvision's"
+    ga, gb = dict(tv.named_parameters()), dict(ours.named_parameters())
+    for n in ga:
+        assert torch.allclose(ga[n].grad, gb[n].grad, rtol=0, atol=1e-10), f"{arch}: grad {n}"
+    print(f"{arch}: the ImageNet-stem twin equals torchvision's (keys, logits, gradients)")
+
+
+def float32_grad_error(model, x, y):
+    """Worst relative error of PyTorch's float32 gradients (parameters, input) against float64."""
+    errs = []
+    for m, t in ((model, x), (copy.deepcopy(model).float(), x.float())):
+        m.train()
+        t = t.clone().requires_grad_(True)
+        m.zero_grad()
+        F.cross_entropy(m(t, []), y).backward()
+        errs.append([p.grad.double() for _, p in m.named_parameters()] + [t.grad.double()])
+    return max(((a - b).abs().max() / b.abs().max()).item() for a, b in zip(errs[1], errs[0]))
+
+
+def write(path, arch, width, model, shape, k, batch, seed, sgd=True, stem="cifar",
+          grad_tol=False, attrs=None):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = model.double()
@@ -76,6 +120,8 @@ def write(path, arch, width, model, shape, k, batch, seed, sgd=True, attrs=None)
     x = torch.randn((batch,) + shape, generator=g, dtype=torch.float64)
     y = torch.randint(0, k, (batch,), generator=g)
     init = state(model)
+    tol = max(1e-4, 2 * float32_grad_error(model, x, y)) if grad_tol else None
+    model.load_state_dict(init)
 
     model.train()
     xin = x.clone().requires_grad_(True)
@@ -106,6 +152,9 @@ def write(path, arch, width, model, shape, k, batch, seed, sgd=True, attrs=None)
     with h5py.File(path, "w") as f:
         f.attrs["arch"] = arch
         f.attrs["width"] = width
+        f.attrs["stem"] = stem
+        if tol is not None:
+            f.attrs["grad_tol"] = tol
         f.attrs["num_classes"] = k
         f.attrs["input_shape"] = np.array(shape, dtype=np.int32)
         f.attrs["batch"] = batch
@@ -142,6 +191,20 @@ def main():
     write(f"{out}/resnet50_w4.h5", "resnet50", 4, ResNet(Bottleneck, [3, 4, 6, 3], 3, 7, 4),
           (3, 16, 16), 7, 8, 4, sgd=False)
     write_swin(f"{out}/swin_t_w6.h5")
+    # The ImageNet stem (7x7/2 conv, 3x3/2 max-pool with padding) at 64x64: the stages run at
+    # 16x16 down to 2x2, as a 224x224 image's do at 56x56 down to 7x7.
+    check_torchvision("resnet18", BasicBlock, [2, 2, 2, 2])
+    check_torchvision("resnet50", Bottleneck, [3, 4, 6, 3])
+    torch.manual_seed(6)
+    write(f"{out}/resnet18_imagenet_w8.h5", "resnet18", 8,
+          ResNet(BasicBlock, [2, 2, 2, 2], 3, 10, 8, "imagenet"), (3, 64, 64), 10, 4, 5,
+          stem="imagenet")
+    # resnet50 with this stem at 64x64 is badly conditioned in float32: PyTorch's own float32
+    # gradients are 1e-4 to 1e-1 off its float64 ones (width 4 to 8, batch 8 to 16, most seeds);
+    # here 1.7e-4. Its gradients are held to twice that (grad_tol), everything else to 1e-4.
+    write(f"{out}/resnet50_imagenet_w4.h5", "resnet50", 4,
+          ResNet(Bottleneck, [3, 4, 6, 3], 3, 7, 4, "imagenet"), (3, 64, 64), 7, 8, 6, sgd=False,
+          stem="imagenet", grad_tol=True)
     return 0
 
 

@@ -3,7 +3,8 @@ set(FIXTURES ${CMAKE_CURRENT_SOURCE_DIR}/fixtures)
 
 ecore_test_exe(test_models SOURCES test_models.c LIBS ecore_solver)
 add_test(NAME models_vs_pytorch COMMAND test_models ${FIXTURES}/cnn4.h5 ${FIXTURES}/mlp.h5
-         ${FIXTURES}/resnet18_w8.h5 ${FIXTURES}/resnet50_w4.h5 ${FIXTURES}/swin_t_w6.h5)
+         ${FIXTURES}/resnet18_w8.h5 ${FIXTURES}/resnet50_w4.h5 ${FIXTURES}/swin_t_w6.h5
+         ${FIXTURES}/resnet18_imagenet_w8.h5 ${FIXTURES}/resnet50_imagenet_w4.h5)
 set_tests_properties(models_vs_pytorch PROPERTIES LABELS "unit")
 
 ecore_test_exe(test_ckpt SOURCES test_ckpt.c LIBS ecore_solver)

@@ -655,11 +655,12 @@ static void test_bn(void) {
 // pooling
 
 typedef struct {
-  int B, H, W, C, k, s, OH, OW;
+  int B, H, W, C, k, s, p, OH, OW;
   double *in, *R;
 } PoolCtx;
 
-// Reference max pool in double: the first maximum of each window, as PyTorch.
+// Reference max pool in double: the first maximum of each window's cells inside the image, as
+// PyTorch (its padding is -inf).
 static void ref_maxpool(double *out, int32_t *arg, const PoolCtx *c) {
   for (int b = 0; b < c->B; b++)
     for (int oh = 0; oh < c->OH; oh++)
@@ -669,7 +670,9 @@ static void ref_maxpool(double *out, int32_t *arg, const PoolCtx *c) {
           int32_t bi = -1;
           for (int i = 0; i < c->k; i++)
             for (int j = 0; j < c->k; j++) {
-              const int32_t idx = (oh * c->s + i) * c->W + ow * c->s + j;
+              const int y = oh * c->s - c->p + i, x = ow * c->s - c->p + j;
+              if (y < 0 || y >= c->H || x < 0 || x >= c->W) continue;
+              const int32_t idx = y * c->W + x;
               const double v = c->in[((size_t)b * c->H * c->W + idx) * c->C + ch];
               if (v > best) best = v, bi = idx;
             }
@@ -689,11 +692,11 @@ static double maxpool_ref_loss(void *p) {
   return l;
 }
 
-static void test_maxpool_case(int B, int H, int W, int C, int k, int s, int OH, int OW) {
+static void test_maxpool_case(int B, int H, int W, int C, int k, int s, int p, int OH, int OW) {
   char label[96], what[160];
   const int f0 = test_failures;
-  snprintf(label, sizeof label, "maxpool B%d %dx%dx%d k%d s%d", B, H, W, C, k, s);
-  PoolCtx ctx = {B, H, W, C, k, s, (H - k) / s + 1, (W - k) / s + 1, NULL, NULL};
+  snprintf(label, sizeof label, "maxpool B%d %dx%dx%d k%d s%d p%d", B, H, W, C, k, s, p);
+  PoolCtx ctx = {B, H, W, C, k, s, p, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1, NULL, NULL};
   CHECK(ctx.OH == OH && ctx.OW == OW);  // floor mode
   const size_t n_in = (size_t)B * H * W * C, n_out = (size_t)B * OH * OW * C;
   Rng r = test_rng(4000 + H * 17 + C * 3 + k);
@@ -706,18 +709,18 @@ static void test_maxpool_case(int B, int H, int W, int C, int k, int s, int OH, 
   ctx.in = to_double(in, n_in);
   ctx.R = to_double(R, n_out);
   double *want = dalloc(n_out);
-  maxpool_forward(out, arg, in, B, H, W, C, k, s);
+  maxpool_forward(out, arg, in, B, H, W, C, k, s, p);
   ref_maxpool(want, want_arg, &ctx);
   snprintf(what, sizeof what, "%s: out", label);
   check_array(what, out, want, n_out, 0.0, 0.0);
   CHECK(memcmp(arg, want_arg, sizeof(int32_t) * n_out) == 0);
-  maxpool_backward(din, R, arg, B, H, W, C, k, s);
+  maxpool_backward(din, R, arg, B, H, W, C, k, s, p);
   subtract(din, din0, n_in);
   snprintf(what, sizeof what, "%s: din vs FD", label);
   check_grad(what, maxpool_ref_loss, &ctx, ctx.in, n_in, din, 1e-6);
   float *din2 = falloc(n_in);
-  maxpool_backward(din2, R, arg, B, H, W, C, k, s);
-  maxpool_backward(din2, R, arg, B, H, W, C, k, s);
+  maxpool_backward(din2, R, arg, B, H, W, C, k, s, p);
+  maxpool_backward(din2, R, arg, B, H, W, C, k, s, p);
   snprintf(what, sizeof what, "%s: din twice", label);
   check_doubled(what, din2, din, n_in);
   case_done(label, f0);
@@ -733,22 +736,43 @@ static void test_maxpool_ties_nan(void) {
   int32_t arg[2 * 2 * 3];
   for (int i = 0; i < H * W * C; i++) in[i] = 1.5f;
   for (int i = 0; i < 12; i++) dout[i] = 1.0f;
-  maxpool_forward(out, arg, in, 1, H, W, C, k, s);
+  maxpool_forward(out, arg, in, 1, H, W, C, k, s, 0);
   for (int oh = 0; oh < 2; oh++)
     for (int ow = 0; ow < 2; ow++)
       for (int c = 0; c < C; c++) {
         CHECK(arg[(oh * 2 + ow) * C + c] == oh * 2 * W + ow * 2);
         CHECK(out[(oh * 2 + ow) * C + c] == 1.5f);
       }
-  maxpool_backward(din, dout, arg, 1, H, W, C, k, s);
+  maxpool_backward(din, dout, arg, 1, H, W, C, k, s, 0);
   CHECK(din[(2 * W + 2) * C + 1] == 1.0f);  // (2,2) starts the last window only
   CHECK(din[(1 * W + 1) * C + 1] == 0.0f);
   // A NaN in a window makes that window's output NaN (so divergence stays visible).
   in[(1 * W + 1) * C + 2] = NAN;
-  maxpool_forward(out, arg, in, 1, H, W, C, k, s);
+  maxpool_forward(out, arg, in, 1, H, W, C, k, s, 0);
   CHECK(isnan(out[2]));
   CHECK(out[3 * C + 2] == 1.5f);  // window (1,1) does not contain (1,1)
   case_done("maxpool ties and NaN", f0);
+}
+
+// Padding is -inf, never zero: on an image of negative values a zero-padded pool would output 0
+// at the border; the first in-image pixel of each window wins the ties (the ImageNet stem's
+// 3x3 stride 2 padding 1 pool, 5x5 -> 3x3).
+static void test_maxpool_padding(void) {
+  const int f0 = test_failures;
+  const int H = 5, W = 5, C = 2, k = 3, s = 2, p = 1;
+  float in[5 * 5 * 2], out[3 * 3 * 2];
+  int32_t arg[3 * 3 * 2];
+  for (int i = 0; i < H * W * C; i++) in[i] = -2.0f;
+  maxpool_forward(out, arg, in, 1, H, W, C, k, s, p);
+  for (int oh = 0; oh < 3; oh++)
+    for (int ow = 0; ow < 3; ow++) {
+      const int y0 = oh * s - p < 0 ? 0 : oh * s - p, x0 = ow * s - p < 0 ? 0 : ow * s - p;
+      for (int c = 0; c < C; c++) {
+        CHECK(out[(oh * 3 + ow) * C + c] == -2.0f);
+        CHECK(arg[(oh * 3 + ow) * C + c] == y0 * W + x0);
+      }
+    }
+  case_done("maxpool padding never wins", f0);
 }
 
 typedef struct {
@@ -804,11 +828,14 @@ static void test_avgpool(int B, int HW, int C) {
 }
 
 static void test_pool(void) {
-  test_maxpool_case(2, 7, 7, 3, 2, 2, 3, 3);   // floor mode: 7x7 -> 3x3, last row/col dropped
-  test_maxpool_case(2, 7, 7, 5, 3, 2, 3, 3);   // overlapping windows
-  test_maxpool_case(1, 8, 6, 17, 3, 3, 2, 2);  // non-square, odd channel count
-  test_maxpool_case(3, 4, 4, 1, 2, 2, 2, 2);
+  test_maxpool_case(2, 7, 7, 3, 2, 2, 0, 3, 3);   // floor mode: 7x7 -> 3x3, last row/col dropped
+  test_maxpool_case(2, 7, 7, 5, 3, 2, 0, 3, 3);   // overlapping windows
+  test_maxpool_case(1, 8, 6, 17, 3, 3, 0, 2, 2);  // non-square, odd channel count
+  test_maxpool_case(3, 4, 4, 1, 2, 2, 0, 2, 2);
+  test_maxpool_case(2, 8, 8, 3, 3, 2, 1, 4, 4);  // the ImageNet stem's pool: k3 s2 p1
+  test_maxpool_case(1, 7, 6, 5, 3, 2, 1, 4, 3);  // odd sizes: windows past both borders
   test_maxpool_ties_nan();
+  test_maxpool_padding();
   test_avgpool(3, 49, 5);
   test_avgpool(2, 1, 7);
   test_avgpool(2, 16, 64);

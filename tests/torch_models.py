@@ -101,9 +101,14 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     points = ["layer1", "layer2", "layer3", "layer4"]
 
-    def __init__(self, block, blocks, in_c, k, w=64):
+    def __init__(self, block, blocks, in_c, k, w=64, stem="cifar"):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_c, w, 3, 1, 1, bias=False)
+        # cifar: 3x3 stride 1, no pool; imagenet: torchvision's 7x7 stride 2 and 3x3/2 max-pool
+        self.imagenet = stem == "imagenet"
+        if self.imagenet:
+            self.conv1 = nn.Conv2d(in_c, w, 7, 2, 3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(in_c, w, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(w)
         cin = w
         for i, n in enumerate(blocks):
@@ -116,6 +121,8 @@ class ResNet(nn.Module):
 
     def forward(self, x, taps):
         x = F.relu(self.bn1(self.conv1(x)))
+        if self.imagenet:
+            x = F.max_pool2d(x, 3, 2, 1)
         for name in self.points:
             x = getattr(self, name)(x)
             taps.append(x)
@@ -141,14 +148,14 @@ class Swin(SwinTransformer):
         return self.head(self.flatten(self.avgpool(self.permute(self.norm(x)))))
 
 
-def build(arch, in_c, k, width=0, patch=0, window=0):
+def build(arch, in_c, k, width=0, patch=0, window=0, stem="cifar"):
     """The model called arch, as ecore builds it (width, patch, window 0: the default)."""
     if arch == "swin_t":
         return Swin(k, width or 96, patch or 4, window or 7)
     if arch == "cnn4":
         return CNN4(in_c, k, width or 32)
     if arch == "resnet18":
-        return ResNet(BasicBlock, [2, 2, 2, 2], in_c, k, width or 64)
+        return ResNet(BasicBlock, [2, 2, 2, 2], in_c, k, width or 64, stem)
     if arch == "resnet50":
-        return ResNet(Bottleneck, [3, 4, 6, 3], in_c, k, width or 64)
+        return ResNet(Bottleneck, [3, 4, 6, 3], in_c, k, width or 64, stem)
     raise ValueError(arch)

@@ -631,7 +631,8 @@ size_t config_value_size(KeyType t) {
 
 _Static_assert(sizeof(CfgDataName) == sizeof(int) && sizeof(UnlearnMethod) == sizeof(int) &&
                    sizeof(EcWeights) == sizeof(int) && sizeof(Arch) == sizeof(int) &&
-                   sizeof(SchedKind) == sizeof(int) && sizeof(AuxHead) == sizeof(int),
+                   sizeof(Stem) == sizeof(int) && sizeof(SchedKind) == sizeof(int) &&
+                   sizeof(AuxHead) == sizeof(int),
                "enum fields are read and written as int");
 
 void config_get(const Config *c, int key, CfgValue *v) {

@@ -68,6 +68,7 @@ typedef struct {
   Arch arch;
   int width;          // 0: the architecture's own
   int patch, window;  // swin_t's patch size and attention window
+  Stem stem;          // resnets' stem (model.h); the others take only STEM_CIFAR
   StrList points;     // EC's supervision points; resolved to the arch's stage names in every
                       // run's config
   // Checkpoints to use instead of training θ_o and θ_rt ("": train it). Runs and jobs take the

@@ -103,6 +103,11 @@ static int check_model(const Config *c, CheckFail *f) {
   int n = 0;
   while (names[n]) n++;
   const char *arch = arch_name(c->model.arch);
+  if (c->model.stem != STEM_CIFAR && c->model.arch != ARCH_RESNET18 &&
+      c->model.arch != ARCH_RESNET50)
+    return fail(f, "model.stem", "model.arch", -1,
+                "model.stem %s: %s has no stem to choose (only resnet18 and resnet50 do)",
+                stem_name(c->model.stem), arch);
   const StrList *p = &c->model.points;
   for (int i = 0; i < p->n; i++) {
     int known = 0;

@@ -90,7 +90,8 @@ ModelSpec runspec_model(const RunSpec *s, const Dataset *d, int batch_capacity) 
                  .batch_capacity = batch_capacity,
                  .width = s->model.width,
                  .patch = s->model.patch,
-                 .window = s->model.window};
+                 .window = s->model.window,
+                 .stem = s->model.stem};
   return m;
 }
 

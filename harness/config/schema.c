@@ -90,6 +90,8 @@ const KeySpec config_schema[] = {
    .doc = "swin_t's patch size: the embedding cuts the image into patch x patch squares (torchvision's swin_t: 4 on 224x224). For 32x32 images 2 or 4 (docs/swin.md)."},
   {"model.window", T_INT, OFF(model.window), "7", RANGE(1, 64), .when = W_SWIN, .flags = J_ORIGINAL,
    .doc = "swin_t's attention window, in tokens per side (torchvision's swin_t: 7); every second block shifts it by window/2. For 32x32 images 4 (docs/swin.md)."},
+  {"model.stem", T_ENUM, OFF(model.stem), "cifar", .choices = stem_names, .flags = J_ORIGINAL,
+   .doc = "The resnets' stem: cifar (conv 3x3 stride 1, BN, ReLU, no pool: for 32x32 images) or imagenet (torchvision's: conv 7x7 stride 2, BN, ReLU, max-pool 3x3 stride 2, so 224x224 images reach layer1 at 56x56; torchvision's and published ImageNet checkpoints load as they are). Only resnet18 and resnet50 take imagenet."},
   {"model.points", T_STRINGS, OFF(model.points), "[]", .flags = J_EC_MODULES,
    .doc = "Supervision points by stage name (mlp: layer1, layer2; cnn4, resnet18, resnet50: layer1 to layer4; swin_t: stage1 to stage4); []: all of them. EC supervises them; CKA and the k-NN probe are measured at them."},
   {"model.original", T_PATH, OFF(model.original), "\"\"", .flags = KF_NOID | J_ORIGINAL,

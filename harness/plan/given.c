@@ -64,6 +64,9 @@ static int check_loaded(const Config *c, int key, const char *path, const Model 
   if (s->arch != c->model.arch)
     return failf(f, key, "model.arch", "'%s' holds a %s, but model.arch is %s", path,
                  arch_name(s->arch), arch_name(c->model.arch));
+  if (s->stem != c->model.stem)
+    return failf(f, key, "model.stem", "'%s' holds a %s with the %s stem, but model.stem is %s",
+                 path, arch_name(s->arch), stem_name(s->stem), stem_name(c->model.stem));
   int classes = config_num_classes(c), shape[3];
   config_image_shape(c, shape);
   if (classes && s->num_classes != classes)

@@ -73,7 +73,7 @@ int pipe_load_given(const Pipe *p, const char *path, Model *m, CkptMeta *meta, E
   char arch[32];
   int classes, shape[3];
   lock(p->lock, 1);
-  int rc = ckpt_peek(path, arch, sizeof arch, &classes, shape, e);
+  int rc = ckpt_peek(path, arch, sizeof arch, &classes, shape, NULL, e);
   lock(p->lock, 0);
   if (rc) return rc;
   const ImageSet *t = &p->d->train;
