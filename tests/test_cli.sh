@@ -27,6 +27,7 @@ check 2 "$(see report "ecore report: --claims takes no value")" report --claims=
 check 2 "$(see bench "ecore bench: --batch 0: expected a whole number in [1, 1073741824]")" bench --batch=0
 check 2 "$(see bench "ecore bench: --size 3x: expected HxW, e.g. 32x32")" bench --size 3x
 check 2 "$(see bench "ecore bench: --bucket-mb -1: expected a size in MiB, 0 or more")" bench --bucket-mb -1
+check 2 "$(see bench "ecore bench: --stem imagenet is the resnets'; --arch is cnn4")" bench --arch cnn4 --stem imagenet
 check 2 "$(see sweep "ecore sweep: --shard 2/2: expected I/N with 0 <= I < N")" sweep c.yaml --shard 2/2
 check 2 "$(see report "ecore report: --format xx: expected one of md, csv")" report --format=xx f.h5
 check 2 "$(see export "ecore export: --format xml: expected one of csv, jsonl")" export --format xml f.h5

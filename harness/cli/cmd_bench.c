@@ -14,7 +14,8 @@
 
 static const char *usage_text =
     "usage: ecore bench [--arch A] [--batch B] [--steps S] [--warmup W] [--ranks-per-run R]\n"
-    "                   [--width N] [--patch P] [--window W] [--size HxW] [--channels C]\n"
+    "                   [--width N] [--stem S] [--patch P] [--window W] [--size HxW]\n"
+    "                   [--channels C]\n"
     "                   [--classes K] [--bucket-mb X] [--bn-local] [--profile] [--sgemm]\n"
     "\n"
     "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
@@ -28,6 +29,7 @@ static const char *usage_text =
     "  --warmup W         untimed steps first (default 3)\n"
     "  --ranks-per-run R  ranks per group (default: all ranks)\n"
     "  --width N          base width (default: the architecture's own)\n"
+    "  --stem S           the resnets' stem: cifar (default) or imagenet (7x7/2 conv, max-pool)\n"
     "  --patch P          swin_t's patch size (default 4)\n"
     "  --window W         swin_t's attention window (default 7)\n"
     "  --size HxW         input size (default 28x28 for mlp/cnn4, 32x32 for resnets, 224x224\n"
@@ -78,7 +80,7 @@ static int bench_sgemm(void) {
 
 typedef struct {
   Arch arch;
-  int batch, steps, warmup, ranks_per_run, width, patch, window, h, w, c, classes;
+  int batch, steps, warmup, ranks_per_run, width, patch, window, h, w, c, classes, stem;
   double bucket_mb;
   bool sgemm, profile, bn_local;
 } BenchArgs;
@@ -125,6 +127,7 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"--warmup", NULL, CLI_INT, &a->warmup, .meta = "W", .min = 0, .max = BIG},
       {"--ranks-per-run", NULL, CLI_INT, &a->ranks_per_run, .meta = "R", .min = 1, .max = BIG},
       {"--width", NULL, CLI_INT, &a->width, .meta = "N", .min = 1, .max = BIG},
+      {"--stem", NULL, CLI_CHOICE, &a->stem, .meta = "S", .choices = stem_names},
       {"--patch", NULL, CLI_INT, &a->patch, .meta = "P", .min = 1, .max = 64},
       {"--window", NULL, CLI_INT, &a->window, .meta = "W", .min = 1, .max = 64},
       {"--size", NULL, CLI_CALL, a, "HxW", .fn = take_size},
@@ -140,6 +143,9 @@ static int parse(int argc, char **argv, BenchArgs *a) {
   if (code >= 0) return code;
   if ((a->patch || a->window) && a->arch != ARCH_SWIN_T)
     return cli_usage_error("bench", "--patch and --window are swin_t's; --arch is %s",
+                           arch_name(a->arch));
+  if (a->stem != STEM_CIFAR && a->arch != ARCH_RESNET18 && a->arch != ARCH_RESNET50)
+    return cli_usage_error("bench", "--stem %s is the resnets'; --arch is %s", stem_names[a->stem],
                            arch_name(a->arch));
   int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
   if (!a->h) a->h = a->w = small ? 28 : a->arch == ARCH_SWIN_T ? 224 : 32;
@@ -232,7 +238,8 @@ static int run(const BenchArgs *a) {
                   .batch_capacity = (a->batch + rpr - 1) / rpr,
                   .width = a->width,
                   .patch = a->patch,
-                  .window = a->window};
+                  .window = a->window,
+                  .stem = (Stem)a->stem};
   Model m;
   if (model_create(&m, &ms, &e)) {
     fprintf(stderr, "ecore bench: %s\n", e.msg);
@@ -279,7 +286,8 @@ static int run(const BenchArgs *a) {
     double train_flops = 3.0 * m.flops_fwd;  // forward + two products in backward
     printf("arch=%s\nwidth=%d\ninput=%dx%dx%d\nbatch=%d\nsteps=%d\nranks=%d\nranks_per_run=%d\n",
            arch_name(a->arch), a->width, a->c, a->h, a->w, a->batch, a->steps, world, rpr);
-    printf("bucket_mb=%g\nbn=%s\n", a->bucket_mb, a->bn_local ? "local" : "sync");
+    printf("stem=%s\nbucket_mb=%g\nbn=%s\n", stem_names[a->stem], a->bucket_mb,
+           a->bn_local ? "local" : "sync");
     if (a->arch == ARCH_SWIN_T) {
       int width, patch, window;
       swin_knobs(&ms, &width, &patch, &window);
