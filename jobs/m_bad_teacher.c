@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "dist.h"
-#include "rng.h"
 #include "run.h"
 
 typedef struct {
@@ -52,13 +51,7 @@ static int bad_teacher_init(Run *r, Err *e) {
   int rc = model_create(&st->bad, &ms, e);
   if (rc) return rc;
   model_init(&st->bad, run_seed(r->seed, TAG_BAD_TEACHER));
-  const int64_t nf = r->fs->n_train_forget, nr = r->fs->n_train_retain;
-  int64_t keep = (int64_t)(r->spec->bad_teacher.retain_fraction * (double)nr + 0.5);
-  if (keep < 1) keep = 1;
-  if (keep > nr) keep = nr;
-  Rng g = rng_derive(r->seed, RNG_METHOD, TAG_RETAIN_SUBSET);
-  rng_shuffle(&g, r->union_idx + nf, nr);
-  r->n_union = nf + keep;
+  retain_subset(r, r->spec->bad_teacher.retain_fraction);
   return 0;
 }
 

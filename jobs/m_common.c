@@ -18,6 +18,16 @@ double kl_rows(Run *r, int a, int cnt, const float *t, float T, float scale) {
                     r->dlogits + a * K);
 }
 
+void retain_subset(Run *r, double fraction) {
+  const int64_t nf = r->fs->n_train_forget, nr = r->fs->n_train_retain;
+  int64_t keep = (int64_t)(fraction * (double)nr + 0.5);
+  if (keep < 1) keep = 1;
+  if (keep > nr) keep = nr;
+  Rng g = rng_derive(r->seed, RNG_METHOD, TAG_RETAIN_SUBSET);
+  rng_shuffle(&g, r->union_idx + nf, nr);
+  r->n_union = nf + keep;
+}
+
 void sum2_ranks(MPI_Comm comm, double *a, double *b) {
   double v[2] = {*a, *b};
   int n = 1;

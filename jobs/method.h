@@ -38,6 +38,8 @@ typedef struct {
   int (*loss)(Run *r, double *loss, Err *e);
   // Whether the phase runs in epoch (0-based); NULL: every epoch.
   int (*active)(const Run *r, int epoch);
+  // The phase's lr as a multiple of the run's (unlearn.lr and its schedule); NULL: 1.
+  double (*lr_scale)(const UnlearnSpec *s);
 } MethodPhase;
 
 #define METHOD_MAX_PHASES 2
@@ -59,7 +61,7 @@ typedef struct {
   void (*step)(Run *r);                        // after the step's rows are assembled, before
                                                // the forward: targets, teacher logits
   void (*grad)(Run *r);                        // after the gradient's all-reduce, before the
-                                               // update
+                                               // update (r->step_lr: the step's lr)
 } UnlearnMethodDef;
 
 // methods.c: the registry, indexed by UnlearnMethod (every entry set).
@@ -82,9 +84,29 @@ int loss_ce_targets(Run *r, double *loss, Err *e);
 // rl's step hook (rl, salun): each forget row [0, nf) of the step gets a random label as its
 // target, drawn per (epoch, image), the same whichever rank draws it.
 void random_label_targets(Run *r);
+// Shortens the retain part of r->union_idx to a seeded subset of round(fraction·|D_r|) images (at
+// least 1), the same on every rank (bad_teacher, unsir): the union and retain-driven phases then
+// walk D_f ∪ that subset and that subset.
+void retain_subset(Run *r, double fraction);
 // Sums *a and *b over the ranks of comm (one all-reduce).
 void sum2_ranks(MPI_Comm comm, double *a, double *b);
 // 1/g as a float, 0 for g = 0: the weight of one row of a global part of g rows.
 static inline float inv_rows(int g) {
   return g ? 1.0f / g : 0.0f;
 }
+
+// The methods' own gradients, exposed for their finite-difference tests (tests/test_baselines.c).
+// m_unsir.c: UNSIR's noise objective on n noise images x [n, c, h, w] of class cls at m (eval
+// mode, capacity >= n): returns this chunk's part of
+//   L = −(1/N) Σ_b CE(m(x_b), cls) + λ·(1/N) Σ_b ‖x_b‖²
+// (N the class's noise images, every chunk together) and writes ∂L/∂x into dx [n, c, h, w]
+// (overwritten); probs, dlogits [n, K] and labels [n] are scratch. m's gradients are clobbered.
+double unsir_noise_loss(Model *m, const float *x, int n, int cls, int N, double lambda,
+                        float *probs, float *dlogits, int32_t *labels, float *dx);
+// m_be.c: Σ over n rows of the CE to the shadow class K of the widened logits
+// [logits | f·w_s + b_s], logits [n, K], features f [n, F], w [F+1] (w_s, then b_s); adds scale
+// times its gradient into dlogits [n, K], df [n, F] and dw [F+1]. wide, probs [n, K+1] and
+// target [n] are scratch.
+double be_shadow_ce(const float *logits, const float *f, const float *w, int n, int K, int F,
+                    float scale, float *wide, float *probs, int32_t *target, float *dlogits,
+                    float *df, float *dw);

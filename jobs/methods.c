@@ -21,7 +21,9 @@ static const UnlearnMethodDef method_retrain = {.name = "retrain"};
   X(UNLEARN_BS, method_bs)                     \
   X(UNLEARN_CU, method_cu)                     \
   X(UNLEARN_BAD_TEACHER, method_bad_teacher)   \
-  X(UNLEARN_SSD, method_ssd)
+  X(UNLEARN_SSD, method_ssd)                   \
+  X(UNLEARN_UNSIR, method_unsir)               \
+  X(UNLEARN_BE, method_be)
 
 #define DECLARE(value, def) extern const UnlearnMethodDef def;
 METHODS(DECLARE)

@@ -153,7 +153,8 @@ static int run_step(Run *r, const Phase *ph, float lr, double *loss_out, EcLosse
   }
   model_zero_grads(m);
   dist_backward(m, r->dlogits, use_points ? (const float *const *)r->dpoints : NULL);
-  if (r->def->grad) r->def->grad(r);  // l1sparse's subgradient
+  r->step_lr = lr;
+  if (r->def->grad) r->def->grad(r);  // l1sparse's subgradient, be's shadow neuron
   sgd_step(&r->opt, m->param_mem, m->grad_mem, lr, r->mask);
   if (use_ec) ec_update(&r->ec, m, lr);
   r->steps++;
@@ -184,20 +185,23 @@ static double mean_or_nan(double sum, int n) {
 }
 
 int run_phase_epoch(Run *r, const Phase *ph, int epoch, UnlearnEpoch *ep, Err *e) {
+  // The retain-driven walk: the retain part of the union (D_r, or a method's subset of it).
+  const int64_t nf = r->fs->n_train_forget;
   const int32_t *subset = ph->drive == DRIVE_FORGET   ? r->fs->train_forget
-                          : ph->drive == DRIVE_RETAIN ? r->fs->train_retain
+                          : ph->drive == DRIVE_RETAIN ? r->union_idx + nf
                                                       : r->union_idx;
-  int64_t n = ph->drive == DRIVE_FORGET   ? r->fs->n_train_forget
-              : ph->drive == DRIVE_RETAIN ? r->fs->n_train_retain
+  int64_t n = ph->drive == DRIVE_FORGET   ? nf
+              : ph->drive == DRIVE_RETAIN ? r->n_union - nf
                                           : r->n_union;
   Batches b;
   int rc = batches_init(&b, &r->d->train, r->d->mean, r->d->std, &r->d->aug, subset, n, ph->batch,
                         run_seed(r->seed, TAG_PHASE + ph->index), r->comm, e);
   if (rc) return rc;
   batches_start(&b, (uint64_t)epoch, 1, 0);
-  r->epoch = epoch;
+  r->epoch = epoch, r->phase = ph->index;
   const int steps = (int)batches_per_epoch(&b);
-  LrSchedule sched = {.kind = r->spec->schedule, .base_lr = r->lr, .epochs = r->epochs};
+  LrSchedule sched = {
+      .kind = r->spec->schedule, .base_lr = (float)(r->lr * ph->lr_scale), .epochs = r->epochs};
   const int L = r->ec_on ? r->ec.aux.n_modules : 0;
   double sum = 0, right = 0, seen = 0;
   EcSums es;

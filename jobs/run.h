@@ -27,6 +27,7 @@ enum {
   TAG_BAD_TEACHER = 21,    // bad_teacher's incompetent teacher
   TAG_RETAIN_SUBSET = 22,  // the retain subset of bad_teacher and unsir
   TAG_NOISE = 23,          // unsir's initial noise
+  TAG_SHADOW = 24,         // be's shadow neuron
 };
 // A seed for one purpose of a run: rng_hash(rng_hash(seed, RNG_METHOD), tag).
 uint64_t run_seed(uint64_t seed, uint64_t tag);
@@ -58,9 +59,10 @@ typedef struct {
   const MethodPhase *def;  // its loss, EC parts and epochs
   const char *name;        // progress phase name
   Drive drive;
-  int batch;  // global batch of the driving set
-  int extra;  // rows per step from the other set (cycled)
-  int index;  // order stream: TAG_PHASE + index
+  int batch;        // global batch of the driving set
+  int extra;        // rows per step from the other set (cycled)
+  int index;        // order stream: TAG_PHASE + index
+  double lr_scale;  // its lr relative to the run's schedule
 } Phase;
 
 struct Run {
@@ -83,9 +85,12 @@ struct Run {
   float lr;  // base lr of the run's schedule
   int epochs;
   int epoch;           // the current one (0-based)
+  int phase;           // the index of the phase running
+  float step_lr;       // the lr of the step running (schedule and phase scale applied)
   uint8_t *is_forget;  // [n_train]
   int32_t *union_idx;  // D_f ∪ D_r, for DRIVE_UNION: [n_union] (a method's init hook may
-                       // reorder the retain part and shorten it to a subset)
+                       // reorder the retain part and shorten it to a subset: retain_subset);
+                       // DRIVE_RETAIN walks its retain part
   int64_t n_union;
   Cycle forget_cycle, retain_cycle;
   RowSplit rs;

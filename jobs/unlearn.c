@@ -44,7 +44,8 @@ static int make_plan(const UnlearnSpec *s, const UnlearnMethodDef *def, int ec_o
                     .drive = p->drive,
                     .batch = B,
                     .extra = extra,
-                    .index = i};
+                    .index = i,
+                    .lr_scale = p->lr_scale ? p->lr_scale(s) : 1.0};
   }
   return def->n_phases;
 }

@@ -57,12 +57,14 @@ typedef enum {
   UNLEARN_CU,
   UNLEARN_BAD_TEACHER,
   UNLEARN_SSD,
+  UNLEARN_UNSIR,
+  UNLEARN_BE,
   UNLEARN_METHOD_COUNT
 } UnlearnMethod;
 
 // "original", "retrain", "none", "ft", "ga", "neggrad+", "rl", "salun", "l1sparse", "scrub",
-// "bs", "cu", "bad_teacher", "ssd" <-> enum; unlearn_method_from_name returns -1 for an unknown
-// name.
+// "bs", "cu", "bad_teacher", "ssd", "unsir", "be" <-> enum; unlearn_method_from_name returns -1
+// for an unknown name.
 int unlearn_method_from_name(const char *name);
 const char *unlearn_method_name(UnlearnMethod m);
 // The method's usual lr and epochs (where its code gives a range, the lower end): what
@@ -166,6 +168,14 @@ typedef struct {
     double alpha;   // selection: I_f > α·I_D: 10
     double lambda;  // dampening: × min(λ·I_D/I_f, 1): 1
   } ssd;
+  struct {
+    double lambda;           // weight of the noise's L2 regulariser: 0.1
+    int noise_steps;         // Adam steps on the noise: 40
+    double noise_lr;         // their Adam lr: 0.1
+    int noise_per_class;     // noise images per forget class: 256
+    double retain_fraction;  // of D_r in the impair and repair phases: 0.2
+    double repair_lr_scale;  // the repair phase's lr / the impair phase's: 0.5
+  } unsir;
   TrainRecipe retrain;  // method retrain
   EcSpec ec;
 } UnlearnSpec;

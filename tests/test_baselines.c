@@ -6,9 +6,18 @@
 //                and retain_fraction of D_r (its step count)
 //   ssd          θ_u is θ_o dampened exactly as an independent recomputation of the importances
 //                says (no training); forget accuracy falls, retain accuracy stays
+//   unsir        the noise objective's value and its gradient in the noise against finite
+//                differences; the optimised noise's loss far below its N(0, 1) start; forget
+//                accuracy falls (far more than with the raw noise), retain accuracy stays; its
+//                phases in order, its step count over D_f and the retain subset
+//   be           the shadow class's CE gradient (logits, features, shadow row) against finite
+//                differences; forget accuracy falls, retain accuracy pays BatchNorm's
+//                forget-only statistics; the shadow class's own effect beyond them (lr 1e-3
+//                against 1e-9)
 #include <string.h>
 
 #include "layers.h"
+#include "method.h"
 #include "unlearn_testutil.h"
 
 static void test_distill_kl_gradient(void) {
@@ -43,6 +52,108 @@ static void test_distill_kl_gradient(void) {
     memset(d, 0, sizeof d);
     CHECK(fabs(distill_kl(t, t, B, K, T[c], 1.0f, d)) < 1e-6);
   }
+}
+
+// A pseudo-random float in [lo, lo + span) from the stream *g.
+static float lcg(uint64_t *g, float lo, float span) {
+  *g = *g * 6364136223846793005ULL + 1442695040888963407ULL;
+  return lo + span * (float)((*g >> 40) % 100000) / 100000.0f;
+}
+
+// be's widened CE: its gradient in the logits, the features and the shadow row against central
+// finite differences.
+static void test_be_shadow_gradient(void) {
+  enum { B = 3, K = 5, F = 4 };
+  float lg[B * K], f[B * F], w[F + 1];
+  float wide[B * (K + 1)], probs[B * (K + 1)], dl[B * K], df[B * F], dw[F + 1];
+  int32_t t[B];
+  uint64_t g = 11;
+  for (int i = 0; i < B * K; i++) lg[i] = lcg(&g, -2, 4);
+  for (int i = 0; i < B * F; i++) f[i] = lcg(&g, 0, 2);
+  for (int i = 0; i <= F; i++) w[i] = lcg(&g, -1, 2);
+  memset(dl, 0, sizeof dl), memset(df, 0, sizeof df), memset(dw, 0, sizeof dw);
+  const float scale = 0.25f;
+  const double ce = be_shadow_ce(lg, f, w, B, K, F, scale, wide, probs, t, dl, df, dw);
+  CHECK(ce > 0);
+  float *var[3] = {lg, f, w}, *grad[3] = {dl, df, dw};
+  const int len[3] = {B * K, B * F, F + 1};
+  double worst = 0;
+  for (int v = 0; v < 3; v++)
+    for (int i = 0; i < len[v]; i++) {
+      float s1[B * K], s2[B * F], s3[F + 1];
+      const float h = 1e-2f, keep = var[v][i];
+      var[v][i] = keep + h;
+      const double up = be_shadow_ce(lg, f, w, B, K, F, 0, wide, probs, t, s1, s2, s3);
+      var[v][i] = keep - h;
+      const double down = be_shadow_ce(lg, f, w, B, K, F, 0, wide, probs, t, s1, s2, s3);
+      var[v][i] = keep;
+      const double fd = scale * (up - down) / (2 * h);
+      CHECK_CLOSE(grad[v][i], fd, 1e-3, 2e-5);
+      if (fabs(grad[v][i] - fd) > worst) worst = fabs(grad[v][i] - fd);
+    }
+  printf("  be shadow CE %.4f, max |grad - finite difference| %.2g\n", ce, worst);
+}
+
+// UNSIR's noise objective at θ_o: its gradient in the noise against central finite differences
+// on a sample of pixels (eval mode: the loss is a function of the pixels alone), and its value
+// against −CE + λ‖x‖² recomputed from θ_o's logits.
+static void test_unsir_noise_gradient(const TestSetting *s) {
+  enum { n = 3, N = 5, K = 10, CLS = 3 };
+  const double lambda = 0.1;
+  Model m;
+  clone_model(&m, &s->orig, n);
+  const int img = 28 * 28;
+  float *x = malloc(n * img * sizeof(float)), *dx = malloc(n * img * sizeof(float));
+  float *scratch = malloc(n * img * sizeof(float));
+  float probs[n * K], dlogits[n * K];
+  int32_t labels[n];
+  uint64_t g = 5;
+  for (int i = 0; i < n * img; i++) x[i] = lcg(&g, -1.5f, 3);
+  const double l = unsir_noise_loss(&m, x, n, CLS, N, lambda, probs, dlogits, labels, dx);
+  // the value: −Σ CE/N + λ Σ x²/N, the CE from θ_o's logits
+  model_forward(&m, x, n, 0);
+  double want = 0;
+  for (int b = 0; b < n; b++) {
+    const float *z = model_logits(&m) + b * K;
+    double mx = z[0], se = 0;
+    for (int k = 1; k < K; k++) mx = fmax(mx, z[k]);
+    for (int k = 0; k < K; k++) se += exp(z[k] - mx);
+    want -= (log(se) + mx - z[CLS]) / N;
+  }
+  for (int i = 0; i < n * img; i++) want += lambda * x[i] * x[i] / N;
+  CHECK_CLOSE(l, want, 1e-5, 1e-5);
+  // A pixel whose two step sizes disagree sits near a kink (a max-pool tie, a ReLU at 0): skipped.
+  double worst = 0, scale = 0;
+  int checked = 0, kinks = 0;
+  for (int j = 0; j < 40; j++) {
+    const int i = (int)(lcg(&g, 0, 1) * n * img);
+    double fd[2];
+    for (int k = 0; k < 2; k++) {
+      const float h = k ? 5e-3f : 1e-2f, keep = x[i];
+      x[i] = keep + h;
+      const double up = unsir_noise_loss(&m, x, n, CLS, N, lambda, probs, dlogits, labels, scratch);
+      x[i] = keep - h;
+      const double down =
+          unsir_noise_loss(&m, x, n, CLS, N, lambda, probs, dlogits, labels, scratch);
+      x[i] = keep;
+      fd[k] = (up - down) / (2 * h);
+    }
+    if (fabs(fd[0] - fd[1]) > 1e-3 + 1e-2 * fabs(fd[1])) {
+      kinks++;
+      continue;
+    }
+    CHECK_CLOSE(dx[i], fd[1], 1e-2, 3e-4);
+    if (fabs(dx[i] - fd[1]) > worst) worst = fabs(dx[i] - fd[1]);
+    if (fabs(fd[1]) > scale) scale = fabs(fd[1]);
+    checked++;
+  }
+  printf(
+      "  unsir noise loss %.4f, %d pixels (%d near a kink skipped): max |grad - finite "
+      "difference| %.2g (largest %.2g)\n",
+      l, checked, kinks, worst, scale);
+  CHECK(kinks <= 4);
+  free(x), free(dx), free(scratch);
+  model_free(&m);
 }
 
 static void report(const char *what, Eval f0, Eval f, Eval r0, Eval r) {
@@ -114,13 +225,61 @@ static int64_t check_ssd(const TestSetting *s, const UnlearnSpec *spec, const Mo
   return dampened;
 }
 
+// The phases unlearn_run reported, in order, with their last loss.
+typedef struct {
+  char phase[8][32];
+  double loss[8];
+  int n;
+} PhaseLog;
+
+static void log_phase(void *user, const char *phase, int epoch, int epochs, double loss) {
+  (void)epoch, (void)epochs;
+  PhaseLog *log = user;
+  if (log->n > 0 && !strcmp(log->phase[log->n - 1], phase)) {
+    log->loss[log->n - 1] = loss;
+  } else if (log->n < 8) {
+    snprintf(log->phase[log->n], sizeof log->phase[0], "%s", phase);
+    log->loss[log->n++] = loss;
+  }
+}
+
+// unlearn_with, its progress into log.
+static void unlearn_logged(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
+                           Model *out, UnlearnStats *st, PhaseLog *log) {
+  clone_model(out, &s->orig, 0);
+  Err e = {0};
+  UnlearnProgress p = {.fn = log_phase, .user = log};
+  int rc = unlearn_run(out, &s->orig, &s->d, &s->fs, spec, aux, 5, MPI_COMM_NULL, &p, st, &e);
+  if (rc) fprintf(stderr, "%s: %s\n", unlearn_method_name(spec->method), e.msg);
+  CHECK(rc == 0);
+}
+
+// UNSIR's noise loss (class 3, spec's λ) of noise_per_class images drawn from N(0, 1): where its
+// Adam steps start from.
+static double random_noise_loss(const TestSetting *s, const UnlearnSpec *spec) {
+  const int N = spec->unsir.noise_per_class, K = 10, img = 28 * 28;
+  Model m;
+  clone_model(&m, &s->orig, N);
+  float *x = malloc((size_t)N * img * sizeof(float)), *dx = malloc((size_t)N * img * sizeof(float));
+  float *probs = malloc((size_t)N * K * sizeof(float)), *dl = malloc((size_t)N * K * sizeof(float));
+  int32_t *labels = malloc((size_t)N * sizeof(int32_t));
+  Rng g = rng_derive(99, 1, 2);
+  for (int i = 0; i < N * img; i++) x[i] = rng_normal(&g);
+  const double l = unsir_noise_loss(&m, x, N, 3, N, spec->unsir.lambda, probs, dl, labels, dx);
+  free(x), free(dx), free(probs), free(dl), free(labels);
+  model_free(&m);
+  return l;
+}
+
 int main(int argc, char **argv) {
   test_distill_kl_gradient();
+  test_be_shadow_gradient();
   TestSetting s;
   setting_init(&s, argc > 1 ? argv[1] : NULL, MPI_COMM_NULL);
   const Eval f0 = eval_forget(&s.orig, &s), r0 = eval_retain(&s.orig, &s);
   printf("original: forget acc %.3f, retain acc %.3f\n", f0.acc, r0.acc);
   CHECK(f0.acc > 0.8);
+  test_unsir_noise_gradient(&s);
 
   AuxModules aux;
   double acc[MODEL_MAX_POINTS];
@@ -192,6 +351,71 @@ int main(int argc, char **argv) {
   CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.1);
   model_free(&m), model_free(&ssd);
 
+  // unsir: its usual settings (1 epoch, lr 0.01, noise 40 Adam steps at lr 0.1, λ 0.1, 256 per
+  // class, 20 % of D_r, repair at half the lr); the progress names its noise, impair and repair
+  // phases in order, and the optimised noise's loss is far below that of the N(0, 1) it starts as
+  unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
+  PhaseLog log = {0};
+  unlearn_logged(&s, &spec, NULL, &m, &st, &log);
+  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
+  report("unsir", f0, f, r0, r);
+  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.15);
+  CHECK(log.n == 3 && !strcmp(log.phase[0], "unsir-noise") &&
+        !strcmp(log.phase[1], "unsir-impair") && !strcmp(log.phase[2], "unsir-repair"));
+  {
+    const int64_t nf = s.fs.n_train_forget, keep = (int64_t)(0.2 * s.fs.n_train_retain + 0.5);
+    const int64_t B = spec.batch_size, n = nf + keep;
+    printf("  unsir: %lld steps over %lld + %lld images\n", (long long)st.steps, (long long)n,
+           (long long)keep);
+    CHECK(st.steps == n / B + (n % B > 1) + keep / B + (keep % B > 1));
+    const double l0 = random_noise_loss(&s, &spec);
+    printf("  unsir noise loss %.3f, random N(0,1) noise's %.3f\n", log.loss[0], l0);
+    CHECK(log.loss[0] < 0 && l0 > 10);
+  }
+  model_free(&m);
+  // The noise's own effect: unoptimised N(0, 1) noise in its place forgets far less (0.32).
+  spec.unsir.noise_steps = 0;
+  unlearn_with(&s, &spec, NULL, NULL, &m, &st);
+  const Eval fu = eval_forget(&m, &s);
+  report("unsir, raw noise", f0, fu, r0, eval_retain(&m, &s));
+  CHECK(fu.acc > f.acc + 0.15);
+  model_free(&m);
+  unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
+  spec.ec.enabled = 1;
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
+  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
+  report("unsir + EC", f0, f, r0, r);
+  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.15);
+  model_free(&m);
+
+  // be: its usual settings (10 epochs over D_f, lr 1e-5). Its training-mode steps on forget
+  // images alone re-estimate BatchNorm's running statistics on them, and on this one-epoch θ_o
+  // that is all lr 1e-5 does (lr 1e-9 gives the same: forget 0.25, retain 0.68); the shadow
+  // class itself acts at lr 1e-3 (forget 0.02).
+  unlearn_spec_defaults(&spec, UNLEARN_BE);
+  unlearn_with(&s, &spec, NULL, NULL, &m, &st);
+  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
+  report("be", f0, f, r0, r);
+  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.3);
+  model_free(&m);
+  Eval fb[2];
+  for (int k = 0; k < 2; k++) {
+    spec.lr = k ? 1e-3 : 1e-9;
+    unlearn_with(&s, &spec, NULL, NULL, &m, &st);
+    fb[k] = eval_forget(&m, &s), r = eval_retain(&m, &s);
+    report(k ? "be lr 1e-3" : "be lr 1e-9", f0, fb[k], r0, r);
+    model_free(&m);
+  }
+  CHECK(fb[1].acc < fb[0].acc - 0.15);
+  // be + EC: with EC's retain rows in every step the statistics stay, and lr 1e-5 leaves θ_o as
+  // it is (forget 0.89): at lr 1e-3, 3 epochs
+  spec.ec.enabled = 1, spec.epochs = 3, spec.lr = 1e-3;
+  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
+  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
+  report("be + EC, lr 1e-3", f0, f, r0, r);
+  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.2);
+  model_free(&m);
+
   // the knobs' ranges
   Err e = {0};
   unlearn_spec_defaults(&spec, UNLEARN_BAD_TEACHER);
@@ -200,6 +424,12 @@ int main(int argc, char **argv) {
   unlearn_spec_defaults(&spec, UNLEARN_SSD);
   spec.ssd.alpha = 0;
   CHECK(unlearn_spec_check(&spec, &s.orig, &e) == ERR_CONFIG && strstr(e.msg, "ssd.alpha"));
+  unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
+  spec.unsir.noise_per_class = 0;
+  CHECK(unlearn_spec_check(&spec, &s.orig, &e) == ERR_CONFIG && strstr(e.msg, "noise_per_class"));
+  unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
+  spec.unsir.repair_lr_scale = -1;
+  CHECK(unlearn_spec_check(&spec, &s.orig, &e) == ERR_CONFIG && strstr(e.msg, "repair_lr_scale"));
 
   aux_free(&aux);
   setting_free(&s);

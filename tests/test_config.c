@@ -512,6 +512,7 @@ static const char *const bases[] = {
     "unlearn: {method: cu}\n",
     "unlearn: {method: bad_teacher}\n",
     "unlearn: {method: ssd}\n",
+    "unlearn: {method: unsir}\n",
     "ec: {enabled: true, layer_weights: cka, head: mlp}\n",
     "ec: {enabled: true, summariser: conv}\noutput: {save_models: true}\n",
     "model: {arch: swin_t, width: 12}\n",

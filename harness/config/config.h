@@ -148,6 +148,7 @@ typedef enum {
   W_CU,
   W_BAD_TEACHER,
   W_SSD,
+  W_UNSIR,
   W_EC,
   W_EC_OR_CU,   // ec.enabled or unlearn.method cu (its contrastive loss)
   W_EC_ALONE,   // ec.enabled and unlearn.method none or ssd (EC alone's schedule)

@@ -29,11 +29,12 @@ static const int uschedule_values[] = {SCHED_CONSTANT, SCHED_COSINE};
 // these against unlearn_method_name).
 static const char *const method_names[] = {"none",        "ft",       "ga",    "neggrad+", "rl",
                                            "salun",       "l1sparse", "scrub", "bs",       "cu",
-                                           "bad_teacher", "ssd",      NULL};
+                                           "bad_teacher", "ssd",      "unsir", "be",       NULL};
 static const int method_values[] = {UNLEARN_NONE,         UNLEARN_FT,          UNLEARN_GA,
                                     UNLEARN_NEGGRAD_PLUS, UNLEARN_RL,          UNLEARN_SALUN,
                                     UNLEARN_L1SPARSE,     UNLEARN_SCRUB,       UNLEARN_BS,
-                                    UNLEARN_CU,           UNLEARN_BAD_TEACHER, UNLEARN_SSD};
+                                    UNLEARN_CU,           UNLEARN_BAD_TEACHER, UNLEARN_SSD,
+                                    UNLEARN_UNSIR,        UNLEARN_BE};
 static const char *const scheme_names[] = {"uniform", "increasing", "decreasing", "cka", NULL};
 static const char *const variant_names[] = {"cu", "forget_only", NULL};
 static const char *const summariser_names[] = {"gap", "conv", NULL};
@@ -137,7 +138,7 @@ const KeySpec config_schema[] = {
 
   // unlearn
   {"unlearn.method", T_ENUM, OFF(unlearn.method), "none", .choices = method_names, .values = method_values,
-   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu, bad_teacher, ssd (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
+   .doc = "The base method: none (EC alone, with ec.enabled), ft, ga, neggrad+, rl, salun, l1sparse, scrub, bs, cu, bad_teacher, ssd, unsir, be (usual values: the table at the end of docs/config.md). none with EC off is the original model: a grid drops that pair."},
   {"unlearn.epochs", T_INT, OFF(unlearn.epochs), "0", RANGE(0, 100000), .when = W_UNLEARN_TRAINS,
    .doc = "Epochs of unlearning; 0: the method's usual number (table below)."},
   {"unlearn.lr", T_FLOAT, OFF(unlearn.lr), "0", RANGE(0, 10), .when = W_UNLEARN_TRAINS,
@@ -174,6 +175,18 @@ const KeySpec config_schema[] = {
    .doc = "Selection: a parameter is dampened when its forget-set importance exceeds alpha times its training-set importance."},
   {"unlearn.ssd.lambda", T_FLOAT, OFF(unlearn.ssd.lambda), "1", ABOVE(0, 1e6), .when = W_SSD,
    .doc = "Dampening: a selected parameter is multiplied by min(lambda * I_D / I_f, 1)."},
+  {"unlearn.unsir.lambda", T_FLOAT, OFF(unlearn.unsir.lambda), "0.1", RANGE(0, 1e6), .when = W_UNSIR,
+   .doc = "Weight of the noise's L2 regulariser: the noise minimises -CE(forget class) + lambda * mean squared L2 norm of its images."},
+  {"unlearn.unsir.noise_steps", T_INT, OFF(unlearn.unsir.noise_steps), "40", RANGE(0, 100000), .when = W_UNSIR,
+   .doc = "Adam steps on the noise, at the original model before unlearning."},
+  {"unlearn.unsir.noise_lr", T_FLOAT, OFF(unlearn.unsir.noise_lr), "0.1", ABOVE(0, 100), .when = W_UNSIR,
+   .doc = "Adam learning rate of the noise."},
+  {"unlearn.unsir.noise_per_class", T_INT, OFF(unlearn.unsir.noise_per_class), "256", RANGE(1, 1000000), .when = W_UNSIR,
+   .doc = "Noise images per class of the forget set; in the impair phase each forget image's place is taken by one of its class's."},
+  {"unlearn.unsir.retain_fraction", T_FLOAT, OFF(unlearn.unsir.retain_fraction), "0.2", ABOVE(0, 1), .when = W_UNSIR,
+   .doc = "Fraction of the retain set, drawn once per run from its seed, that the impair and repair phases train on."},
+  {"unlearn.unsir.repair_lr_scale", T_FLOAT, OFF(unlearn.unsir.repair_lr_scale), "0.5", ABOVE(0, 100), .when = W_UNSIR,
+   .doc = "Learning rate of the repair phase as a multiple of unlearn.lr (the impair phase's)."},
   {"unlearn.cu.temperature", T_FLOAT, OFF(unlearn.cu.temperature), "0.7", ABOVE(0, 100), .when = W_CU,
    .doc = "Temperature of the contrastive loss at the last features."},
 
@@ -342,6 +355,8 @@ int config_applies(When w, const Config *c) {
       return is_method(c, UNLEARN_BAD_TEACHER);
     case W_SSD:
       return is_method(c, UNLEARN_SSD);
+    case W_UNSIR:
+      return is_method(c, UNLEARN_UNSIR);
     case W_EC:
       return c->ec.enabled;
     case W_EC_OR_CU:
@@ -393,6 +408,7 @@ static const char *const when_text[W_COUNT] = {
     [W_CU] = "unlearn.method is cu",
     [W_BAD_TEACHER] = "unlearn.method is bad_teacher",
     [W_SSD] = "unlearn.method is ssd",
+    [W_UNSIR] = "unlearn.method is unsir",
     [W_EC] = "ec.enabled",
     [W_EC_OR_CU] = "ec.enabled or unlearn.method is cu",
     [W_EC_ALONE] = "ec.enabled and unlearn.method is none or ssd",
