@@ -10,7 +10,9 @@
 //   3. scrub + EC, forget_only variant, two forgotten classes, own head at the last point;
 //   4. salun + EC; 5. cu; 6. bs + EC; 7. neggrad+ + EC with decreasing weights;
 //   8. bad_teacher + EC (union batches over a retain subset, two teachers); 9. ssd + EC (the
-//   dampening, then EC alone's schedule).
+//   dampening, then EC alone's schedule); 10. unsir + EC (the noise, then impair and repair over
+//   a retain subset, the repair at a scaled lr); 11. be + EC (the shadow row's gradient summed
+//   over the ranks).
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@
 #include "testutil.h"
 #include "unlearn.h"
 
-enum { MAX_CURVE = 64, N_RUNS = 9 };
+enum { MAX_CURVE = 64, N_RUNS = 11 };
 
 typedef struct {
   double curve[MAX_CURVE];
@@ -83,7 +85,8 @@ static void world_free(World *w) {
 static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
   static const UnlearnMethod methods[N_RUNS] = {
       UNLEARN_NONE, UNLEARN_RL,           UNLEARN_SCRUB,       UNLEARN_SALUN, UNLEARN_CU,
-      UNLEARN_BS,   UNLEARN_NEGGRAD_PLUS, UNLEARN_BAD_TEACHER, UNLEARN_SSD};
+      UNLEARN_BS,   UNLEARN_NEGGRAD_PLUS, UNLEARN_BAD_TEACHER, UNLEARN_SSD,   UNLEARN_UNSIR,
+      UNLEARN_BE};
   unlearn_spec_defaults(s, methods[i]);
   s->ec.enabled = methods[i] != UNLEARN_CU;
   s->epochs = 2, s->batch_size = 27, s->lr = 0.01f;
@@ -114,6 +117,12 @@ static const ForgetSplit *run_spec(World *w, int i, UnlearnSpec *s) {
       return &w->fs_fraction;
     case 7:
       s->bad_teacher.retain_fraction = 0.5;
+      return &w->fs_class;
+    case 9:
+      s->unsir.noise_per_class = 20, s->unsir.noise_steps = 5, s->unsir.retain_fraction = 0.5;
+      return &w->fs_two;
+    case 10:
+      s->lr = 1e-3f;
       return &w->fs_class;
     default:
       return &w->fs_class;

@@ -347,7 +347,9 @@ void config_explain(FILE *f) {
   fputs(
       "\n## Usual values per method\n\n"
       "`unlearn.lr: 0` and `unlearn.epochs: 0` (the defaults) stand for these (the usual settings "
-      "of the methods' public code: SalUn, SCRUB, UUEF, Bad Teaching).\n\n"
+      "of the methods' public code: SalUn, SCRUB, UUEF, Bad Teaching, UNSIR, Boundary Unlearning; "
+      "where that code uses Adam, as Bad Teaching's and UNSIR's, the lr is ecore's own for SGD: "
+      "docs/methods.md).\n\n"
       "| method | lr | epochs |\n|---|---|---|\n",
       f);
   const KeySpec *methods = &config_schema[config_key_index("unlearn.method")];
