@@ -243,15 +243,27 @@ static void log_phase(void *user, const char *phase, int epoch, int epochs, doub
   }
 }
 
-// unlearn_with, its progress into log.
-static void unlearn_logged(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
-                           Model *out, UnlearnStats *st, PhaseLog *log) {
-  clone_model(out, &s->orig, 0);
+// θ_u = spec's method(θ_o) (EC's modules aux, or NULL; its progress into log, or NULL); its
+// forget and retain accuracy, reported under what, into *f and *r; θ_u is freed.
+static void unlearn_eval(TestSetting *s, const UnlearnSpec *spec, const AuxModules *aux,
+                         PhaseLog *log, const char *what, Eval f0, Eval r0, UnlearnStats *st,
+                         Eval *f, Eval *r) {
+  Model m;
+  clone_model(&m, &s->orig, 0);
   Err e = {0};
   UnlearnProgress p = {.fn = log_phase, .user = log};
-  int rc = unlearn_run(out, &s->orig, &s->d, &s->fs, spec, aux, 5, MPI_COMM_NULL, &p, st, &e);
+  int rc = unlearn_run(&m, &s->orig, &s->d, &s->fs, spec, aux, 5, MPI_COMM_NULL, log ? &p : NULL,
+                       st, &e);
   if (rc) fprintf(stderr, "%s: %s\n", unlearn_method_name(spec->method), e.msg);
   CHECK(rc == 0);
+  *f = eval_forget(&m, s), *r = eval_retain(&m, s);
+  report(what, f0, *f, r0, *r);
+  model_free(&m);
+}
+
+// Whether θ_u forgot: forget accuracy fell by more than 0.5, retain accuracy by less than drop.
+static int forgot(Eval f0, Eval f, Eval r0, Eval r, double drop) {
+  return f.acc < f0.acc - 0.5 && r.acc > r0.acc - drop;
 }
 
 // UNSIR's noise loss (class 3, spec's λ) of noise_per_class images drawn from N(0, 1): where its
@@ -303,23 +315,17 @@ int main(int argc, char **argv) {
   // bad_teacher: its usual settings (1 epoch, lr 0.005, T 1, 30 % of D_r). On this one-epoch θ_o
   // retain accuracy pays about as much as with EC alone (lr 0.003: forget 0.24, retain 0.89).
   unlearn_spec_defaults(&spec, UNLEARN_BAD_TEACHER);
-  unlearn_with(&s, &spec, NULL, NULL, &m, &st);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("bad_teacher", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.15);
+  unlearn_eval(&s, &spec, NULL, NULL, "bad_teacher", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.15));
   {
     const int64_t nf = s.fs.n_train_forget, nr = s.fs.n_train_retain;
     const int64_t n = nf + (int64_t)(0.3 * nr + 0.5), B = spec.batch_size;
     printf("  bad_teacher: %lld steps over %lld images\n", (long long)st.steps, (long long)n);
     CHECK(st.steps == n / B + (n % B > 1));
   }
-  model_free(&m);
   spec.ec.enabled = 1;
-  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("bad_teacher + EC", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.25);  // 0.74: EC's pull adds to the lr's cost
-  model_free(&m);
+  unlearn_eval(&s, &spec, &aux, NULL, "bad_teacher + EC", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.25));  // 0.74: EC's pull adds to the lr's cost
 
   // ssd: its usual settings (α 10, λ 1), no training: the dampening is exactly the reference's
   unlearn_spec_defaults(&spec, UNLEARN_SSD);
@@ -356,10 +362,8 @@ int main(int argc, char **argv) {
   // phases in order, and the optimised noise's loss is far below that of the N(0, 1) it starts as
   unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
   PhaseLog log = {0};
-  unlearn_logged(&s, &spec, NULL, &m, &st, &log);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("unsir", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.15);
+  unlearn_eval(&s, &spec, NULL, &log, "unsir", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.15));
   CHECK(log.n == 3 && !strcmp(log.phase[0], "unsir-noise") &&
         !strcmp(log.phase[1], "unsir-impair") && !strcmp(log.phase[2], "unsir-repair"));
   {
@@ -372,49 +376,34 @@ int main(int argc, char **argv) {
     printf("  unsir noise loss %.3f, random N(0,1) noise's %.3f\n", log.loss[0], l0);
     CHECK(log.loss[0] < 0 && l0 > 10);
   }
-  model_free(&m);
   // The noise's own effect: unoptimised N(0, 1) noise in its place forgets far less (0.32).
   spec.unsir.noise_steps = 0;
-  unlearn_with(&s, &spec, NULL, NULL, &m, &st);
-  const Eval fu = eval_forget(&m, &s);
-  report("unsir, raw noise", f0, fu, r0, eval_retain(&m, &s));
+  Eval fu;
+  unlearn_eval(&s, &spec, NULL, NULL, "unsir, raw noise", f0, r0, &st, &fu, &r);
   CHECK(fu.acc > f.acc + 0.15);
-  model_free(&m);
   unlearn_spec_defaults(&spec, UNLEARN_UNSIR);
   spec.ec.enabled = 1;
-  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("unsir + EC", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.15);
-  model_free(&m);
+  unlearn_eval(&s, &spec, &aux, NULL, "unsir + EC", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.15));
 
   // be: its usual settings (10 epochs over D_f, lr 1e-5). Its training-mode steps on forget
   // images alone re-estimate BatchNorm's running statistics on them, and on this one-epoch θ_o
   // that is all lr 1e-5 does (lr 1e-9 gives the same: forget 0.25, retain 0.68); the shadow
   // class itself acts at lr 1e-3 (forget 0.02).
   unlearn_spec_defaults(&spec, UNLEARN_BE);
-  unlearn_with(&s, &spec, NULL, NULL, &m, &st);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("be", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.3);
-  model_free(&m);
+  unlearn_eval(&s, &spec, NULL, NULL, "be", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.3));
   Eval fb[2];
   for (int k = 0; k < 2; k++) {
     spec.lr = k ? 1e-3 : 1e-9;
-    unlearn_with(&s, &spec, NULL, NULL, &m, &st);
-    fb[k] = eval_forget(&m, &s), r = eval_retain(&m, &s);
-    report(k ? "be lr 1e-3" : "be lr 1e-9", f0, fb[k], r0, r);
-    model_free(&m);
+    unlearn_eval(&s, &spec, NULL, NULL, k ? "be lr 1e-3" : "be lr 1e-9", f0, r0, &st, &fb[k], &r);
   }
   CHECK(fb[1].acc < fb[0].acc - 0.15);
   // be + EC: with EC's retain rows in every step the statistics stay, and lr 1e-5 leaves θ_o as
   // it is (forget 0.89): at lr 1e-3, 3 epochs
   spec.ec.enabled = 1, spec.epochs = 3, spec.lr = 1e-3;
-  unlearn_with(&s, &spec, &aux, NULL, &m, &st);
-  f = eval_forget(&m, &s), r = eval_retain(&m, &s);
-  report("be + EC, lr 1e-3", f0, f, r0, r);
-  CHECK(f.acc < f0.acc - 0.5 && r.acc > r0.acc - 0.2);
-  model_free(&m);
+  unlearn_eval(&s, &spec, &aux, NULL, "be + EC, lr 1e-3", f0, r0, &st, &f, &r);
+  CHECK(forgot(f0, f, r0, r, 0.2));
 
   // the knobs' ranges
   Err e = {0};
