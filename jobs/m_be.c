@@ -5,15 +5,15 @@
 // shadow row: the network keeps its K classes and the forget images fall to their nearest other
 // class.
 //
-// Here the K rows stay the network's own head (fc) and only the shadow row lives in this
-// method's state: w_s [F] and b_s, F the head's input (the pooled last supervision point: every
-// architecture's head is fc(gap(last point)), checked at init). A row's widened logits are
-// [logits | w_s·f + b_s], and
+// Here the K rows stay the network's own head and only the shadow row lives in this method's
+// state: w_s [F] and b_s, F the features the head reads (model_head_input). A row's widened
+// logits are [logits | w_s·f + b_s], and
 //   L = CE(forget rows, the shadow class K) over the K+1 logits
-// Its gradient goes into dlogits (the K logits) and, through w_s and the pooling, into the last
-// point; w_s and b_s take their own SGD step (the run's lr, momentum and weight decay) on their
-// gradient summed over the ranks. Pruning is dropping them at the end. Forget-driven; with EC,
-// r·B cycled retain rows per step and L_cu and L_ce, as bs.
+// Its gradient goes into dlogits (the K logits) and, through w_s, into the head's input
+// (Model.dhead_input, added there by the backward); w_s and b_s take their own SGD step (the
+// run's lr, momentum and weight decay) on their gradient summed over the ranks. Pruning is
+// dropping them at the end. Forget-driven; with EC, r·B cycled retain rows per step and L_cu and
+// L_ce, as bs.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@ typedef struct {
   int F;                // the head's input features
   float *w, *dw;        // [F+1] the shadow row (w_s, then b_s) and its gradient
   Sgd opt;              // its momentum
-  float *f, *df;        // [cap, F] the forget rows' pooled features and their gradient
+  float *df;            // [cap, F] the gradient at the head's input (retain rows 0)
   float *wide, *probs;  // [cap, K+1] the widened logits, their softmax
   int32_t *target;      // [cap] the shadow class
 } BeState;
@@ -61,38 +61,25 @@ static int be_loss(Run *r, double *loss, Err *e) {
   (void)e;
   BeState *st = r->ms;
   Model *m = &r->m;
-  const int nf = r->rs.nf, L = m->n_points - 1, K = m->spec.num_classes;
-  int h, w, c;
-  const float *x = model_point(m, L, &h, &w, &c);
-  avgpool_forward(st->f, x, nf, h * w, c);  // the forget rows [0, nf)
-  memset(st->df, 0, (size_t)nf * c * sizeof(float));
-  memset(st->dw, 0, (size_t)(c + 1) * sizeof(float));
+  const int nf = r->rs.nf, n = nf + r->rs.nr, K = m->spec.num_classes;
+  int F;
+  const float *f = model_head_input(m, &F);  // the forget rows first, [0, nf)
+  memset(st->df, 0, (size_t)n * F * sizeof(float));
+  memset(st->dw, 0, (size_t)(F + 1) * sizeof(float));
   const float inv = inv_rows(r->rs.gf);
-  const double l = be_shadow_ce(model_logits(m), st->f, st->w, nf, K, c, inv, st->wide, st->probs,
+  const double l = be_shadow_ce(model_logits(m), f, st->w, nf, K, F, inv, st->wide, st->probs,
                                 st->target, r->dlogits, st->df, st->dw);
-  avgpool_backward(r->dpoints[L], st->df, nf, h * w, c);
+  m->dhead_input = st->df;  // for this step's backward
   *loss = dist_sum(r->comm, l) * inv;
   return 0;
 }
 
-// The shadow row's step, on its gradient summed over the ranks.
+// After the backward: the shadow row's step, on its gradient summed over the ranks.
 static void be_grad(Run *r) {
   BeState *st = r->ms;
+  r->m.dhead_input = NULL;
   if (r->size > 1) MPI_Allreduce(MPI_IN_PLACE, st->dw, st->F + 1, MPI_FLOAT, MPI_SUM, r->comm);
   sgd_step(&st->opt, st->w, st->dw, r->step_lr, NULL);
-}
-
-// Whether the head reads the last supervision point, pooled or as it is (mlp).
-static int head_reads_last_point(const Model *m) {
-  for (int i = 0; i < m->n_ops; i++) {
-    const Op *op = &m->ops[i];
-    if (op->out != m->logits_value) continue;
-    int in = op->in;
-    const int p = m->values[in].producer;
-    if (p >= 0 && m->ops[p].kind == OP_GAP) in = m->ops[p].in;
-    return op->kind == OP_LINEAR && m->n_points > 0 && in == m->points[m->n_points - 1];
-  }
-  return 0;
 }
 
 // The shadow row, Xavier-normal from the run's seed (std √(2/(F + K+1)) of the widened
@@ -101,21 +88,17 @@ static int be_init(Run *r, Err *e) {
   BeState *st = r->ms = calloc(1, sizeof *st);
   if (!st) return errf(e, ERR_RUNTIME, "be: out of memory");
   const Model *m = &r->m;
-  if (!head_reads_last_point(m))
-    return errf(e, ERR_CONFIG, "be: the %s head does not read the last supervision point",
-                arch_name(m->spec.arch));
-  int h, w;
-  model_point(m, m->n_points - 1, &h, &w, &st->F);
+  if (!model_head_input(m, &st->F))
+    return errf(e, ERR_CONFIG, "be: the network has no linear head to widen");
   const int F = st->F, K1 = m->spec.num_classes + 1;
   const size_t cap = (size_t)r->cap;
   st->w = malloc((size_t)(F + 1) * sizeof(float));
   st->dw = malloc((size_t)(F + 1) * sizeof(float));
-  st->f = malloc(cap * F * sizeof(float));
   st->df = malloc(cap * F * sizeof(float));
   st->wide = malloc(cap * K1 * sizeof(float));
   st->probs = malloc(cap * K1 * sizeof(float));
   st->target = malloc(cap * sizeof(int32_t));
-  if (!st->w || !st->dw || !st->f || !st->df || !st->wide || !st->probs || !st->target)
+  if (!st->w || !st->dw || !st->df || !st->wide || !st->probs || !st->target)
     return errf(e, ERR_RUNTIME, "be: out of memory for %d rows", r->cap);
   Rng g = rng_derive(r->seed, RNG_METHOD, TAG_SHADOW);
   const float std = sqrtf(2.0f / (float)(F + K1));
@@ -127,7 +110,7 @@ static int be_init(Run *r, Err *e) {
 static void be_free(Run *r) {
   BeState *st = r->ms;
   if (st) {
-    free(st->w), free(st->dw), free(st->f), free(st->df), free(st->wide), free(st->probs);
+    free(st->w), free(st->dw), free(st->df), free(st->wide), free(st->probs);
     free(st->target), sgd_free(&st->opt);
   }
   free(st);
@@ -138,12 +121,8 @@ const UnlearnMethodDef method_be = {
     .usual_lr = 1e-5,  // their code: SGD, momentum 0.9, 10 epochs over D_f
     .usual_epochs = 10,
     .n_phases = 1,
-    .phase = {{.drive = DRIVE_FORGET,
-               .extra = EXTRA_EC_RPF_B,
-               .ec_cu = 1,
-               .ec_ce = 1,
-               .points = 1,
-               .loss = be_loss}},
+    .phase =
+        {{.drive = DRIVE_FORGET, .extra = EXTRA_EC_RPF_B, .ec_cu = 1, .ec_ce = 1, .loss = be_loss}},
     .init = be_init,
     .free = be_free,
     .grad = be_grad,

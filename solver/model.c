@@ -453,6 +453,20 @@ const float *model_logits(const Model *m) {
   return m->values[m->logits_value].act;
 }
 
+// The value the head reads (the input of the op that writes the logits), or -1.
+static int head_input_value(const Model *m) {
+  if (m->logits_value < 0) return -1;
+  const int p = m->values[m->logits_value].producer;
+  return p >= 0 ? m->ops[p].in : -1;
+}
+
+const float *model_head_input(const Model *m, int *features) {
+  const int v = head_input_value(m);
+  if (v < 0) return NULL;
+  *features = m->values[v].h * m->values[v].w * m->values[v].c;
+  return m->values[v].act;
+}
+
 const float *model_point(const Model *m, int l, int *h, int *w, int *c) {
   const Value *v = &m->values[m->points[l]];
   if (h) *h = v->h;
@@ -480,6 +494,8 @@ static void start_grad(Model *m, int value, const float *const *dpoints) {
   size_t n = (size_t)m->batch * value_floats(&m->values[value]);
   float *g = grad_of(m, value);
   memset(g, 0, n * sizeof(float));
+  if (m->dhead_input && value == head_input_value(m))
+    for (size_t j = 0; j < n; j++) g[j] += m->dhead_input[j];
   if (!dpoints) return;
   for (int l = 0; l < m->n_points; l++)
     if (m->points[l] == value && dpoints[l])

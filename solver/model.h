@@ -182,6 +182,10 @@ typedef struct {
   // 0: one blocking allreduce of the whole arena after the backward.
   int64_t bucket_floats;
   Profile *prof;  // NULL: not profiled; else times are added into it (profile.h)
+  // NULL, or a gradient [B, F] that the backward adds at the head's input (model_head_input)
+  // beside what reaches it from the logits: a loss on the features the head reads (be's shadow
+  // class). Set by the caller for the backwards it concerns.
+  const float *dhead_input;
 } Model;
 
 // Builds the model and allocates everything for spec->batch_capacity. Parameters are zero
@@ -210,6 +214,9 @@ float *model_param_data(Model *m, int i);  // into param_mem or buffer_mem
 void model_forward(Model *m, const float *x, int B, int train);
 // [B, num_classes], valid after model_forward.
 const float *model_logits(const Model *m);
+// The features the head (the linear op that writes the logits) reads: [B, F], F into *features;
+// NULL for a graph model.
+const float *model_head_input(const Model *m, int *features);
 // The activation of supervision point l: [B, h, w, c] NHWC; sets its per-sample shape.
 const float *model_point(const Model *m, int l, int *h, int *w, int *c);
 

@@ -11,9 +11,10 @@
 //                accuracy falls (far more than with the raw noise), retain accuracy stays; its
 //                phases in order, its step count over D_f and the retain subset
 //   be           the shadow class's CE gradient (logits, features, shadow row) against finite
-//                differences; forget accuracy falls, retain accuracy pays BatchNorm's
-//                forget-only statistics; the shadow class's own effect beyond them (lr 1e-3
-//                against 1e-9)
+//                differences, and the backward's gradient at the head's input (Model.dhead_input)
+//                against the same gradient arriving through the head; forget accuracy falls, retain
+//                accuracy pays BatchNorm's forget-only statistics; the shadow class's own effect
+//                beyond them (lr 1e-3 against 1e-9)
 #include <string.h>
 
 #include "layers.h"
@@ -92,6 +93,56 @@ static void test_be_shadow_gradient(void) {
       if (fabs(grad[v][i] - fd) > worst) worst = fabs(grad[v][i] - fd);
     }
   printf("  be shadow CE %.4f, max |grad - finite difference| %.2g\n", ce, worst);
+}
+
+// Model.dhead_input (be's path into the network): a gradient at the head's input reaches the
+// layers below as the same gradient arriving through the head does (u·W for a logits gradient u,
+// W the head's weight), and leaves the head's own parameters alone.
+static void test_head_input_gradient(const TestSetting *s) {
+  enum { n = 4, K = 10, img = 28 * 28 };
+  Model m;
+  clone_model(&m, &s->orig, n);
+  const int64_t np = m.n_param_floats;
+  float *x = malloc(n * img * sizeof(float)), *dx[2];
+  float *g[2] = {malloc((size_t)np * sizeof(float)), malloc((size_t)np * sizeof(float))};
+  dx[0] = malloc(n * img * sizeof(float)), dx[1] = malloc(n * img * sizeof(float));
+  uint64_t r = 3;
+  for (int i = 0; i < n * img; i++) x[i] = lcg(&r, -1, 2);
+  float u[n * K];
+  for (int i = 0; i < n * K; i++) u[i] = lcg(&r, -1, 2);
+  model_forward(&m, x, n, 0);
+  int F = 0;
+  CHECK(model_head_input(&m, &F) != NULL && F == 64);  // cnn4 of width 8: 8·8 channels
+  const int wi = model_find_param(&m, "fc.weight"), bi = model_find_param(&m, "fc.bias");
+  const float *W = model_param_data(&m, wi);  // [K, F]
+  float *dh = calloc((size_t)n * F, sizeof(float));
+  for (int b = 0; b < n; b++)
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < F; j++) dh[b * F + j] += u[b * K + k] * W[k * F + j];
+  for (int pass = 0; pass < 2; pass++) {
+    m.dhead_input = pass ? dh : NULL;
+    model_zero_grads(&m);
+    model_backward(&m, pass ? NULL : u, NULL, dx[pass]);
+    memcpy(g[pass], m.grad_mem, (size_t)np * sizeof(float));
+  }
+  m.dhead_input = NULL;
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < np; i++) {
+    const ParamInfo *pw = &m.params[wi], *pb = &m.params[bi];
+    const int head = (i >= pw->offset && i < pw->offset + pw->size) ||
+                     (i >= pb->offset && i < pb->offset + pb->size);
+    if (head) {
+      CHECK(g[1][i] == 0);
+      continue;
+    }
+    worst = fmax(worst, fabs(g[1][i] - g[0][i])), scale = fmax(scale, fabs(g[0][i]));
+  }
+  for (int i = 0; i < n * img; i++)
+    worst = fmax(worst, fabs(dx[1][i] - dx[0][i])), scale = fmax(scale, fabs(dx[0][i]));
+  printf("  head input gradient: max |difference| %.2g of %.2g\n", worst, scale);
+  CHECK(worst <= 1e-5 * scale);
+  free(x), free(dx[0]), free(dx[1]), free(g[0]), free(g[1]), free(dh);
+  model_free(&m);
 }
 
 // UNSIR's noise objective at θ_o: its gradient in the noise against central finite differences
@@ -292,6 +343,7 @@ int main(int argc, char **argv) {
   printf("original: forget acc %.3f, retain acc %.3f\n", f0.acc, r0.acc);
   CHECK(f0.acc > 0.8);
   test_unsir_noise_gradient(&s);
+  test_head_input_gradient(&s);
 
   AuxModules aux;
   double acc[MODEL_MAX_POINTS];
