@@ -329,11 +329,33 @@ static void test_sweep_identity(void) {
   unload(&b);
 }
 
+// Keys set in the file or as grid axes that apply to no run are listed, with where and when;
+// keys that apply to some run are not.
+static void test_unused_keys(void) {
+  Loaded l = plan_text(
+      "unlearn: {method: ft, scrub: {temperature: 8}}\nec: {enabled: false}\n"
+      "sweep: {grid: {ec.temperature: [0.1, 0.5]}}\n");
+  CHECK(l.p && l.p->n_unused == 2);
+  char msg[1024];
+  for (int i = 0; l.p && i < l.p->n_unused; i++) {
+    plan_unused_message(l.p, i, msg, sizeof msg);
+    const char *want = i == 0 ? "g.yaml:1:" : "g.yaml:3:";
+    CHECK(strstr(msg, want) && strstr(msg, "applies to no run of this sweep (only when"));
+  }
+  unload(&l);
+  l = plan_text(
+      "unlearn: {method: scrub, scrub: {temperature: 8}}\n"
+      "sweep: {grid: {ec.enabled: [false, true], ec.temperature: [0.1, 0.5]}}\n");
+  CHECK(l.p && l.p->n_unused == 0);
+  unload(&l);
+}
+
 int main(void) {
   test_products();
   test_stable_ids();
   test_jobs();
   test_non_applying_axes();
+  test_unused_keys();
   test_cases_and_seeds();
   test_sweep_identity();
   test_big_expansion();

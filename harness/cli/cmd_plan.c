@@ -81,6 +81,15 @@ static void print_job(FILE *f, const Plan *p, const PlanJob *j) {
   fputc('\n', f);
 }
 
+// The keys the config sets that take no effect, as warnings on stderr.
+static void print_unused(const Plan *p) {
+  char msg[1024];
+  for (int i = 0; i < p->n_unused; i++) {
+    plan_unused_message(p, i, msg, sizeof msg);
+    fprintf(stderr, "warning: %s\n", msg);
+  }
+}
+
 static void print_plan(FILE *f, const Plan *p) {
   char id[17];
   plan_id_text(p->sweep_id, id);
@@ -122,8 +131,10 @@ int cmd_plan(int argc, char **argv) {
       rc = e.code == ERR_CONFIG ? 2 : 1;
     } else if (yaml) {
       config_write_yaml(stdout, &cf->base);
+      print_unused(p);
     } else {
       print_plan(stdout, p);
+      print_unused(p);
     }
     plan_free(p);
     config_free(cf);

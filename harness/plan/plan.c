@@ -582,8 +582,44 @@ int plan_new_runs(const Plan *p, const Plan *q, int *n, Err *e) {
 
 // ---------------------------------------------------------------------------------------------
 
+// Where key k was set in cf: its value's place, or its grid axis's; NULL: not set.
+static const Loc *set_at(const ConfigFile *cf, int k) {
+  if (has_place(&cf->origin[k])) return &cf->origin[k];
+  for (int a = 0; a < cf->base.sweep.n_axes; a++)
+    if (cf->base.sweep.axes[a].key == k) return &cf->base.sweep.axes[a].loc;
+  return NULL;
+}
+
+// p->unused: the keys cf sets that apply to none of p's runs.
+static int find_unused(Plan *p, const ConfigFile *cf, Err *e) {
+  char *used = calloc((size_t)config_schema_n, 1);
+  p->unused = malloc((size_t)config_schema_n * sizeof *p->unused);
+  if (!used || !p->unused) return free(used), oom(e);
+  for (int i = 0; i < p->n_runs; i++) {
+    Config c;
+    plan_run_config(p, i, &c);
+    for (int k = 0; k < config_schema_n; k++)
+      if (!used[k] && config_applies(config_schema[k].when, &c)) used[k] = 1;
+  }
+  for (int k = 0; k < config_schema_n; k++)
+    if (!used[k] && set_at(cf, k)) p->unused[p->n_unused++] = k;
+  free(used);
+  return 0;
+}
+
+void plan_unused_message(const Plan *p, int i, char *buf, size_t size) {
+  const int k = p->unused[i];
+  Err e = {0};
+  config_loc_err(&e, set_at(p->cf, k), -1,
+                 "%s is set but applies to no run of this sweep (only when %s)",
+                 config_schema[k].key, config_when_text(config_schema[k].when));
+  snprintf(buf, size, "%s", e.msg);
+}
+
 int plan_expand(Plan **out, const ConfigFile *cf, Err *e) {
-  return plan_expand_paths(out, cf, 1, e);
+  int rc = plan_expand_paths(out, cf, 1, e);
+  if (!rc && (rc = find_unused(*out, cf, e))) plan_free(*out), *out = NULL;
+  return rc;
 }
 
 int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e) {
@@ -628,6 +664,7 @@ void plan_free(Plan *p) {
   free(p->runs);
   free(p->jobs);
   free(p->columns);
+  free(p->unused);
   free(p);
 }
 

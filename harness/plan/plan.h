@@ -59,11 +59,19 @@ typedef struct {
   int n_columns;
   int *columns;
   long long combos, dropped;  // grid combinations looked at; dropped as the original model
+  // plan_expand: the keys the config sets (file, --set, grid axis) that apply to none of its
+  // runs, so take no effect; the commands warn of each (plan_unused_message).
+  int n_unused;
+  int *unused;
 } Plan;
 
-// Expands cf into runs and jobs, checking every run (config_check, paths included). Errors
-// point at the value at fault: FILE:LINE:COL, or the --set argument.
+// Expands cf into runs and jobs, checking every run (config_check, paths included), and lists
+// the keys the config sets that apply to no run (p->unused). Errors point at the value at
+// fault: FILE:LINE:COL, or the --set argument.
 int plan_expand(Plan **out, const ConfigFile *cf, Err *e);
+// "FILE:LINE:COL: KEY is set but applies to no run of this sweep (only when ...)" for the
+// i-th of p->unused, into buf.
+void plan_unused_message(const Plan *p, int i, char *buf, size_t size);
 // The same, checking paths (that the data files exist) only when check_paths: a results file's
 // stored config expands to its runs anywhere, its data elsewhere or gone (ecore export).
 int plan_expand_paths(Plan **out, const ConfigFile *cf, int check_paths, Err *e);

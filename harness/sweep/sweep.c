@@ -441,6 +441,11 @@ int sweep_main(const SweepArgs *a) {
               rc == ERR_CONFIG ? "" : "ecore sweep: ", e.msg[0] ? e.msg : "failed on another rank");
   } else {
     bool *done = s.world_rank == 0 ? sweep_items_done(&s) : NULL;
+    char msg[1024];
+    for (int i = 0; s.world_rank == 0 && i < s.plan->n_unused; i++) {
+      plan_unused_message(s.plan, i, msg, sizeof msg);
+      fprintf(stderr, "warning: %s\n", msg);
+    }
     if (s.world_rank == 0 && !a->quiet) {
       int todo = 0;
       for (int i = 0; i < s.n_items; i++) todo += !done[i];
