@@ -12,11 +12,13 @@ step makes on an interconnect of the given latency and bandwidth:
   exposed = max(the last bucket's share, gradient sum - backward compute)
             (buckets overlap the backward: dist_backward)
 
-Ranks are assumed to have their own cores (one rank per node, or per socket); waiting for a
-slower rank (noise, imbalance) is not modelled: the profile's "waiting" rows measure it.
+Ranks have their own cores (one rank per node, or per socket), unless --cores says how many
+cores all the ranks share (compute then takes P/cores times as long: the validation on a small
+machine). Waiting for a slower rank at each of the step's synchronisation points (noise,
+imbalance) is --wait-us per point (0 by default; the profile's "waiting" rows measure it).
 
   /usr/bin/python3 scripts/dp_model.py --arch resnet18 --batch 64 --ranks 1,2,4,8,16,32,64 \\
-      --latency-us 2 --bandwidth-gbs 10
+      --net ib:2:10 --net eth:30:1.1
 """
 import argparse
 import math
@@ -50,44 +52,62 @@ def main():
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--batch", type=int, default=64, help="global batch")
     p.add_argument("--ranks", default="1,2,4,8,16,32,64")
-    p.add_argument("--latency-us", type=float, default=2.0, help="MPI latency per message")
-    p.add_argument("--bandwidth-gbs", type=float, default=10.0, help="per rank, GB/s")
+    p.add_argument("--net", action="append", metavar="NAME:LATENCY_US:GBS",
+                   help="an interconnect: MPI latency per message (us) and bandwidth per rank "
+                        "(GB/s); repeatable (default: ib:2:10 and eth:30:1.1)")
     p.add_argument("--bucket-mb", type=float, default=4.0)
+    p.add_argument("--cores", type=int, default=0, help="cores the ranks share (0: their own)")
+    p.add_argument("--wait-us", type=float, default=0.0,
+                   help="waiting for the slowest rank per BN synchronisation point")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--bench-args", default="", help="more `ecore bench` flags (--width ...)")
     a = p.parse_args()
     ranks = [int(r) for r in a.ranks.split(",")]
     if any(r < 1 or a.batch % r for r in ranks):
         sys.exit(f"dp_model.py: every rank count must divide the global batch {a.batch}")
-    lat, bw = a.latency_us * 1e-6, a.bandwidth_gbs * 1e9
-    extra = a.bench_args.split()
-    print(f"# {a.arch}, global batch {a.batch}; latency {a.latency_us} us, bandwidth "
-          f"{a.bandwidth_gbs} GB/s, buckets of {a.bucket_mb} MiB; compute measured here with "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
-    print("ranks  per-rank  compute_ms  bn_sync_ms  grad_exposed_ms  step_ms  images_per_s  "
-          "speedup  efficiency")
-    base = None
-    for r in ranks:
-        keys, rows = bench(a.ecore, a.arch, a.batch // r, a.steps, extra)
-        compute = float(keys["step_ms"]) * 1e-3
-        backward = sum(v for k, v in rows.items() if k.startswith("backward")) * 1e-3
-        params, layers = int(keys["params"]), int(keys["bn_layers"])
-        msg = int(keys["bn_message_bytes"])
-        bucket = a.bucket_mb * 2**20
-        buckets = max(1, math.ceil(4 * params / bucket))
-        bn = grad = exposed = 0.0
-        if r > 1:
-            bn = 2 * layers * (math.ceil(math.log2(r)) * lat + msg / bw)
-            grad = buckets * 2 * (r - 1) * lat + 2 * (r - 1) / r * 4 * params / bw
-            exposed = max(grad / buckets, grad - backward)
-        step = compute + bn + exposed
-        ips = a.batch / step
-        base = base or ips  # the first rank count is the reference (1 rank by default)
-        speed = ips / base * ranks[0]
-        print(f"{r:5d}  {a.batch // r:8d}  {1e3 * compute:10.1f}  {1e3 * bn:10.2f}  "
-              f"{1e3 * exposed:15.2f}  {1e3 * step:7.1f}  {ips:12.1f}  {speed:7.2f}  "
-              f"{speed / r:10.2f}")
+    nets = []
+    for text in a.net or ["ib:2:10", "eth:30:1.1"]:
+        try:
+            name, lat, gbs = text.split(":")
+            nets.append((name, float(lat) * 1e-6, float(gbs) * 1e9))
+        except ValueError:
+            sys.exit(f"dp_model.py: --net {text}: expected NAME:LATENCY_US:GBS, e.g. ib:2:10")
+    # The compute of a step at each per-rank batch, measured once.
+    measured = {r: bench(a.ecore, a.arch, a.batch // r, a.steps, a.bench_args.split())
+                for r in ranks}
+    for name, lat, bw in nets:
+        print(f"# {a.arch}, global batch {a.batch}; {name}: latency {lat * 1e6:g} us, bandwidth "
+              f"{bw / 1e9:g} GB/s; buckets of {a.bucket_mb} MiB; compute measured here with "
+              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+        print("ranks  per-rank  compute_ms  bn_sync_ms  grad_exposed_ms  step_ms  images_per_s  "
+              "speedup  efficiency")
+        base = None
+        for r in ranks:
+            keys, rows = measured[r]
+            step, parts = step_time(keys, rows, r, lat, bw, a)
+            ips = a.batch / step
+            base = base or ips  # the first rank count is the reference (1 rank by default)
+            speed = ips / base * ranks[0]
+            print(f"{r:5d}  {a.batch // r:8d}  {1e3 * parts[0]:10.1f}  {1e3 * parts[1]:10.2f}  "
+                  f"{1e3 * parts[2]:15.2f}  {1e3 * step:7.1f}  {ips:12.1f}  {speed:7.2f}  "
+                  f"{speed / r:10.2f}")
 
+
+def step_time(keys, rows, r, lat, bw, a):
+    """The modelled step at r ranks from one rank's bench of the per-rank batch: the time and
+    its parts (compute, BN sync, exposed gradient sum), in seconds."""
+    share = max(1.0, r / a.cores) if a.cores else 1.0
+    compute = float(keys["step_ms"]) * 1e-3 * share
+    backward = sum(v for k, v in rows.items() if k.startswith("backward")) * 1e-3 * share
+    params, layers = int(keys["params"]), int(keys["bn_layers"])
+    msg = int(keys["bn_message_bytes"])
+    buckets = max(1, math.ceil(4 * params / (a.bucket_mb * 2**20)))
+    bn = exposed = 0.0
+    if r > 1:
+        bn = 2 * layers * (math.ceil(math.log2(r)) * lat + msg / bw + a.wait_us * 1e-6)
+        grad = buckets * 2 * (r - 1) * lat + 2 * (r - 1) / r * 4 * params / bw
+        exposed = max(grad / buckets, grad - backward)
+    return compute + bn + exposed, (compute, bn, exposed)
 
 if __name__ == "__main__":
     main()
