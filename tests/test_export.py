@@ -113,8 +113,10 @@ def main():
         records = [json.loads(line) for line in jsonl.splitlines()]
         csv_path = os.path.join(tmp, "out.csv")
         run("export", h5, "--output", csv_path)
+        # Text columns as text: a commit or hex id such as 38e0162 reads as a number otherwise.
+        text = {k for r in records for k, v in r.items() if isinstance(v, str)}
         csv = pd.read_csv(csv_path, float_precision="round_trip", keep_default_na=False,
-                          na_values=[""])
+                          na_values=[""], dtype={k: str for k in text})
         df = ecore_results.load(h5)
 
         # 1-2: one line per run, the latest row, every format agreeing
