@@ -27,10 +27,12 @@ set_tests_properties(unlearn_ec PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
 # The EC step against a plain step (a benchmark: built, never run by CTest).
 ecore_test_exe(bench_ec SOURCES bench_ec.c LIBS ecore_jobs ecore_config)
 
-# The literature's baselines (bad_teacher, ssd) on the real MNIST, alone and with EC (skips without it).
+# The literature's baselines (bad_teacher, ssd, unsir, be) on the real MNIST, alone and with EC
+# (skips without it). "long": the sanitizer build leaves it out (2 minutes there); the methods'
+# code runs under the sanitizers in unlearn_mpi_np2/np4.
 ecore_test_exe(test_baselines SOURCES test_baselines.c LIBS ecore_jobs ecore_config)
 add_test(NAME unlearn_baselines COMMAND test_baselines ${ECORE_SHARED_DATA}/mnist)
-set_tests_properties(unlearn_baselines PROPERTIES LABELS "unit" SKIP_RETURN_CODE 77
+set_tests_properties(unlearn_baselines PROPERTIES LABELS "unit;long" SKIP_RETURN_CODE 77
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
 # EC on swin_t: a tiny sweep on the CIFAR-10 sample (skips without it).
