@@ -435,17 +435,21 @@ static void op_forward(Model *m, Op *op, const float *x, int B) {
   }
 }
 
+// A profile's clock that stands still while BN synchronises (bn_reduce counts that apart): the
+// difference of two readings around an op is the op's own time.
+static double own_clock(const Profile *p) {
+  return clock_now() - (p->bn_wait + p->bn_sync);
+}
+
 void model_forward(Model *m, const float *x, int B, int train) {
   m->train = train;
   m->batch = B;
   for (int i = 0; i < m->n_ops; i++) {
     Op *op = &m->ops[i];
     Profile *p = m->prof;
-    double t0 = 0, sync0 = 0;
-    if (p) t0 = clock_now(), sync0 = p->bn_wait + p->bn_sync;
+    double t0 = p ? own_clock(p) : 0;
     op_forward(m, op, x, B);
-    // BN's synchronisation is counted apart (bn_reduce), not as the op's own time.
-    if (p) p->fwd[op->kind] += clock_now() - t0 - (p->bn_wait + p->bn_sync - sync0);
+    if (p) p->fwd[op->kind] += own_clock(p) - t0;
   }
 }
 
@@ -613,10 +617,9 @@ void model_backward_each(Model *m, const float *dlogits, const float *const *dpo
     if (op->in2 >= 0 && m->values[op->in2].last_use == i) start_grad(m, op->in2, dpoints);
     // The network input needs a gradient only when the caller asks for it.
     float *din = (op->in == m->input_value && !dinput) ? NULL : grad_of(m, op->in);
-    double t0 = 0, sync0 = 0;
-    if (p) t0 = clock_now(), sync0 = p->bn_wait + p->bn_sync;
+    double t0 = p ? own_clock(p) : 0;
     op_backward(m, op, B, din);
-    if (p) p->bwd[op->kind] += clock_now() - t0 - (p->bn_wait + p->bn_sync - sync0);
+    if (p) p->bwd[op->kind] += own_clock(p) - t0;
     if (after) after(ctx, i);
   }
 }
