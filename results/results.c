@@ -466,12 +466,23 @@ double results_field_float(const ResultRow *row, const ResultsField *f) {
   return f->size == 4 ? *(const float *)p : *(const double *)p;
 }
 
+// Text is stored as fixed-length strings, sized to the text (NUL-padded, UTF-8), never as
+// variable-length ones: those live in HDF5's global heap, which has no checksum, and HDF5 1.10
+// crashes or hangs reading a damaged one (docs/fuzzing.md). Everything else of the file's
+// metadata is checksummed, so damage reads as an error. Readers take both (older files).
+static hid_t text_type(const char *v) {
+  size_t n = strlen(v);
+  return fixed_str(n ? n : 1, H5T_STR_NULLPAD);  // HDF5 has no 0-byte string
+}
+
 static int attr_write_str(hid_t obj, const char *name, const char *value, const char *path,
                           Err *e) {
-  hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR), a = -1;
   const char *v = value ? value : "";
+  hid_t t = text_type(v), sp = H5Screate(H5S_SCALAR), a = -1;
   a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = (a < 0 || H5Awrite(a, t, &v) < 0) ? h5fail(e, path, "cannot write an attribute") : 0;
+  int rc = (a < 0 || H5Awrite(a, t, *v ? v : "\0") < 0)
+               ? h5fail(e, path, "cannot write an attribute")
+               : 0;
   h5close(a), h5close(sp), h5close(t);
   if (rc) err_context(e, "attribute '%s'", name);
   return rc;
@@ -487,59 +498,92 @@ static int attr_write_int(hid_t obj, const char *name, int value, const char *pa
   return rc;
 }
 
-// An array of names (rows of `stride` bytes) as a 1-D variable-length string attribute.
+// An array of names (rows of `stride` bytes, NUL-terminated) as a 1-D string attribute of
+// the longest name's length.
 static int attr_write_names(hid_t obj, const char *name, const char *names, int n, size_t stride,
                             const char *path, Err *e) {
-  const char *ptrs[RESULTS_MAX_AXES + RESULTS_MAX_POINTS];
-  for (int i = 0; i < n; i++) ptrs[i] = names + (size_t)i * stride;
+  size_t len = 1;
+  for (int i = 0; i < n; i++) {
+    size_t l = strnlen(names + (size_t)i * stride, stride);
+    if (l > len) len = l;
+  }
   hsize_t dims[1] = {(hsize_t)n};
-  hid_t t = vlen_str(), sp = H5Screate_simple(1, dims, NULL);
+  char *buf = calloc(n > 0 ? (size_t)n : 1, len);
+  if (!buf) return errf(e, ERR_RUNTIME, "out of memory");
+  for (int i = 0; i < n; i++)
+    memcpy(buf + (size_t)i * len, names + (size_t)i * stride,
+           strnlen(names + (size_t)i * stride, len));
+  hid_t t = fixed_str(len, H5T_STR_NULLPAD), sp = H5Screate_simple(1, dims, NULL);
   hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = (a < 0 || (n > 0 && H5Awrite(a, t, ptrs) < 0))
+  int rc = (a < 0 || (n > 0 && H5Awrite(a, t, buf) < 0))
                ? h5fail(e, path, "cannot write an attribute")
                : 0;
   h5close(a), h5close(sp), h5close(t);
+  free(buf);
   return rc;
 }
 
 static int write_text_dataset(hid_t group, const char *name, const char *text, const char *path,
                               Err *e) {
-  hid_t t = vlen_str(), sp = H5Screate(H5S_SCALAR);
   const char *v = text ? text : "";
+  hid_t t = text_type(v), sp = H5Screate(H5S_SCALAR);
   hid_t d = H5Dcreate2(group, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0)
+  int rc = (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v ? v : "\0") < 0)
                ? h5fail(e, path, "cannot write /config")
                : 0;
   h5close(d), h5close(sp), h5close(t);
   return rc;
 }
 
-// Reads a scalar string attribute (variable or fixed length) into a malloc'd string.
-static int attr_read_str(hid_t obj, const char *name, char **out, const char *path, Err *e) {
-  *out = NULL;
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = -1, mt = -1;
+// The longest text a reader takes: a damaged file may declare any string size.
+enum { TEXT_MAX = 64 << 20 };
+
+// Reads the scalar string of attribute (is_attr) or dataset `obj`, of file type ft, variable
+// or fixed length, into a malloc'd string.
+static int read_scalar_text(hid_t obj, bool is_attr, hid_t ft, char **out, const char *path,
+                            Err *e) {
+  hid_t mt = -1;
   int rc = 0;
-  if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
-  ft = H5Aget_type(a);
-  if (H5Tget_class(ft) != H5T_STRING) {
-    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a string", path, name);
-  } else if (H5Tis_variable_str(ft) > 0) {
+  *out = NULL;
+  if (H5Tis_variable_str(ft) > 0) {
     char *v = NULL;
     mt = vlen_str();
-    if (H5Aread(a, mt, &v) < 0)
-      rc = h5fail(e, path, "cannot read an attribute");
-    else
-      *out = strdup(v ? v : "");
+    if ((is_attr ? H5Aread(obj, mt, &v) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v)) < 0)
+      rc = h5fail(e, path, "cannot read a string");
+    else if (!(*out = strdup(v ? v : "")))
+      rc = errf(e, ERR_RUNTIME, "out of memory");
     H5free_memory(v);
   } else {
     size_t n = H5Tget_size(ft);
-    mt = fixed_str(n + 1, H5T_STR_NULLTERM);
-    *out = calloc(n + 1, 1);
-    if (H5Aread(a, mt, *out) < 0) rc = h5fail(e, path, "cannot read an attribute");
+    if (n == 0 || n > TEXT_MAX) {
+      rc = errf(e, ERR_RUNTIME, "%s: a string of %zu bytes (at most %d)", path, n, TEXT_MAX);
+    } else if (!(*out = calloc(n + 1, 1))) {
+      rc = errf(e, ERR_RUNTIME, "out of memory");
+    } else {
+      mt = fixed_str(n + 1, H5T_STR_NULLTERM);
+      if ((is_attr ? H5Aread(obj, mt, *out)
+                   : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out)) < 0)
+        rc = h5fail(e, path, "cannot read a string");
+    }
   }
-  h5close(mt), h5close(ft), h5close(a);
-  if (!rc && !*out) rc = errf(e, ERR_RUNTIME, "out of memory");
+  h5close(mt);
   if (rc) free(*out), *out = NULL;
+  return rc;
+}
+
+// Reads a scalar string attribute (variable or fixed length) into a malloc'd string.
+static int attr_read_str(hid_t obj, const char *name, char **out, const char *path, Err *e) {
+  *out = NULL;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = -1;
+  int rc = 0;
+  if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
+  ft = H5Aget_type(a);
+  if (H5Tget_class(ft) != H5T_STRING)
+    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a string", path, name);
+  else
+    rc = read_scalar_text(a, true, ft, out, path, e);
+  h5close(ft), h5close(a);
+  if (rc) err_context(e, "attribute '%s'", name);
   return rc;
 }
 
@@ -551,48 +595,68 @@ static int attr_read_int(hid_t obj, const char *name, int *out, const char *path
   return rc;
 }
 
-// Reads a 1-D variable-length string attribute into rows of `stride` bytes (at most max).
+// Copies name i of n (at most stride - 1 bytes) into its row of names; the caller's message
+// names the attribute.
+static int put_name(char *names, size_t stride, int i, const char *v, size_t len, const char *path,
+                    Err *e) {
+  if (len >= stride) return errf(e, ERR_RUNTIME, "%s: a name is too long", path);
+  memcpy(names + (size_t)i * stride, v, len);
+  names[(size_t)i * stride + len] = '\0';
+  return 0;
+}
+
+// Reads a 1-D string attribute (variable or fixed length) into rows of `stride` bytes (at
+// most max).
 static int attr_read_names(hid_t obj, const char *name, char *names, int *n, int max, size_t stride,
                            const char *path, Err *e) {
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), sp = -1, t = -1;
-  char *ptrs[RESULTS_MAX_AXES + RESULTS_MAX_POINTS];
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), sp = -1, ft = -1, t = -1;
   hsize_t dims[1] = {0};
   int rc = 0;
   if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
   sp = H5Aget_space(a);
+  ft = H5Aget_type(a);
   if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 ||
-      dims[0] > (hsize_t)max) {
+      dims[0] > (hsize_t)max || H5Tget_class(ft) != H5T_STRING) {
     rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a list of at most %d names", path, name,
               max);
-  } else if (dims[0] > 0) {
+  } else if (dims[0] > 0 && H5Tis_variable_str(ft) > 0) {
+    char *ptrs[RESULTS_MAX_AXES + RESULTS_MAX_POINTS];
     t = vlen_str();
     if (H5Aread(a, t, ptrs) < 0) {
       rc = h5fail(e, path, "cannot read an attribute");
     } else {
-      for (hsize_t i = 0; i < dims[0]; i++) {
-        if (!rc && strlen(ptrs[i]) >= stride)
-          rc = errf(e, ERR_RUNTIME, "%s: a name in '%s' is too long", path, name);
-        if (!rc) strcpy(names + i * stride, ptrs[i]);
-      }
+      for (hsize_t i = 0; i < dims[0] && !rc; i++)
+        rc = put_name(names, stride, (int)i, ptrs[i], strlen(ptrs[i]), path, e);
       H5Dvlen_reclaim(t, sp, H5P_DEFAULT, ptrs);
     }
+  } else if (dims[0] > 0) {
+    size_t len = H5Tget_size(ft);
+    char *buf = len > 0 && len < stride ? calloc(dims[0], len) : NULL;
+    t = fixed_str(len, H5T_STR_NULLPAD);
+    if (!buf)
+      rc = errf(e, ERR_RUNTIME, "%s: names of %zu bytes (at most %zu)", path, len, stride - 1);
+    else if (H5Aread(a, t, buf) < 0)
+      rc = h5fail(e, path, "cannot read an attribute");
+    for (hsize_t i = 0; i < dims[0] && !rc; i++)
+      rc = put_name(names, stride, (int)i, buf + i * len, strnlen(buf + i * len, len), path, e);
+    free(buf);
   }
   *n = (int)dims[0];
-  h5close(t), h5close(sp), h5close(a);
+  h5close(t), h5close(ft), h5close(sp), h5close(a);
   if (rc) err_context(e, "attribute '%s'", name);
   return rc;
 }
 
 static int read_text_dataset(hid_t group, const char *name, char **out, const char *path, Err *e) {
-  hid_t d = H5Dopen2(group, name, H5P_DEFAULT), t = vlen_str();
-  char *v = NULL;
+  hid_t d = H5Dopen2(group, name, H5P_DEFAULT), ft = d < 0 ? -1 : H5Dget_type(d);
+  hid_t sp = d < 0 ? -1 : H5Dget_space(d);
   int rc = 0;
-  if (d < 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0)
-    rc = errf(e, ERR_RUNTIME, "%s: cannot read /config/%s", path, name);
-  else
-    *out = strdup(v ? v : "");
-  H5free_memory(v);
-  h5close(t), h5close(d);
+  if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING ||
+      H5Sget_simple_extent_type(sp) != H5S_SCALAR)
+    rc = errf(e, ERR_RUNTIME, "%s: /config/%s is missing or not a text", path, name);
+  else if ((rc = read_scalar_text(d, false, ft, out, path, e)))
+    err_context(e, "/config/%s", name);
+  h5close(sp), h5close(ft), h5close(d);
   return rc;
 }
 

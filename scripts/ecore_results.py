@@ -42,7 +42,9 @@ def _read(path, take):
 
 
 def _text(values):
-    return [v.decode("utf-8") for v in values]
+    """Texts as str: ecore writes fixed-length strings (h5py gives bytes); files written before
+    2026-12 hold variable-length ones (str)."""
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _parse(text, kind):
@@ -109,10 +111,10 @@ def load(path, ecore=None):
     """
     def take(f):
         runs = f["runs"][:]
-        axes = [str(a) for a in f.attrs.get("axes", [])]
-        types = [str(t) for t in f.attrs["axis_types"]] if "axis_types" in f.attrs else None
+        axes = _text(f.attrs.get("axes", []))
+        types = _text(f.attrs["axis_types"]) if "axis_types" in f.attrs else None
         # the first len(runs) rows: a writer killed mid-append may have left one more
-        curves = [(c, [str(p) for p in f[c].attrs["points"]], f[c][:len(runs)]) for c in CURVES]
+        curves = [(c, _text(f[c].attrs["points"]), f[c][:len(runs)]) for c in CURVES]
         return runs, axes, types, curves
 
     runs, axes, types, curves = _read(path, take)

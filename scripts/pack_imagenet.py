@@ -134,7 +134,9 @@ def main():
             wnids = sorted(d for d in os.listdir(train) if os.path.isdir(os.path.join(train, d)))
         splits = [("train", list_split(a.root, "train", wnids)),
                   ("test", list_split(a.root, "val", wnids))]
-        with multiprocessing.Pool(a.workers) as pool, h5py.File(tmp, "w") as f:
+        # libver v108: HDF5 1.8's format, whose structure is checksummed (docs/fuzzing.md)
+        with (multiprocessing.Pool(a.workers) as pool,
+              h5py.File(tmp, "w", libver=("v108", "latest")) as f):
             f.attrs["num_classes"] = np.int32(len(wnids))
             f.create_dataset("classes", data=np.array(wnids, dtype="S"))
             for group, items in splits:

@@ -191,7 +191,13 @@ int ckpt_save(const char *path, const Model *m, const CkptMeta *meta, const Sgd 
   if (snprintf(tmp, sizeof tmp, "%s.tmp.%s.%d", path, host, (int)getpid()) >= (int)sizeof tmp)
     return errf(e, ERR_RUNTIME, "%s: path too long", path);
   Quiet q = quiet_on();
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // The HDF5 1.8 format (superblock 2, object headers 2) checksums all of the file's structure,
+  // so a damaged checkpoint reads as an error where the 1.6 one (HDF5's default) can crash
+  // HDF5 1.10 (docs/fuzzing.md). h5py and every HDF5 since 1.8 (2008) read it.
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   if (f < 0) {
     quiet_off(q);
     return errf(e, ERR_RUNTIME, "%s: cannot create checkpoint file", tmp);

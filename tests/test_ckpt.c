@@ -209,6 +209,23 @@ static void test_bad_files(World *w, const char *dir) {
   fputs("hello\n", out);
   fclose(out);
   expect_error(ckpt_load(bad, &m, NULL, NULL, &e), &e, bad, "not an HDF5 file");
+  // Written in the 1.8 format, whose structure is checksummed: one byte of the root group's
+  // object header flipped is an error, not a crash (the 1.6 format has no checksum there).
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  H5F_info2_t fi;
+  H5O_info_t oi;
+  CHECK(f >= 0 && H5Fget_info2(f, &fi) >= 0 && fi.super.version >= 2);
+  CHECK(H5Oget_info(f, &oi) >= 0 && oi.hdr.version == 2);
+  H5Fclose(f);
+  for (int at = 8; at < 40; at += 7) {
+    snprintf(bad, sizeof bad, "%s/flipped%d.h5", dir, at);
+    out = fopen(bad, "wb");
+    buf[oi.addr + at] ^= 0x5a;
+    fwrite(buf, 1, (size_t)size, out);
+    buf[oi.addr + at] ^= 0x5a;
+    fclose(out);
+    expect_error(ckpt_load(bad, &m, NULL, NULL, &e), &e, bad, NULL);
+  }
   free(buf);
 
   // Wrong architecture / classes.
