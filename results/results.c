@@ -571,6 +571,14 @@ static int read_scalar_text(hid_t obj, bool is_attr, hid_t ft, char **out, const
   return rc;
 }
 
+// Whether attribute a holds one value (scalar, or a list of one).
+static bool attr_single(hid_t a) {
+  hid_t sp = H5Aget_space(a);
+  bool one = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1;
+  h5close(sp);
+  return one;
+}
+
 // Reads a scalar string attribute (variable or fixed length) into a malloc'd string.
 static int attr_read_str(hid_t obj, const char *name, char **out, const char *path, Err *e) {
   *out = NULL;
@@ -578,8 +586,8 @@ static int attr_read_str(hid_t obj, const char *name, char **out, const char *pa
   int rc = 0;
   if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
   ft = H5Aget_type(a);
-  if (H5Tget_class(ft) != H5T_STRING)
-    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not a string", path, name);
+  if (H5Tget_class(ft) != H5T_STRING || !attr_single(a))
+    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not one string", path, name);
   else
     rc = read_scalar_text(a, true, ft, out, path, e);
   h5close(ft), h5close(a);
@@ -588,10 +596,14 @@ static int attr_read_str(hid_t obj, const char *name, char **out, const char *pa
 }
 
 static int attr_read_int(hid_t obj, const char *name, int *out, const char *path, Err *e) {
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
   if (a < 0) return errf(e, ERR_RUNTIME, "%s: attribute '%s' is missing", path, name);
-  int rc = H5Aread(a, H5T_NATIVE_INT, out) < 0 ? h5fail(e, path, "cannot read an attribute") : 0;
-  h5close(a);
+  int rc = 0;
+  if (H5Tget_class(ft) != H5T_INTEGER || !attr_single(a))
+    rc = errf(e, ERR_RUNTIME, "%s: attribute '%s' is not one integer", path, name);
+  else if (H5Aread(a, H5T_NATIVE_INT, out) < 0)
+    rc = h5fail(e, path, "cannot read an attribute");
+  h5close(ft), h5close(a);
   return rc;
 }
 
@@ -825,13 +837,16 @@ static int write_skeleton(hid_t f, const ResultsSchema *s, const ResultsMeta *m,
 int extend_and_write(hid_t f, const char *name, hid_t type, int n, const void *buf,
                      const char *path, Err *e) {
   hid_t d = H5Dopen2(f, name, H5P_DEFAULT), fs = -1, ms = -1;
-  hsize_t dims[2] = {0, 0}, start[2] = {0, 0}, count[2] = {(hsize_t)n, 0};
+  hsize_t dims[H5S_MAX_RANK] = {0}, start[2] = {0, 0}, count[2] = {(hsize_t)n, 0};
   int rc = 0, rank = 0;
   if (d < 0) return h5fail(e, path, "cannot open a dataset");
   fs = H5Dget_space(d);
-  rank = H5Sget_simple_extent_ndims(fs);
-  H5Sget_simple_extent_dims(fs, dims, NULL);
+  rank = H5Sget_simple_extent_dims(fs, dims, NULL);
   h5close(fs);
+  if (rank < 1 || rank > 2) {
+    h5close(d);
+    return errf(e, ERR_RUNTIME, "%s: dataset /%s has the wrong shape", path, name);
+  }
   start[0] = dims[0];
   count[1] = dims[1];
   dims[0] += (hsize_t)n;
@@ -1066,12 +1081,11 @@ static int read_header(hid_t f, ResultsTable *t, const char *path, Err *e) {
 
 int dataset_rows(hid_t f, const char *name, int cols, hsize_t *rows, const char *path, Err *e) {
   hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = -1;
-  hsize_t dims[2] = {0, 0};
+  hsize_t dims[H5S_MAX_RANK] = {0};
   int rc = 0;
   if (d < 0) return errf(e, ERR_RUNTIME, "%s: dataset /%s is missing", path, name);
   sp = H5Dget_space(d);
-  int rank = H5Sget_simple_extent_ndims(sp);
-  H5Sget_simple_extent_dims(sp, dims, NULL);
+  int rank = H5Sget_simple_extent_dims(sp, dims, NULL);
   if (rank != (cols ? 2 : 1) || (cols && dims[1] != (hsize_t)cols))
     rc = errf(e, ERR_RUNTIME, "%s: dataset /%s has the wrong shape", path, name);
   *rows = dims[0];

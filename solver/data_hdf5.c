@@ -150,7 +150,10 @@ static int read_num_classes(hid_t f, const char *path, int *k, Err *e) {
   if (has <= 0) return 0;
   hid_t a = H5Aopen(f, "num_classes", H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
   int rc = 0;
-  if (t < 0 || H5Tget_class(t) != H5T_INTEGER || H5Aread(a, H5T_NATIVE_INT, k) < 0)
+  hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
+  hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  if (sp >= 0) H5Sclose(sp);
+  if (t < 0 || H5Tget_class(t) != H5T_INTEGER || n != 1 || H5Aread(a, H5T_NATIVE_INT, k) < 0)
     rc = errf(e, ERR_RUNTIME, "%s: attribute num_classes: expected an integer scalar", path);
   else if (*k < 2)
     rc = errf(e, ERR_RUNTIME, "%s: attribute num_classes = %d, expected >= 2", path, *k);

@@ -11,3 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 // after) and returns its path; NULL if it cannot be written (the harness then skips the input).
 // Readers that take a path read it from there.
 const char *fuzz_file(const char *tag, const uint8_t *data, size_t size);
+// The bytes of the file at path [*size], malloc'd; NULL if it cannot be read.
+uint8_t *fuzz_read(const char *path, size_t *size);
+
+// Applies the edits that data encodes (h5edit.c) to the valid HDF5 file at path, through the
+// HDF5 API, so that it stays valid HDF5; -1 if it cannot be opened or closed.
+int h5edit_apply(const char *path, const uint8_t *data, size_t size);

@@ -35,6 +35,19 @@ const char *fuzz_file(const char *tag, const uint8_t *data, size_t size) {
   return ok ? paths[i] : NULL;
 }
 
+uint8_t *fuzz_read(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  uint8_t *buf = n >= 0 ? malloc(n > 0 ? (size_t)n : 1) : NULL;  // [n]
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) free(buf), buf = NULL;
+  fclose(f);
+  *size = buf ? (size_t)n : 0;
+  return buf;
+}
+
 // Debian's HDF5 1.10 is not instrumented and has bugs of its own on damaged files
 // (docs/fuzzing.md): it mallocs sizes read from damaged metadata (terabytes) and handles the NULL,
 // so allocations ASan cannot serve return NULL (libFuzzer's -malloc_limit_mb still reports any

@@ -12,18 +12,12 @@
 
 // Runs the file at path; 0, or 1 if it cannot be read.
 static int run_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return fprintf(stderr, "%s: cannot open\n", path), 1;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);  // [n]
-  int ok = buf && n >= 0 && fread(buf, 1, (size_t)n, f) == (size_t)n;
-  fclose(f);
-  if (ok) LLVMFuzzerTestOneInput(buf, (size_t)n);
+  size_t n;
+  uint8_t *buf = fuzz_read(path, &n);
+  if (!buf) return fprintf(stderr, "%s: cannot read\n", path), 1;
+  LLVMFuzzerTestOneInput(buf, n);
   free(buf);
-  if (!ok) fprintf(stderr, "%s: cannot read\n", path);
-  return !ok;
+  return 0;
 }
 
 static int by_name(const void *a, const void *b) {
