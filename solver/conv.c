@@ -114,7 +114,9 @@ int conv_winograd_block_tiles(const ConvShape *s, ConvAlgo algo, ConvPass pass) 
 // beat it by 2-3x, except the input gradient on tiny images with wide layers (4x4, 512
 // channels), where F(2x2)'s smaller transformed kernels (16*C*O floats, against 36*C*O, made
 // and read once per call) make it as fast or faster. Stride 2 (F(2x2) only) beats im2col by
-// 1.15-1.4x on each product of ResNet's downsampling convs.
+// 1.15-1.4x on each product of ResNet's downsampling convs. On AMD Zen 4 (ResNet-18's shapes,
+// batch 32, one core) the same choices hold: F(2x2) forward 1.7-2x, F(4x4) gradients 2.5-3x,
+// stride 2 1.1-1.4x (its 8x8x256->512 conv within noise of im2col).
 ConvAlgo conv_algo(const ConvShape *s, ConvPass pass) {
   // Without AVX-512 the micro-kernel is the portable one, slower than OpenBLAS.
   if (!wg_applicable(s, 2) || !cg_fast()) return CONV_IM2COL;
@@ -123,6 +125,12 @@ ConvAlgo conv_algo(const ConvShape *s, ConvPass pass) {
   if (pass == CONV_PASS_DATA && s->OH * s->OW <= 16 && (long)s->C * s->O >= 256L * 256)
     return CONV_WINOGRAD2;
   return CONV_WINOGRAD4;
+}
+
+double conv_product_flops(const ConvShape *s, ConvPass pass) {
+  const ConvAlgo algo = conv_algo(s, pass);
+  if (algo != CONV_IM2COL) return wg_product_flops(s, tile_size(algo), pass == CONV_PASS_FORWARD);
+  return 2.0 * s->B * s->OH * s->OW * s->O * (s->C / s->groups) * s->KH * s->KW;
 }
 
 // The algorithm to run: algo, or conv_algo's choice for CONV_AUTO, or im2col where Winograd
@@ -461,10 +469,10 @@ void conv_backward_algo(float *din, float *dw, float *dbias, const float *dout, 
   }
   data_algo = resolve(data_algo, s, CONV_PASS_DATA);
   weight_algo = resolve(weight_algo, s, CONV_PASS_WEIGHT);
-  const int wg_data = din && data_algo != CONV_IM2COL, wg_weight = weight_algo != CONV_IM2COL;
+  const int wg_data = din && data_algo != CONV_IM2COL, wg_weight = dw && weight_algo != CONV_IM2COL;
   if (wg_weight) wg_backward_weight(dw, dout, in, s, scratch, tile_size(weight_algo));
   if (wg_data) wg_backward_data(din, dout, w, s, scratch, tile_size(data_algo));
-  if (!wg_weight || (din && !wg_data))
+  if ((dw && !wg_weight) || (din && !wg_data))
     im2col_backward(wg_data ? NULL : din, wg_weight ? NULL : dw, dout, in, w, s, scratch);
 }
 
@@ -478,15 +486,16 @@ static void im2col_backward(float *din, float *dw, const float *dout, const floa
     if (din) gemm_groups_dinput(din, s->C, 1.0f, dout, w, rows, K, s);
     return;
   }
-  if (is_depthwise(s)) {  // (never without dw: Winograd does not serve grouped convs)
+  if (is_depthwise(s)) {
     const int C = s->C;
     float *wt = scratch, *dwt = scratch + (size_t)T * C;  // [T, C] each
     for (int c = 0; c < C; c++)
       for (int t = 0; t < T; t++) wt[(size_t)t * C + c] = w[(size_t)c * T + t];
     memset(dwt, 0, sizeof(float) * T * C);
     depthwise_backward(din, dwt, dout, in, wt, s);
-    for (int c = 0; c < C; c++)
-      for (int t = 0; t < T; t++) dw[(size_t)c * T + t] += dwt[(size_t)t * C + c];
+    if (dw)
+      for (int c = 0; c < C; c++)
+        for (int t = 0; t < T; t++) dw[(size_t)c * T + t] += dwt[(size_t)t * C + c];
     return;
   }
   float *wt = scratch, *dwt = scratch + (size_t)s->O * K, *col = scratch + 2 * (size_t)s->O * K;

@@ -3,9 +3,11 @@
 // registers (24 of the 32 AVX-512 registers, 4 more for a row of B): per step of the sum, 4
 // vector loads of B, CG_MR broadcasts of A and 24 fused multiply-adds. A is read in place (any
 // row and column strides, so Aᵀ too) and B in rows of up to 64 floats, so nothing is packed.
-// Measured on this machine (AMD Zen 5, one core, CPU time): 215-230 GFLOP/s on the Winograd
-// shapes with B's panel in L1/L2; OpenBLAS 0.3.21's sgemm on the same shapes: 175-200 with
-// OPENBLAS_CORETYPE=SkylakeX, ~105 with Haswell (AVX2).
+// Measured (one core): on AMD Zen 5, 215-230 GFLOP/s on the Winograd shapes with B's panel in
+// L1/L2, against OpenBLAS 0.3.21's sgemm on the same shapes 175-200 with
+// OPENBLAS_CORETYPE=SkylakeX and ~105 with Haswell (AVX2); on AMD Zen 4, which runs a 512-bit
+// FMA as two 256-bit halves, 106-111: its peak of one vector FMA per cycle, where OpenBLAS's
+// sgemm reaches 94-103. `ecore bench --convs` measures it (conv_kernel_peak_gflops).
 #include "conv_gemm.h"
 
 #include <string.h>

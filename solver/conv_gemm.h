@@ -1,5 +1,6 @@
 // conv_gemm.h: the matrix products of conv.c and conv_winograd.c on their own AVX-512
-// micro-kernel (internal to the conv files; layers.h has the API). Where the compiler does not
+// micro-kernel (internal to the conv files and to `ecore bench --convs`, which measures its
+// peak; layers.h has the API). Where the compiler does not
 // target AVX-512, a portable version of the same kernel runs (correct, but slower than
 // OpenBLAS), and cg_fast() is 0 so that conv.c keeps to OpenBLAS.
 #pragma once

@@ -176,6 +176,11 @@ static size_t unfused_block(const ConvShape *s, int m, int weight) {
   return n < total_tiles(s, m) ? n : total_tiles(s, m);
 }
 
+double wg_product_flops(const ConvShape *s, int m, int forward) {
+  const double K = forward ? s->C : s->O, N = round16(forward ? s->O : s->C);
+  return 2.0 * (double)total_tiles(s, m) * (double)freqs(s, m) * K * N;
+}
+
 int wg_block_tiles(const ConvShape *s, int m, int weight) {
   if (weight ? wg_fused_weight(s, m) : wg_fused(s, m)) return (int)total_tiles(s, m);
   return (int)unfused_block(s, m, weight);

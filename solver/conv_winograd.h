@@ -12,6 +12,10 @@
 int wg_applicable(const ConvShape *s, int m);
 // Floats of scratch the three functions below need for this shape and tile size.
 size_t wg_scratch_floats(const ConvShape *s, int m);
+// Floating-point operations (2 per multiply-add) of the matrix products of wg_forward (forward
+// = 1: tiles x n² x C x Op) or of one backward product (0: tiles x n² x O x Cp; Cp, Op: C, O
+// rounded up to 16).
+double wg_product_flops(const ConvShape *s, int m, int forward);
 // Tiles per block: of wg_forward and wg_backward_data (weight = 0), of wg_backward_weight (1).
 int wg_block_tiles(const ConvShape *s, int m, int weight);
 // out [B,H,W,O] = conv(in, w) + bias (bias may be NULL).

@@ -44,7 +44,8 @@ int conv_chunk_samples(const ConvShape *s);
 // out [B,OH,OW,O] = conv(in [B,H,W,C], w [O,C/g,KH,KW]) + bias [O] (bias may be NULL).
 void conv_forward(float *out, const float *in, const float *w, const float *bias,
                   const ConvShape *s, float *scratch);
-// din [B,H,W,C] += ..., dw [O,C/g,KH,KW] += ..., dbias [O] += ... (din, dbias may be NULL).
+// din [B,H,W,C] += ..., dw [O,C/g,KH,KW] += ..., dbias [O] += ... (any of the three may be
+// NULL: that gradient is not computed).
 void conv_backward(float *din, float *dw, float *dbias, const float *dout, const float *in,
                    const float *w, const ConvShape *s, float *scratch);
 
@@ -67,6 +68,11 @@ int conv_winograd_block_tiles(const ConvShape *s, ConvAlgo algo, ConvPass pass);
 // The algorithm conv_forward (CONV_PASS_FORWARD) or conv_backward (the input gradient,
 // CONV_PASS_DATA; the weight gradient, CONV_PASS_WEIGHT) uses for this shape.
 ConvAlgo conv_algo(const ConvShape *s, ConvPass pass);
+// Floating-point operations (2 per multiply-add) of the matrix products that conv_algo's
+// algorithm runs for this shape in one pass: im2col's 2*B*OH*OW*O*(C/groups)*KH*KW, Winograd's
+// n² products per tile of m x m outputs over channels padded to 16 (ecore bench --convs sets
+// them against the time taken).
+double conv_product_flops(const ConvShape *s, ConvPass pass);
 // conv_forward / conv_backward with the algorithm of each product forced; CONV_AUTO is
 // conv_algo's choice, a Winograd algorithm on a shape it cannot serve falls back to im2col.
 void conv_forward_algo(float *out, const float *in, const float *w, const float *bias,

@@ -2,7 +2,8 @@
 # test_bench.sh ECORE MPIRUN...: `ecore bench` data-parallel on 2 ranks. The profile names every
 # part of a step; the BN messages are one per BN layer and direction (none with --bn-local);
 # the gradient sum runs in several buckets by default and in one message with --bucket-mb 0,
-# with the same training (the final loss is printed to 4 digits and must agree).
+# with the same training (the final loss is printed to 4 digits and must agree). --convs lists
+# every convolution.
 set -u
 ECORE=$1
 shift
@@ -35,4 +36,20 @@ out=$(OPENBLAS_NUM_THREADS=1 "$@" -np 2 "$ECORE" bench --arch resnet18 --width 4
         --steps 2 --warmup 1 --bn-local --profile) || fail "bench --bn-local exited $?"
 echo "$out" | grep -q "^bn=local$" || fail "--bn-local not reported: $out"
 echo "$out" | grep -q "BN allreduces per step 0," || fail "--bn-local sent BN messages: $out"
+# --convs: one row per distinct convolution and pass, the counts adding up to resnet18's 20
+# convolutions; the stem's input needs no gradient, so it has no data row
+out=$(OPENBLAS_NUM_THREADS=1 "$ECORE" bench --arch resnet18 --width 16 --batch 4 --steps 1 \
+        --warmup 0 --convs) || fail "bench --convs exited $?: $out"
+convs=$(echo "$out" | awk '$5 == "forward" { n += $4 } END { print n + 0 }')
+[ "$convs" = 20 ] || fail "--convs: forward rows count $convs convolutions, not 20: $out"
+[ "$(echo "$out" | grep -c '^  conv1 .* data ')" = 0 ] || fail "--convs: a data row for conv1"
+[ "$(echo "$out" | grep -c '^  layer1.0.conv1 .* \(forward\|data\|weight\) ')" = 3 ] ||
+  fail "--convs: layer1.0.conv1 lacks a pass: $out"
+echo "$out" | grep -q ' winograd[24] ' || fail "--convs: no Winograd row at width 16: $out"
+for key in conv_ms_per_step conv_product_gflop_per_step conv_kernel_peak_gflops \
+           conv_ms_at_kernel_peak; do
+  echo "$out" | grep -q "^$key=[0-9]*\.[0-9]*$" || fail "--convs: no $key: $out"
+done
+out=$("$ECORE" bench --convs --profile 2>&1)
+[ $? = 2 ] && echo "$out" | grep -q "takes none of" || fail "--convs --profile: $out"
 echo "bench: all cases pass"

@@ -251,13 +251,22 @@ static void test_conv_algos(int B, int H, int W, int C, int O, int KH, int KW, i
   conv_backward_algo(NULL, dw3, NULL, R, in, w, &s, scratch, data, weight);
   snprintf(what, sizeof what, "%s: dw with NULL din, dbias", label);
   check_array_f(what, dw3, dw, n_w, 1e-5, 1e-6);
+  // din alone: the same numbers as din2's first call, which computed dw too
+  float *din3 = falloc(n_in), *din4 = falloc(n_in), *dw4 = falloc(n_w);
+  conv_backward_algo(din3, NULL, NULL, R, in, w, &s, scratch, data, weight);
+  conv_backward_algo(din4, dw4, NULL, R, in, w, &s, scratch, data, weight);
+  if (memcmp(din3, din4, sizeof(float) * n_in)) {
+    fprintf(stderr, "%s: din with NULL dw differs from din with dw\n", label);
+    test_failures++;
+  }
 
   snprintf(what, sizeof what, "%s (%s %d)", label, winograd ? "block" : "chunk", chunk);
   case_done(what, f0);
   free(in), free(w), free(bias), free(R), free(out), free(scratch), free(out_nb);
   free(ctx.in), free(ctx.w), free(ctx.bias), free(ctx.R), free(ctx.out);
   free(din), free(dw), free(db), free(din0), free(dw0), free(db0);
-  free(rdin), free(rdw), free(rdb), free(din2), free(dw2), free(db2), free(dw3);
+  free(rdin), free(rdw), free(rdb), free(din2), free(dw2), free(db2), free(dw3), free(din3),
+      free(din4), free(dw4);
 }
 
 static void test_conv_case(int B, int H, int W, int C, int O, int KH, int KW, int stride, int pad,
@@ -301,8 +310,38 @@ static void test_s2_case(int B, int H, int W, int C, int O, int fd, int straddle
                   CONV_WINOGRAD2);
 }
 
+// conv_product_flops counts what each algorithm multiplies, worked out by hand here: im2col
+// 2*B*OH*OW*O*(C/g)*KH*KW; Winograd 2 * tiles * n² * (summed channels) * (output channels
+// padded to 16): forward sums C into O, the two backward products O into C.
+static void test_conv_product_flops(void) {
+  const int f0 = test_failures;
+  // 2 x 8x8x16 -> 40, 3x3/1: forward F(2x2): 2*16 tiles, 16 frequencies, 16 x 48 (40 padded)
+  ConvShape s = conv_shape(2, 8, 8, 16, 40, 3, 3, 1, 1, 1);
+  if (conv_algo(&s, CONV_PASS_FORWARD) == CONV_WINOGRAD2) {
+    CHECK(conv_product_flops(&s, CONV_PASS_FORWARD) == 2.0 * 32 * 16 * 16 * 48);
+    // the gradients F(4x4): 2*4 tiles, 36 frequencies, 40 x 16
+    CHECK(conv_algo(&s, CONV_PASS_DATA) == CONV_WINOGRAD4);
+    CHECK(conv_product_flops(&s, CONV_PASS_DATA) == 2.0 * 8 * 36 * 40 * 16);
+    CHECK(conv_product_flops(&s, CONV_PASS_WEIGHT) == 2.0 * 8 * 36 * 40 * 16);
+    // stride 2, 7x7 -> 4x4 outputs: 2*4 tiles of 2x2, 25 frequencies
+    ConvShape s2 = conv_shape(2, 7, 7, 16, 40, 3, 3, 2, 1, 1);
+    CHECK(conv_product_flops(&s2, CONV_PASS_FORWARD) == 2.0 * 8 * 25 * 16 * 48);
+    CHECK(conv_product_flops(&s2, CONV_PASS_DATA) == 2.0 * 8 * 25 * 40 * 16);
+  } else {  // no AVX-512: im2col throughout
+    CHECK(conv_product_flops(&s, CONV_PASS_FORWARD) == 2.0 * 2 * 64 * 40 * 16 * 9);
+  }
+  // im2col: 3 input channels (too few for Winograd), and 1x1 stride 2 with groups 2
+  ConvShape a = conv_shape(2, 8, 8, 3, 40, 3, 3, 1, 1, 1);
+  CHECK(conv_algo(&a, CONV_PASS_WEIGHT) == CONV_IM2COL);
+  CHECK(conv_product_flops(&a, CONV_PASS_WEIGHT) == 2.0 * 2 * 64 * 40 * 3 * 9);
+  ConvShape p = conv_shape(3, 8, 8, 16, 32, 1, 1, 2, 0, 2);
+  CHECK(conv_product_flops(&p, CONV_PASS_FORWARD) == 2.0 * 3 * 16 * 32 * 8);
+  case_done("conv product flops", f0);
+}
+
 static void test_conv(void) {
   test_conv_scratch();
+  test_conv_product_flops();
   // B, H, W, C, O, KH, KW, stride, pad, groups, fd, straddle
   test_conv_case(2, 5, 6, 3, 4, 3, 3, 1, 1, 1, 1, 0);  // 3x3, the common case
   test_conv_case(2, 7, 7, 4, 6, 3, 3, 2, 1, 2, 1, 0);  // stride 2, groups 2

@@ -1,11 +1,13 @@
 // cmd_bench.c: `ecore bench`: times training steps on synthetic input and prints key=value
-// lines (images_per_s, GFLOP/s, peak memory), or the peak of cblas_sgemm with --sgemm.
+// lines (images_per_s, GFLOP/s, peak memory), or the peak of cblas_sgemm with --sgemm, or each
+// convolution timed alone with --convs (bench_convs.c).
 #include <cblas.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_convs.h"
 #include "clock.h"
 #include "commands.h"
 #include "dist.h"
@@ -17,6 +19,7 @@ static const char *usage_text =
     "                   [--width N] [--stem S] [--patch P] [--window W] [--size HxW]\n"
     "                   [--channels C]\n"
     "                   [--classes K] [--bucket-mb X] [--bn-local] [--profile] [--sgemm]\n"
+    "                   [--convs]\n"
     "\n"
     "Times training steps (forward, backward, allreduce, SGD update) on synthetic input and\n"
     "prints key=value lines, among them images_per_s= and gflops=. Run it under mpirun to use\n"
@@ -44,6 +47,13 @@ static const char *usage_text =
     "                     rank (forward and backward by layer kind, BN synchronisation, the\n"
     "                     gradient sum, the optimizer, waiting for the slowest rank)\n"
     "  --sgemm            instead: the peak GFLOP/s of cblas_sgemm on square matrices\n"
+    "  --convs            instead: each distinct convolution of the model alone (one process,\n"
+    "                     batch B): ms per call of the forward, input gradient and weight\n"
+    "                     gradient, their algorithm, GFLOP/s counted as the direct method's\n"
+    "                     and as the matrix products the algorithm runs, and per training\n"
+    "                     step the convolutions' ms against the ms of those products at the\n"
+    "                     peak of the kernel that runs them (the floor; the rest is\n"
+    "                     transforms, layout and memory)\n"
     "\n"
     "Threads per rank come from OPENBLAS_NUM_THREADS; OPENBLAS_CORETYPE, if set, is printed\n"
     "with the figures (it changes sgemm speed, so compare only runs with the same value).\n";
@@ -82,7 +92,7 @@ typedef struct {
   Arch arch;
   int batch, steps, warmup, ranks_per_run, width, patch, window, h, w, c, classes, stem;
   double bucket_mb;
-  bool sgemm, profile, bn_local;
+  bool sgemm, convs, profile, bn_local;
 } BenchArgs;
 
 static int take_mb(void *dest, const char *name, const char *v) {
@@ -137,6 +147,7 @@ static int parse(int argc, char **argv, BenchArgs *a) {
       {"--bn-local", NULL, CLI_SWITCH, .dest = &a->bn_local},
       {"--profile", NULL, CLI_SWITCH, .dest = &a->profile},
       {"--sgemm", NULL, CLI_SWITCH, .dest = &a->sgemm},
+      {"--convs", NULL, CLI_SWITCH, .dest = &a->convs},
   };
   const CliSpec spec = {"bench", usage_text, NULL, opts, CLI_COUNT(opts), NULL, 0, 0, NULL};
   int code = cli_parse(&spec, argc, argv);
@@ -147,10 +158,45 @@ static int parse(int argc, char **argv, BenchArgs *a) {
   if (a->stem != STEM_CIFAR && a->arch != ARCH_RESNET18 && a->arch != ARCH_RESNET50)
     return cli_usage_error("bench", "--stem %s is the resnets'; --arch is %s", stem_names[a->stem],
                            arch_name(a->arch));
+  if (a->convs && (a->sgemm || a->profile || a->bn_local || a->ranks_per_run))
+    return cli_usage_error("bench",
+                           "--convs times convolutions alone, in one process: it takes "
+                           "none of --sgemm, --profile, --bn-local, --ranks-per-run");
   int small = a->arch == ARCH_MLP || a->arch == ARCH_CNN4;
   if (!a->h) a->h = a->w = small ? 28 : a->arch == ARCH_SWIN_T ? 224 : 32;
   if (!a->c) a->c = small ? 1 : 3;
   return -1;
+}
+
+// The model of the flags, for batches of up to `capacity` per rank.
+static ModelSpec model_spec(const BenchArgs *a, int capacity) {
+  return (ModelSpec){.arch = a->arch,
+                     .in_c = a->c,
+                     .in_h = a->h,
+                     .in_w = a->w,
+                     .num_classes = a->classes,
+                     .batch_capacity = capacity,
+                     .width = a->width,
+                     .patch = a->patch,
+                     .window = a->window,
+                     .stem = (Stem)a->stem};
+}
+
+// --convs: the model's convolutions timed alone, in this process.
+static int convs(const BenchArgs *a) {
+  Err e = {0};
+  ModelSpec ms = model_spec(a, a->batch);
+  Model m;
+  if (model_create(&m, &ms, &e)) {
+    fprintf(stderr, "ecore bench: %s\n", e.msg);
+    return 1;
+  }
+  printf("arch=%s\nwidth=%d\ninput=%dx%dx%d\nbatch=%d\nstem=%s\n", arch_name(a->arch), a->width,
+         a->c, a->h, a->w, a->batch, stem_names[a->stem]);
+  print_env();
+  int rc = bench_convs(&m, a->batch, a->warmup, a->steps);
+  model_free(&m);
+  return rc;
 }
 
 // One line of the profile: ms per step, the mean over the group's ranks and the largest.
@@ -230,16 +276,7 @@ static int run(const BenchArgs *a) {
   MPI_Comm group;
   MPI_Comm_split(MPI_COMM_WORLD, rank / rpr, rank, &group);
   Err e = {0};
-  ModelSpec ms = {.arch = a->arch,
-                  .in_c = a->c,
-                  .in_h = a->h,
-                  .in_w = a->w,
-                  .num_classes = a->classes,
-                  .batch_capacity = (a->batch + rpr - 1) / rpr,
-                  .width = a->width,
-                  .patch = a->patch,
-                  .window = a->window,
-                  .stem = (Stem)a->stem};
+  ModelSpec ms = model_spec(a, (a->batch + rpr - 1) / rpr);
   Model m;
   if (model_create(&m, &ms, &e)) {
     fprintf(stderr, "ecore bench: %s\n", e.msg);
@@ -324,6 +361,7 @@ int cmd_bench(int argc, char **argv) {
     print_env();
     return bench_sgemm();
   }
+  if (a.convs) return convs(&a);
   MPI_Init(NULL, NULL);
   rc = run(&a);
   MPI_Finalize();
