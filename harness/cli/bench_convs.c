@@ -4,7 +4,6 @@
 // (transforms, layout, memory).
 #include "bench_convs.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,34 +29,25 @@ static float *random_floats(size_t n, Rng *r) {
   return p;
 }
 
-// The GFLOP/s of the kernel that runs the convolutions' products, the best of 5 rounds: ecore's
-// AVX-512 micro-kernel (conv_gemm.c) on a block that stays in cache (rows 96, K 128, N 64, B
-// packed as the Winograd products read it), or, where it is not built for AVX-512 (cg_fast() 0:
+// The GFLOP/s of the kernel that runs the convolutions' products: ecore's AVX-512 micro-kernel
+// (conv_gemm.c) on a block that stays in cache (rows 96, K 128, N 64, B packed as the Winograd
+// products read it; the best of 5 rounds), or, where it is not built for AVX-512 (cg_fast() 0:
 // every convolution is im2col + OpenBLAS), cblas_sgemm on 1024 x 1024 matrices.
 static double kernel_peak_gflops(void) {
-  enum { ROWS = 96, K = 128, N = CG_PANEL, SQ = 1024 };
-  const int fast = cg_fast();
-  const size_t na = fast ? ROWS * K : SQ * SQ, nb = fast ? K * N : SQ * SQ;
-  const size_t nc = fast ? ROWS * N : SQ * SQ;
-  float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float));
-  float *C = malloc(nc * sizeof(float));
+  if (!cg_fast()) return bench_sgemm_gflops(1024);
+  enum { ROWS = 96, K = 128, N = CG_PANEL };
+  float *A = malloc(ROWS * K * sizeof(float)), *B = malloc(K * N * sizeof(float));
+  float *C = malloc(ROWS * N * sizeof(float));
   double best = 0;
   if (A && B && C) {
     Rng r = rng_derive(1, RNG_SYNTH, 7);
-    for (size_t i = 0; i < na; i++) A[i] = rng_normal(&r);
-    for (size_t i = 0; i < nb; i++) B[i] = rng_normal(&r);
-    const int reps = fast ? 2000 : 4;
-    const double flops = fast ? 2.0 * ROWS * K * N * reps : 2.0 * SQ * SQ * SQ * reps;
+    for (int i = 0; i < ROWS * K; i++) A[i] = rng_normal(&r);
+    for (int i = 0; i < K * N; i++) B[i] = rng_normal(&r);
+    const int reps = 2000;
     for (int round = 0; round < 5; round++) {
       double t0 = clock_now();
-      for (int i = 0; i < reps; i++) {
-        if (fast)
-          cg_gemm_nn(C, N, A, K, B, N, 1, ROWS, K, N, 0);
-        else
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SQ, SQ, SQ, 1, A, SQ, B, SQ, 0, C,
-                      SQ);
-      }
-      const double gf = flops / (clock_now() - t0) / 1e9;
+      for (int i = 0; i < reps; i++) cg_gemm_nn(C, N, A, K, B, N, 1, ROWS, K, N, 0);
+      const double gf = 2.0 * ROWS * K * N * reps / (clock_now() - t0) / 1e9;
       if (gf > best) best = gf;
     }
   }

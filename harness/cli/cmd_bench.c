@@ -64,14 +64,11 @@ static void print_env(void) {
          threads ? threads : "unset");
 }
 
-static int bench_sgemm(void) {
-  static const int sizes[] = {256, 512, 1024, 2048};
-  double best = 0;
-  for (int s = 0; s < 4; s++) {
-    int n = sizes[s];
-    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
-          *c = malloc((size_t)n * n * sizeof(float));
-    if (!a || !b || !c) return 1;
+double bench_sgemm_gflops(int n) {
+  float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+        *c = malloc((size_t)n * n * sizeof(float));
+  double gf = 0;
+  if (a && b && c) {
     Rng r = rng_derive(1, RNG_METHOD, (uint64_t)n);
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = rng_uniform(&r), b[i] = rng_uniform(&r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
@@ -79,10 +76,20 @@ static int bench_sgemm(void) {
     double t0 = clock_now();
     for (int i = 0; i < reps; i++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double gf = 2.0 * n * n * n * reps / (clock_now() - t0) / 1e9;
-    printf("sgemm_%d_gflops=%.1f\n", n, gf);
+    gf = 2.0 * n * n * n * reps / (clock_now() - t0) / 1e9;
+  }
+  free(a), free(b), free(c);
+  return gf;
+}
+
+static int bench_sgemm(void) {
+  static const int sizes[] = {256, 512, 1024, 2048};
+  double best = 0;
+  for (int s = 0; s < 4; s++) {
+    double gf = bench_sgemm_gflops(sizes[s]);
+    if (!(gf > 0)) return 1;
+    printf("sgemm_%d_gflops=%.1f\n", sizes[s], gf);
     if (gf > best) best = gf;
-    free(a), free(b), free(c);
   }
   printf("sgemm_peak_gflops=%.1f\n", best);
   return 0;
